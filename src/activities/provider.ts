@@ -1,0 +1,91 @@
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import type { ProviderRegistry } from '../providers/registry';
+import { ProviderError } from '../providers/types';
+import { failureTypes, type InvokeProviderInput, type InvokeProviderResult, type ProviderHeartbeat } from '../temporal/contracts';
+
+export interface ProviderActivityDeps {
+  providers: ProviderRegistry;
+}
+
+/**
+ * The provider call as an activity. It heartbeats on every chunk (the SDK throttles the RPCs), so a
+ * stream that stops producing trips `heartbeatTimeout` and is retried, and a cancellation reaches
+ * the stream through the heartbeat response and aborts it.
+ */
+export function createProviderActivities({ providers }: ProviderActivityDeps) {
+  return {
+    async invokeProvider(input: InvokeProviderInput): Promise<InvokeProviderResult> {
+      const context = Context.current();
+      const adapter = providers.get(input.providerId);
+      if (!adapter) {
+        const reason = providers.unavailable.get(input.providerId) ?? 'it is not configured on this worker';
+        throw ApplicationFailure.create({
+          type: failureTypes.unknownProvider,
+          message: `provider '${input.providerId}' cannot serve model '${input.model}': ${reason}`,
+          nonRetryable: true,
+        });
+      }
+
+      let output = '';
+      let tokensSoFar = 0;
+      const heartbeat: ProviderHeartbeat = { tokensSoFar: 0 };
+      context.heartbeat(heartbeat);
+      try {
+        const response = await adapter.stream(
+          {
+            runId: input.runId,
+            model: input.model,
+            messages: input.messages,
+            maxOutputTokens: input.maxOutputTokens,
+            simulation: input.simulation,
+            attempt: context.info.attempt,
+          },
+          {
+            signal: context.cancellationSignal,
+            onChunk(text) {
+              output += text;
+              tokensSoFar += 1;
+              context.heartbeat({ tokensSoFar } satisfies ProviderHeartbeat);
+            },
+          },
+        );
+        const usage = response.usage
+          ? { ...response.usage, estimated: false }
+          : { inputTokens: 0, outputTokens: tokensSoFar, estimated: true };
+        return { output, usage, finishReason: response.finishReason };
+      } catch (error) {
+        throw toActivityFailure(error, tokensSoFar);
+      }
+    },
+  };
+}
+
+function toActivityFailure(error: unknown, tokensSoFar: number): Error {
+  if (!(error instanceof ProviderError)) return error as Error;
+  const details = [{ tokensSoFar }];
+  switch (error.kind) {
+    case 'aborted':
+      // Cancellation: rethrow the SDK's own CancelledFailure if there is one.
+      return Context.current().cancellationSignal.aborted
+        ? ((Context.current().cancellationSignal.reason as Error) ?? error)
+        : error;
+    case 'rate_limited':
+      return ApplicationFailure.create({
+        type: failureTypes.providerRateLimited,
+        message: error.message,
+        details,
+        nextRetryDelay: error.retryAfterSeconds !== undefined ? `${error.retryAfterSeconds}s` : undefined,
+      });
+    case 'unavailable':
+      return ApplicationFailure.create({ type: failureTypes.providerUnavailable, message: error.message, details });
+    case 'stream_cut':
+      return ApplicationFailure.create({ type: failureTypes.providerStreamCut, message: error.message, details });
+    case 'rejected':
+      return ApplicationFailure.create({
+        type: failureTypes.providerRejected,
+        message: error.message,
+        details,
+        nonRetryable: true,
+      });
+  }
+}

@@ -1,0 +1,100 @@
+import { isGrpcServiceError } from '@temporalio/client';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { PalyraError, type ErrorCode } from '../domain/errors';
+
+/** The one place where error codes become HTTP statuses. */
+export const httpStatusByCode: Record<ErrorCode, number> = {
+  validation_failed: 400,
+  unknown_model: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  rate_limited: 429,
+  internal_error: 500,
+  temporal_unavailable: 503,
+  not_ready: 503,
+};
+
+export const errorBodySchema = z
+  .object({
+    error: z.object({
+      code: z.string(),
+      message: z.string(),
+      details: z.record(z.string(), z.unknown()).optional(),
+    }),
+  })
+  .meta({ id: 'Error' });
+export type ErrorBody = z.infer<typeof errorBodySchema>;
+
+/** Response schemas for the error statuses a route can answer with. */
+export function errorResponses<const S extends number>(...statuses: S[]): Record<S, typeof errorBodySchema> {
+  return Object.fromEntries(statuses.map((s) => [s, errorBodySchema])) as Record<S, typeof errorBodySchema>;
+}
+
+export function sendError(reply: FastifyReply, code: ErrorCode, message: string, details?: Record<string, unknown>) {
+  const body: ErrorBody = { error: { code, message, ...(details ? { details } : {}) } };
+  return reply.code(httpStatusByCode[code]).type('application/json').send(body);
+}
+
+/** Fastify's own client errors, by their codes. */
+const fastifyClientErrors: Record<string, ErrorCode> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'payload_too_large',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'validation_failed',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'validation_failed',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'validation_failed',
+};
+
+export function registerErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+    if (hasZodFastifySchemaValidationErrors(error)) {
+      const issues = error.validation.map((issue) => ({
+        field: fieldName(error.validationContext, issue.instancePath),
+        message: issue.message ?? 'invalid value',
+      }));
+      const summary = issues.map((i) => `${i.field}: ${i.message}`).join('; ');
+      return sendError(reply, 'validation_failed', `invalid request: ${summary}`, { issues });
+    }
+    if (error instanceof PalyraError) {
+      return sendError(reply, error.code, error.message, error.details);
+    }
+    const clientCode = error.code ? fastifyClientErrors[error.code] : undefined;
+    if (clientCode) return sendError(reply, clientCode, error.message);
+    if (error.statusCode === 429) return sendError(reply, 'rate_limited', error.message);
+    if (error instanceof SyntaxError && error.statusCode === 400) {
+      return sendError(reply, 'validation_failed', `request body is not valid JSON: ${error.message}`);
+    }
+    if (isTemporalUnavailable(error)) {
+      request.log.warn({ err: error }, 'Temporal unavailable');
+      return sendError(reply, 'temporal_unavailable', 'Temporal is unavailable; retry shortly');
+    }
+    if (isResponseSerializationError(error)) {
+      request.log.error({ err: error, issues: error.cause.issues }, 'response did not match its schema');
+    } else {
+      request.log.error({ err: error }, 'unhandled error');
+    }
+    // 5xx details stay in the log; the client gets a request id to quote.
+    return sendError(reply, 'internal_error', `internal error (request ${request.id})`);
+  });
+
+  app.setNotFoundHandler((request, reply) =>
+    sendError(reply, 'not_found', `no route ${request.method} ${request.url.split('?')[0]}`),
+  );
+}
+
+/** gRPC UNAVAILABLE (14) or DEADLINE_EXCEEDED (4), directly or as the cause of the SDK's ServiceError. */
+function isTemporalUnavailable(error: unknown): boolean {
+  const candidates = [error, (error as { cause?: unknown } | null)?.cause];
+  return candidates.some((e) => isGrpcServiceError(e) && (e.code === 14 || e.code === 4));
+}
+
+function fieldName(context: string | undefined, instancePath: string): string {
+  const path = instancePath.replace(/^\//, '').split('/').filter(Boolean).join('.');
+  const prefix = context ?? 'body';
+  return path ? `${prefix}.${path}` : prefix;
+}

@@ -1,0 +1,58 @@
+import type { Connection } from '@temporalio/client';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { checkReadiness } from './readiness';
+
+export interface HealthRoutesOptions {
+  connection: Connection;
+  namespace: string;
+  taskQueue: string;
+}
+
+const checkSchema = z.object({ ok: z.boolean(), message: z.string() });
+const readinessSchema = z
+  .object({ ready: z.boolean(), checks: z.object({ temporal: checkSchema, workers: checkSchema }) })
+  .meta({ id: 'Readiness' });
+
+export const healthRoutes: FastifyPluginAsyncZod<HealthRoutesOptions> = async (app, options) => {
+  app.get(
+    '/healthz',
+    {
+      config: { auth: 'public', rateLimit: false },
+      schema: {
+        summary: 'Liveness: the API process is up',
+        tags: ['health'],
+        response: { 200: z.object({ status: z.literal('ok') }) },
+      },
+    },
+    async () => ({ status: 'ok' as const }),
+  );
+
+  app.get(
+    '/readyz',
+    {
+      config: { auth: 'public', rateLimit: false },
+      schema: {
+        summary: 'Readiness: Temporal reachable and a worker polling the task queue',
+        tags: ['health'],
+        response: { 200: readinessSchema, 503: readinessSchema },
+      },
+    },
+    async (_request, reply) => {
+      const readiness = await checkReadiness(options.connection, options.namespace, options.taskQueue);
+      return reply.code(readiness.ready ? 200 : 503).send(readiness);
+    },
+  );
+
+  app.get(
+    '/metrics',
+    {
+      config: { auth: 'public', rateLimit: false },
+      schema: { summary: 'Prometheus metrics', tags: ['health'], hide: false },
+    },
+    async (_request, reply) => {
+      const body = await app.metrics.metrics();
+      return reply.type(app.metrics.contentType).send(body);
+    },
+  );
+};

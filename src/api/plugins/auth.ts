@@ -1,0 +1,97 @@
+import { createHash } from 'node:crypto';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { roles, type AuthTokenConfig, type Role } from '../../config';
+import { PalyraError } from '../../domain/errors';
+
+/** Who is calling: the token's name, role and the tenants it may touch. */
+export interface Principal {
+  tokenName: string;
+  role: Role;
+  /** `['*']` means every tenant. */
+  tenants: string[];
+}
+
+/** Route-level access rule, set in each route's `config.auth`. Routes without one are admin-only. */
+export type RouteAuth = 'public' | { role: Role };
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    auth?: RouteAuth;
+  }
+  interface FastifyRequest {
+    principal: Principal | null;
+  }
+}
+
+export function sha256Hex(text: string): string {
+  return createHash('sha256').update(text, 'utf8').digest('hex');
+}
+
+/** Roles are cumulative: admin ⊇ sre ⊇ operator ⊇ service. */
+export function roleAtLeast(have: Role, need: Role): boolean {
+  return roles.indexOf(have) >= roles.indexOf(need);
+}
+
+export function canAccessTenant(principal: Principal, tenantId: string): boolean {
+  return principal.tenants.includes('*') || principal.tenants.includes(tenantId);
+}
+
+/** Throws 403 when the caller may not act for this tenant (used where the tenant comes from input). */
+export function assertTenantAccess(principal: Principal, tenantId: string): void {
+  if (!canAccessTenant(principal, tenantId)) {
+    throw new PalyraError('forbidden', `token '${principal.tokenName}' may not act for tenant '${tenantId}'`);
+  }
+}
+
+export interface AuthOptions {
+  tokens: AuthTokenConfig[];
+}
+
+/**
+ * Bearer-token authentication. Tokens are compared by their SHA-256, so the config may hold hashes
+ * only and a lookup leaks nothing about near-misses.
+ */
+export const authPlugin = fp(
+  async function auth(app: FastifyInstance, options: AuthOptions) {
+    const byHash = new Map<string, Principal>();
+    for (const token of options.tokens) {
+      const hash = token.sha256 ?? sha256Hex(token.token as string);
+      byHash.set(hash, { tokenName: token.name, role: token.role, tenants: token.tenants });
+    }
+
+    app.decorateRequest('principal', null);
+    app.addHook('onRequest', async (request: FastifyRequest) => {
+      const rule = accessRule(request);
+      if (rule === 'public') return;
+      const header = request.headers.authorization;
+      const match = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
+      if (!match) {
+        throw new PalyraError('unauthorized', 'missing bearer token: send `Authorization: Bearer <token>`');
+      }
+      const principal = byHash.get(sha256Hex(match[1] as string));
+      if (!principal) throw new PalyraError('unauthorized', 'invalid bearer token');
+      if (!roleAtLeast(principal.role, rule.role)) {
+        throw new PalyraError(
+          'forbidden',
+          `token '${principal.tokenName}' has role '${principal.role}'; this route needs '${rule.role}' or higher`,
+        );
+      }
+      request.principal = principal;
+    });
+  },
+  { name: 'palyra-auth' },
+);
+
+function accessRule(request: FastifyRequest): RouteAuth {
+  const url = request.routeOptions.url;
+  // Unmatched routes answer 404 anyway; the OpenAPI document and its UI are public by design.
+  if (url === undefined || url.startsWith('/docs')) return 'public';
+  return request.routeOptions.config.auth ?? { role: 'admin' };
+}
+
+/** The authenticated caller; routes with an auth rule always have one. */
+export function principalOf(request: FastifyRequest): Principal {
+  if (!request.principal) throw new PalyraError('unauthorized', 'not authenticated');
+  return request.principal;
+}

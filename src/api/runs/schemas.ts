@@ -1,0 +1,90 @@
+import { z } from 'zod';
+import { runStates } from '../../domain/run-state';
+
+const identifier = (what: string) =>
+  z
+    .string()
+    .min(1)
+    .max(128)
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._:@-]*$/, `${what} may contain letters, digits and . _ : @ - only`);
+
+export const chatMessageSchema = z
+  .object({
+    role: z.enum(['system', 'user', 'assistant']),
+    content: z.string().max(512 * 1024),
+  })
+  .strict();
+
+export const simulationSchema = z
+  .object({
+    outputTokens: z.number().int().min(0).max(100_000),
+    chunkDelayMs: z.number().int().min(0).max(60_000),
+    stallAfterTokens: z.number().int().min(0).optional(),
+    stallMs: z.number().int().min(0).max(3_600_000).optional(),
+    failAttempts: z.number().int().min(0).max(100).optional(),
+    failure: z.enum(['http_429', 'http_500', 'stream_cut']).optional(),
+  })
+  .strict()
+  .meta({ id: 'Simulation', description: 'Pacing and fault injection; only for models of a `simulated` provider.' });
+
+export const startRunBodySchema = z
+  .object({
+    tenantId: identifier('tenantId'),
+    principalId: identifier('principalId'),
+    messages: z.array(chatMessageSchema).min(1).max(1_000),
+    model: z.string().min(1).max(200).optional(),
+    maxOutputTokens: z.number().int().positive().max(1_000_000).optional(),
+    simulation: simulationSchema.optional(),
+  })
+  .strict()
+  .meta({ id: 'StartRunRequest' });
+export type StartRunBody = z.infer<typeof startRunBodySchema>;
+
+export const runIdParamsSchema = z.object({ runId: z.string().uuid('runId must be a UUID') }).strict();
+
+const runErrorSchema = z.object({ code: z.string(), message: z.string() });
+
+export const temporalLinkSchema = z.object({
+  workflowId: z.string(),
+  runId: z.string().nullable(),
+  uiUrl: z.string().nullable(),
+});
+
+export const runSchema = z
+  .object({
+    runId: z.string(),
+    tenantId: z.string(),
+    principalId: z.string(),
+    state: z.enum(runStates),
+    model: z.object({ requested: z.string().nullable(), selected: z.string() }),
+    usage: z.object({ inputTokens: z.number(), outputTokens: z.number(), estimated: z.boolean() }).nullable(),
+    costMicroUsd: z.number().int(),
+    output: z.string().optional(),
+    error: runErrorSchema.optional(),
+    backgroundTasks: z.array(
+      z.object({
+        taskId: z.string(),
+        kind: z.string(),
+        state: z.string(),
+        costMicroUsd: z.number().int(),
+        error: runErrorSchema.optional(),
+      }),
+    ),
+    createdAt: z.string(),
+    startedAt: z.string().optional(),
+    finishedAt: z.string().optional(),
+    temporal: temporalLinkSchema,
+  })
+  .meta({ id: 'Run' });
+export type RunView = z.infer<typeof runSchema>;
+
+export const startRunResponseSchema = z
+  .object({
+    runId: z.string(),
+    state: z.enum(runStates),
+    model: z.object({ requested: z.string().nullable(), selected: z.string() }),
+    maxOutputTokens: z.number().int(),
+    temporal: temporalLinkSchema,
+  })
+  .meta({ id: 'StartRunResponse' });
+export type StartRunResponse = z.infer<typeof startRunResponseSchema>;

@@ -1,0 +1,147 @@
+import { randomUUID } from 'node:crypto';
+import { WorkflowFailedError, WorkflowNotFoundError, type Client, type WorkflowExecutionStatusName } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import type { PalyraConfig } from '../../config';
+import { PalyraError } from '../../domain/errors';
+import { temporalUiLink } from '../../temporal/client';
+import {
+  runMemoKey,
+  runWorkflowId,
+  runWorkflowType,
+  searchAttributes,
+  type RunDocument,
+  type RunWorkflowInput,
+} from '../../temporal/contracts';
+import { assertTenantAccess, canAccessTenant, type Principal } from '../plugins/auth';
+import type { RunView, StartRunBody, StartRunResponse } from './schemas';
+
+export interface RunServiceDeps {
+  client: Client;
+  config: PalyraConfig;
+  /** Base URL of the Temporal Web UI, for links. */
+  temporalUiUrl: string | undefined;
+  now?: () => Date;
+}
+
+export type RunService = ReturnType<typeof createRunService>;
+
+export function createRunService({ client, config, temporalUiUrl, now = () => new Date() }: RunServiceDeps) {
+  const namespace = config.temporal.namespace;
+  const link = (workflowId: string, runId: string | null) => ({
+    workflowId,
+    runId,
+    uiUrl: temporalUiLink(temporalUiUrl, namespace, workflowId, runId ?? undefined),
+  });
+
+  async function start(principal: Principal, body: StartRunBody): Promise<StartRunResponse> {
+    assertTenantAccess(principal, body.tenantId);
+    const modelId = body.model ?? config.routing.defaultModel;
+    const model = config.models.find((m) => m.id === modelId);
+    if (!model) {
+      throw new PalyraError('unknown_model', `unknown model '${modelId}' in field model`, {
+        field: 'body.model',
+        knownModels: config.models.map((m) => m.id),
+      });
+    }
+    const provider = config.providers.find((p) => p.id === model.provider);
+    if (body.simulation && provider?.kind !== 'simulated') {
+      throw new PalyraError('validation_failed', `body.simulation: model '${model.id}' is not served by a simulated provider`, {
+        field: 'body.simulation',
+      });
+    }
+    if (body.maxOutputTokens !== undefined && body.maxOutputTokens > model.maxOutputTokens) {
+      throw new PalyraError(
+        'validation_failed',
+        `body.maxOutputTokens: ${body.maxOutputTokens} exceeds the ${model.maxOutputTokens} output tokens model '${model.id}' allows`,
+        { field: 'body.maxOutputTokens' },
+      );
+    }
+
+    const runId = randomUUID();
+    const input: RunWorkflowInput = {
+      runId,
+      tenantId: body.tenantId,
+      principalId: body.principalId,
+      createdAt: now().toISOString(),
+      messages: body.messages,
+      model: { requested: body.model ?? null, selected: model.id, providerId: model.provider },
+      maxOutputTokens: body.maxOutputTokens ?? model.maxOutputTokens,
+      simulation: body.simulation,
+      timing: { heartbeatTimeoutMs: config.runs.heartbeatTimeoutMs, providerTimeoutMs: config.runs.providerTimeoutMs },
+    };
+    const workflowId = runWorkflowId(runId);
+    const handle = await client.workflow.start(runWorkflowType, {
+      workflowId,
+      taskQueue: config.temporal.taskQueue,
+      args: [input],
+      staticSummary: `Run for ${body.tenantId}/${body.principalId} on ${model.id}`,
+      typedSearchAttributes: [
+        { key: searchAttributes.tenant, value: body.tenantId },
+        { key: searchAttributes.principal, value: body.principalId },
+        { key: searchAttributes.runState, value: 'queued' },
+        { key: searchAttributes.model, value: model.id },
+        { key: searchAttributes.costMicroUsd, value: 0 },
+      ],
+    });
+    return {
+      runId,
+      state: 'queued',
+      model: { requested: input.model.requested, selected: model.id },
+      maxOutputTokens: input.maxOutputTokens,
+      temporal: link(workflowId, handle.firstExecutionRunId),
+    };
+  }
+
+  /**
+   * Reads a run without needing a worker: the memo has the latest document, the result or failure
+   * adds the output or error of a closed run. Another tenant's run is reported as not found.
+   */
+  async function get(principal: Principal, runId: string): Promise<RunView> {
+    const workflowId = runWorkflowId(runId);
+    const handle = client.workflow.getHandle(workflowId);
+    const notFound = () => new PalyraError('not_found', `run ${runId} not found`);
+    const description = await handle.describe().catch((error: unknown) => {
+      if (error instanceof WorkflowNotFoundError) throw notFound();
+      throw error;
+    });
+    const memo = description.memo?.[runMemoKey] as RunDocument | undefined;
+    if (!memo || !canAccessTenant(principal, memo.tenantId)) throw notFound();
+
+    const document = await completeDocument(handle, memo, description.status.name);
+    return { ...document, temporal: link(workflowId, description.runId) };
+  }
+
+  return { start, get };
+}
+
+async function completeDocument(
+  handle: { result(): Promise<unknown> },
+  memo: RunDocument,
+  status: WorkflowExecutionStatusName,
+): Promise<RunDocument> {
+  switch (status) {
+    case 'COMPLETED':
+      return (await handle.result()) as RunDocument;
+    case 'FAILED':
+      try {
+        await handle.result();
+      } catch (error) {
+        if (error instanceof WorkflowFailedError && error.cause instanceof ApplicationFailure && error.cause.details?.[0]) {
+          return error.cause.details[0] as RunDocument;
+        }
+      }
+      return { ...memo, state: 'failed', error: memo.error ?? { code: 'workflow_failed', message: 'the run workflow failed' } };
+    case 'TERMINATED':
+      return {
+        ...memo,
+        state: 'failed',
+        error: { code: 'terminated', message: 'the run workflow was terminated by an operator' },
+      };
+    case 'TIMED_OUT':
+      return { ...memo, state: 'failed', error: { code: 'timed_out', message: 'the run workflow timed out' } };
+    case 'CANCELLED':
+      return { ...memo, state: 'cancelled' };
+    default:
+      return memo;
+  }
+}

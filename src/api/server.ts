@@ -1,0 +1,26 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { Logger } from 'pino';
+import { palyraApp, type AppOptions } from './app';
+
+export interface BuildServerOptions extends AppOptions {
+  logger: Logger | false;
+}
+
+/** A Fastify instance with Palyra's limits, compilers and the app plugin, ready to listen or inject. */
+export async function buildServer(options: BuildServerOptions): Promise<FastifyInstance> {
+  const { server } = options.config;
+  const app = Fastify({
+    ...(options.logger ? { loggerInstance: options.logger as FastifyBaseLogger } : { logger: false }),
+    bodyLimit: server.bodyLimitBytes,
+    requestTimeout: server.requestTimeoutMs,
+    connectionTimeout: server.requestTimeoutMs,
+    keepAliveTimeout: 5_000,
+    requestIdHeader: 'x-request-id',
+    return503OnClosing: true,
+  }).withTypeProvider<ZodTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  await app.register(palyraApp, options);
+  return app;
+}

@@ -1,0 +1,34 @@
+import type { Command } from 'commander';
+import { loadConfig } from '../../config';
+import { connectClient } from '../../temporal/client';
+import { registerSearchAttributes } from '../../temporal/search-attributes';
+import { resolveAuthTokens } from '../admin-token';
+import { createLogger } from '../logger';
+import { onShutdown, reportFatal } from '../process';
+import { assertApiPortFree, startApi } from '../services';
+
+export function registerApiCommand(program: Command): void {
+  program
+    .command('api')
+    .description('run the HTTP API and console against TEMPORAL_ADDRESS')
+    .action(async () => {
+      await runApi().catch(reportFatal);
+    });
+}
+
+async function runApi(): Promise<void> {
+  const { config } = loadConfig();
+  const logger = createLogger(config, 'palyra-api');
+  await assertApiPortFree(config);
+  const address = config.temporal.address ?? `127.0.0.1:${config.temporal.devServer.port}`;
+  const { client, connection } = await connectClient({ address, namespace: config.temporal.namespace });
+  await registerSearchAttributes(connection, config.temporal.namespace);
+  const tokens = resolveAuthTokens(config);
+  const api = await startApi({ config, logger, client, connection, temporalUiUrl: config.temporal.uiUrl, tokens });
+  onShutdown(async () => {
+    await api.stop();
+    await connection.close();
+  });
+  logger.info({ url: api.url, temporal: address }, 'API listening');
+  if (tokens.generatedTokenFile) logger.info(`admin token in ${tokens.generatedTokenFile}`);
+}

@@ -1,0 +1,21 @@
+import { Command } from 'commander';
+import { registerApiCommand } from './commands/api';
+import { registerDevCommand } from './commands/dev';
+import { registerToolsCommand } from './commands/tools';
+import { registerWorkerCommand } from './commands/worker';
+import { palyraVersion } from './version';
+
+const program = new Command()
+  .name('palyra')
+  .description('Palyra: durable, budget-governed LLM runs on Temporal')
+  .version(palyraVersion());
+
+registerDevCommand(program);
+registerWorkerCommand(program);
+registerApiCommand(program);
+registerToolsCommand(program);
+
+program.parseAsync(process.argv).catch((error: Error) => {
+  process.stderr.write(`palyra: ${error.message}\n`);
+  process.exitCode = 1;
+});

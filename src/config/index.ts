@@ -1,0 +1,3 @@
+export { loadConfig, ConfigError, environmentOverrides, otherEnvironmentVariables } from './load';
+export type { LoadedConfig, LoadConfigOptions } from './load';
+export * from './schema';

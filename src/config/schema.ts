@@ -1,0 +1,219 @@
+import { z } from 'zod';
+
+/**
+ * The shape of `palyra.config.yaml` after environment overrides are applied.
+ * Every field has a default so an empty file (or none) is a working development setup.
+ */
+
+export const roles = ['service', 'operator', 'sre', 'admin'] as const;
+export type Role = (typeof roles)[number];
+
+const port = z.number().int().min(1).max(65535);
+
+const authTokenSchema = z
+  .object({
+    name: z.string().min(1),
+    token: z.string().min(16, 'a token must be at least 16 characters').optional(),
+    sha256: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/, 'expected the hex SHA-256 of the token (64 lowercase hex digits)')
+      .optional(),
+    role: z.enum(roles),
+    tenants: z.array(z.string().min(1)).min(1).default(['*']),
+  })
+  .strict()
+  .refine((t) => (t.token === undefined) !== (t.sha256 === undefined), {
+    message: 'set exactly one of `token` or `sha256`',
+  });
+
+export const providerKinds = ['simulated', 'openai-compatible'] as const;
+
+const providerSchema = z
+  .object({
+    id: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'expected a lowercase id (a-z, 0-9, . _ -)'),
+    kind: z.enum(providerKinds),
+    baseUrl: z.url().optional(),
+    /** Name of the environment variable that holds the API key; the key itself never enters config. */
+    apiKeyEnv: z
+      .string()
+      .regex(/^[A-Z_][A-Z0-9_]*$/, 'expected an environment variable name')
+      .optional(),
+  })
+  .strict()
+  .refine((p) => p.kind !== 'openai-compatible' || p.baseUrl !== undefined, {
+    message: 'an openai-compatible provider needs `baseUrl`',
+    path: ['baseUrl'],
+  });
+
+const modelSchema = z
+  .object({
+    id: z.string().min(1),
+    provider: z.string().min(1),
+    tier: z.enum(['low', 'standard', 'premium']).default('standard'),
+    latency: z.enum(['low', 'standard', 'high']).default('standard'),
+    contextWindow: z.number().int().positive().default(128_000),
+    maxOutputTokens: z.number().int().positive().default(4_096),
+    capabilities: z
+      .object({ json: z.boolean().default(true), vision: z.boolean().default(false) })
+      .strict()
+      .default({ json: true, vision: false }),
+    pricing: z
+      .object({
+        inputPerMTokUsd: z.number().nonnegative(),
+        outputPerMTokUsd: z.number().nonnegative(),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
+/** Built-in development setup: one simulated provider and three tiers of simulated models. */
+export const defaultProviders: z.input<typeof providerSchema>[] = [{ id: 'simulated', kind: 'simulated' }];
+export const defaultModels: z.input<typeof modelSchema>[] = [
+  {
+    id: 'sim-small',
+    provider: 'simulated',
+    tier: 'low',
+    latency: 'low',
+    contextWindow: 16_000,
+    maxOutputTokens: 2_048,
+    pricing: { inputPerMTokUsd: 0.15, outputPerMTokUsd: 0.6 },
+  },
+  {
+    id: 'sim-standard',
+    provider: 'simulated',
+    tier: 'standard',
+    contextWindow: 128_000,
+    maxOutputTokens: 8_192,
+    pricing: { inputPerMTokUsd: 2.5, outputPerMTokUsd: 10 },
+  },
+  {
+    id: 'sim-premium',
+    provider: 'simulated',
+    tier: 'premium',
+    latency: 'high',
+    contextWindow: 200_000,
+    maxOutputTokens: 16_384,
+    capabilities: { json: true, vision: true },
+    pricing: { inputPerMTokUsd: 15, outputPerMTokUsd: 75 },
+  },
+];
+
+export const configSchema = z
+  .object({
+    /** State: SQLite ledger, dev-server DB, generated admin token, tools cache. */
+    dataDir: z.string().min(1).default('./.palyra'),
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    server: z
+      .object({
+        host: z.string().min(1).default('127.0.0.1'),
+        port: port.default(8080),
+        bodyLimitBytes: z
+          .number()
+          .int()
+          .min(1024)
+          .max(64 * 1024 * 1024)
+          .default(1024 * 1024),
+        requestTimeoutMs: z.number().int().min(1000).default(30_000),
+        rateLimit: z
+          .object({
+            max: z.number().int().positive().default(600),
+            timeWindowMs: z.number().int().positive().default(60_000),
+          })
+          .strict()
+          .default({ max: 600, timeWindowMs: 60_000 }),
+      })
+      .strict()
+      .prefault({}),
+    temporal: z
+      .object({
+        /** External frontend (host:port). When unset, `palyra dev` starts the embedded dev server. */
+        address: z.string().min(1).optional(),
+        namespace: z.string().min(1).default('default'),
+        taskQueue: z.string().min(1).default('palyra'),
+        /** Base URL of the Temporal Web UI used for links; derived from the dev server when unset. */
+        uiUrl: z.url().optional(),
+        cliPath: z.string().min(1).optional(),
+        devServer: z
+          .object({ port: port.default(7233), uiPort: port.default(8233) })
+          .strict()
+          .prefault({}),
+      })
+      .strict()
+      .prefault({}),
+    database: z
+      .object({
+        /** `postgres://…` selects PostgreSQL; unset means SQLite in the data dir. */
+        url: z.string().min(1).optional(),
+      })
+      .strict()
+      .prefault({}),
+    auth: z
+      .object({ tokens: z.array(authTokenSchema).default([]) })
+      .strict()
+      .prefault({}),
+    providers: z
+      .array(providerSchema)
+      .min(1)
+      .default(defaultProviders as never),
+    models: z
+      .array(modelSchema)
+      .min(1)
+      .default(defaultModels as never),
+    routing: z
+      .object({
+        mode: z.enum(['suggest', 'dry_run', 'enforced']).default('suggest'),
+        defaultModel: z.string().min(1).default('sim-standard'),
+      })
+      .strict()
+      .prefault({}),
+    runs: z
+      .object({
+        /** A stream that makes no progress for this long is treated as stalled and retried. */
+        heartbeatTimeoutMs: z.number().int().min(1000).default(15_000),
+        providerTimeoutMs: z
+          .number()
+          .int()
+          .min(1000)
+          .default(10 * 60_000),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict()
+  .superRefine((config, ctx) => {
+    const providerIds = new Set<string>();
+    config.providers.forEach((provider, index) => {
+      if (providerIds.has(provider.id)) {
+        ctx.addIssue({ code: 'custom', path: ['providers', index, 'id'], message: `duplicate provider id '${provider.id}'` });
+      }
+      providerIds.add(provider.id);
+    });
+    const modelIds = new Set<string>();
+    config.models.forEach((model, index) => {
+      if (modelIds.has(model.id)) {
+        ctx.addIssue({ code: 'custom', path: ['models', index, 'id'], message: `duplicate model id '${model.id}'` });
+      }
+      modelIds.add(model.id);
+      if (!providerIds.has(model.provider)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['models', index, 'provider'],
+          message: `unknown provider '${model.provider}' (configured: ${[...providerIds].join(', ')})`,
+        });
+      }
+    });
+    if (!modelIds.has(config.routing.defaultModel)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['routing', 'defaultModel'],
+        message: `unknown model '${config.routing.defaultModel}' (configured: ${[...modelIds].join(', ')})`,
+      });
+    }
+  });
+
+export type PalyraConfig = z.output<typeof configSchema>;
+export type PalyraConfigInput = z.input<typeof configSchema>;
+export type ModelConfig = PalyraConfig['models'][number];
+export type ProviderConfig = PalyraConfig['providers'][number];
+export type AuthTokenConfig = PalyraConfig['auth']['tokens'][number];

@@ -1,0 +1,124 @@
+/**
+ * Everything that crosses a process boundary through Temporal: task queue defaults, workflow ids,
+ * workflow and activity payloads, messages, search attributes and failure types. The API and CLI
+ * start workflows by name with these types and never import worker code.
+ *
+ * This module is imported by workflow code, so it must stay free of Node built-ins and I/O.
+ */
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import { defineQuery } from '@temporalio/workflow';
+import type { ChatMessage, SimulationOptions } from '../domain/chat';
+import type { RunState } from '../domain/run-state';
+
+export const defaultTaskQueue = 'palyra';
+
+// ---- workflow types and ids -------------------------------------------------------------------
+
+export const runWorkflowType = 'runWorkflow';
+export const runWorkflowId = (runId: string): string => `run-${runId}`;
+export const runIdFromWorkflowId = (workflowId: string): string | undefined =>
+  workflowId.startsWith('run-') ? workflowId.slice('run-'.length) : undefined;
+
+// ---- search attributes (registered idempotently at start-up) -----------------------------------
+
+export const searchAttributes = {
+  tenant: defineSearchAttributeKey('PalyraTenant', SearchAttributeType.KEYWORD),
+  principal: defineSearchAttributeKey('PalyraPrincipal', SearchAttributeType.KEYWORD),
+  runState: defineSearchAttributeKey('PalyraRunState', SearchAttributeType.KEYWORD),
+  model: defineSearchAttributeKey('PalyraModel', SearchAttributeType.KEYWORD),
+  taskClass: defineSearchAttributeKey('PalyraTaskClass', SearchAttributeType.KEYWORD),
+  costMicroUsd: defineSearchAttributeKey('PalyraCostMicroUsd', SearchAttributeType.INT),
+} as const;
+
+// ---- run workflow ------------------------------------------------------------------------------
+
+/** The model as requested by the caller and as resolved for this run. */
+export interface RunModelChoice {
+  requested: string | null;
+  selected: string;
+  providerId: string;
+}
+
+export interface RunWorkflowInput {
+  runId: string;
+  tenantId: string;
+  principalId: string;
+  /** ISO timestamp taken by the API when it accepted the run. */
+  createdAt: string;
+  messages: ChatMessage[];
+  model: RunModelChoice;
+  maxOutputTokens: number;
+  simulation?: SimulationOptions;
+  /** Activity timing chosen by the operator's config, copied in so a replay sees the same values. */
+  timing: { heartbeatTimeoutMs: number; providerTimeoutMs: number };
+}
+
+export interface RunUsage {
+  inputTokens: number;
+  outputTokens: number;
+  /** True when the provider reported no usage and Palyra counted tokens itself. */
+  estimated: boolean;
+}
+
+export interface RunError {
+  code: string;
+  message: string;
+}
+
+/** The run document of DESIGN section 10, as the workflow knows it (no Temporal UI link). */
+export interface RunDocument {
+  runId: string;
+  tenantId: string;
+  principalId: string;
+  state: RunState;
+  model: { requested: string | null; selected: string };
+  usage: RunUsage | null;
+  costMicroUsd: number;
+  output?: string;
+  error?: RunError;
+  backgroundTasks: { taskId: string; kind: string; state: string; costMicroUsd: number; error?: RunError }[];
+  createdAt: string;
+  startedAt?: string;
+  finishedAt?: string;
+}
+
+export const runStateQuery = defineQuery<RunDocument>('state');
+
+/** Memo key holding the run document without its output, so the API can read any run without a worker. */
+export const runMemoKey = 'run';
+
+// ---- activities --------------------------------------------------------------------------------
+
+export interface InvokeProviderInput {
+  runId: string;
+  providerId: string;
+  model: string;
+  messages: ChatMessage[];
+  maxOutputTokens: number;
+  simulation?: SimulationOptions;
+}
+
+export interface InvokeProviderResult {
+  output: string;
+  usage: RunUsage;
+  finishReason: 'stop' | 'length';
+}
+
+/** Heartbeat details of the provider activity: what a stalled-stream detector looks at. */
+export interface ProviderHeartbeat {
+  tokensSoFar: number;
+}
+
+// ---- failure types (the closed set of ApplicationFailure `type`s) ------------------------------
+
+export const failureTypes = {
+  providerUnavailable: 'ProviderUnavailable',
+  providerRateLimited: 'ProviderRateLimited',
+  providerStreamCut: 'ProviderStreamCut',
+  providerRejected: 'ProviderRejected',
+  unknownProvider: 'UnknownProvider',
+} as const;
+export type FailureType = (typeof failureTypes)[keyof typeof failureTypes];
+
+/** Failures that retrying cannot fix. */
+export const nonRetryableFailureTypes: FailureType[] = [failureTypes.providerRejected, failureTypes.unknownProvider];

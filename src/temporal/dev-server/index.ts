@@ -1,0 +1,3 @@
+export * from './pinned-tools';
+export * from './locate';
+export * from './launch';

@@ -1,0 +1,46 @@
+import type { Connection } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
+import { searchAttributes } from './contracts';
+
+const IndexedValueType = temporal.api.enums.v1.IndexedValueType;
+
+const indexedTypeByKind: Record<string, temporal.api.enums.v1.IndexedValueType> = {
+  KEYWORD: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+  INT: IndexedValueType.INDEXED_VALUE_TYPE_INT,
+  TEXT: IndexedValueType.INDEXED_VALUE_TYPE_TEXT,
+  BOOL: IndexedValueType.INDEXED_VALUE_TYPE_BOOL,
+  DOUBLE: IndexedValueType.INDEXED_VALUE_TYPE_DOUBLE,
+  DATETIME: IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
+  KEYWORD_LIST: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST,
+};
+
+export interface SearchAttributeRegistration {
+  added: string[];
+  alreadyPresent: string[];
+}
+
+/**
+ * Registers Palyra's search attributes through the operator service. Idempotent: it lists what the
+ * namespace has and adds only what is missing (`--search-attribute` on the dev server only works when
+ * the namespace is first created in a DB file, so we never rely on it).
+ */
+export async function registerSearchAttributes(connection: Connection, namespace: string): Promise<SearchAttributeRegistration> {
+  const existing = await connection.operatorService.listSearchAttributes({ namespace });
+  const present = new Set(Object.keys(existing.customAttributes ?? {}));
+  const missing: Record<string, temporal.api.enums.v1.IndexedValueType> = {};
+  const alreadyPresent: string[] = [];
+  for (const key of Object.values(searchAttributes)) {
+    if (present.has(key.name)) alreadyPresent.push(key.name);
+    else missing[key.name] = indexedTypeByKind[key.type] as temporal.api.enums.v1.IndexedValueType;
+  }
+  const added = Object.keys(missing);
+  if (added.length > 0) {
+    try {
+      await connection.operatorService.addSearchAttributes({ namespace, searchAttributes: missing });
+    } catch (error) {
+      // Another process may have registered them between our list and add.
+      if (!/already exists/i.test((error as Error).message)) throw error;
+    }
+  }
+  return { added, alreadyPresent };
+}

@@ -1,0 +1,67 @@
+import { Connection } from '@temporalio/client';
+import { NativeConnection, Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { Logger } from 'pino';
+import { createActivities, type ActivityDeps } from '../activities';
+import { assertNamespace, assertReachable } from './client';
+
+export interface PalyraWorkerOptions {
+  address: string;
+  namespace: string;
+  taskQueue: string;
+  deps: ActivityDeps;
+  logger?: Logger;
+  /** A prebuilt bundle (tests build one per file); otherwise the workflows are bundled now. */
+  workflowBundle?: WorkflowBundleWithSourceMap;
+  /** How long a shutdown waits for running activities before they are cancelled. */
+  shutdownGraceTimeMs?: number;
+}
+
+export const workflowsPath = require.resolve('../workflows');
+
+export function bundlePalyraWorkflows(): Promise<WorkflowBundleWithSourceMap> {
+  // The bundler logs every module at info level; keep start-up output to what operators need.
+  return bundleWorkflowCode({ workflowsPath, logger: quietBundlerLogger });
+}
+
+const quietBundlerLogger = {
+  log: () => undefined,
+  trace: () => undefined,
+  debug: () => undefined,
+  info: () => undefined,
+  warn: (message: string) => process.emitWarning(message),
+  error: (message: string) => process.emitWarning(message),
+};
+
+/**
+ * Creates a worker over its own NativeConnection. The namespace is checked before `Worker.create`
+ * because a create that fails after bundling leaks worker threads and the process never exits.
+ */
+export async function createPalyraWorker(
+  options: PalyraWorkerOptions,
+): Promise<{ worker: Worker; connection: NativeConnection }> {
+  await assertReachable(options.address, 5_000);
+  const probe = await Connection.connect({ address: options.address, connectTimeout: 5_000 });
+  try {
+    await assertNamespace(probe, options.namespace);
+  } finally {
+    await probe.close();
+  }
+
+  const connection = await NativeConnection.connect({ address: options.address });
+  try {
+    const workflowBundle = options.workflowBundle ?? (await bundlePalyraWorkflows());
+    const worker = await Worker.create({
+      connection,
+      namespace: options.namespace,
+      taskQueue: options.taskQueue,
+      workflowBundle,
+      activities: createActivities(options.deps),
+      shutdownGraceTime: options.shutdownGraceTimeMs ?? 10_000,
+      identity: `palyra-worker@${process.pid}`,
+    });
+    return { worker, connection };
+  } catch (error) {
+    await connection.close();
+    throw error;
+  }
+}

@@ -1,0 +1,10 @@
+import fs from 'node:fs';
+import type { RunningDevServer } from '../../src/temporal/dev-server';
+
+export default async function globalTeardown(): Promise<void> {
+  const state = (globalThis as Record<string, unknown>).__palyraTestTemporal as
+    { server: RunningDevServer; dir: string } | undefined;
+  if (!state) return;
+  await state.server.stop();
+  fs.rmSync(state.dir, { recursive: true, force: true });
+}

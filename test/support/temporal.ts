@@ -1,0 +1,40 @@
+import { randomUUID } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
+import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { configSchema, type PalyraConfig, type PalyraConfigInput } from '../../src/config';
+import { registerSearchAttributes } from '../../src/temporal/search-attributes';
+import { testEnv } from './env';
+
+export function testTemporalAddress(): string {
+  const address = process.env[testEnv.temporalAddress];
+  if (!address) throw new Error('the jest global setup did not start a Temporal dev server');
+  return address;
+}
+
+export function uniqueTaskQueue(prefix = 'test'): string {
+  return `${prefix}-${randomUUID()}`;
+}
+
+/** A validated config for tests, on a task queue of its own. */
+export function testConfig(overrides: PalyraConfigInput = {}): PalyraConfig {
+  return configSchema.parse({
+    dataDir: '/tmp/palyra-test-unused',
+    logLevel: 'silent',
+    ...overrides,
+    temporal: { taskQueue: uniqueTaskQueue(), ...overrides.temporal, address: testTemporalAddress() },
+  });
+}
+
+export async function connectTestClient(): Promise<{ connection: Connection; client: Client }> {
+  const connection = await Connection.connect({ address: testTemporalAddress() });
+  await registerSearchAttributes(connection, 'default');
+  return { connection, client: new Client({ connection, namespace: 'default' }) };
+}
+
+let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+/** Bundling takes seconds; each test file bundles once. */
+export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
+  // Imported lazily so unit-test files never load the worker.
+  bundle ??= import('../../src/temporal/worker').then((m) => m.bundlePalyraWorkflows());
+  return bundle;
+}

@@ -1,0 +1,137 @@
+import { randomUUID } from 'node:crypto';
+import { WorkflowFailedError, type Client, type Connection } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { simulatedText } from '../../src/domain/simulated-stream';
+import { createProviderRegistry } from '../../src/providers/registry';
+import {
+  runStateQuery,
+  runWorkflowId,
+  runWorkflowType,
+  searchAttributes,
+  type RunDocument,
+  type RunWorkflowInput,
+} from '../../src/temporal/contracts';
+import { createPalyraWorker } from '../../src/temporal/worker';
+import { connectTestClient, testConfig, testTemporalAddress, workflowBundle } from '../support/temporal';
+import type { PalyraConfig } from '../../src/config';
+
+let client: Client;
+let connection: Connection;
+
+beforeAll(async () => {
+  ({ client, connection } = await connectTestClient());
+  await workflowBundle();
+});
+afterAll(() => connection.close());
+
+async function withWorker<T>(config: PalyraConfig, fn: () => Promise<T>): Promise<T> {
+  const { worker, connection: workerConnection } = await createPalyraWorker({
+    address: testTemporalAddress(),
+    namespace: 'default',
+    taskQueue: config.temporal.taskQueue,
+    deps: { providers: createProviderRegistry(config.providers) },
+    workflowBundle: await workflowBundle(),
+  });
+  try {
+    return await worker.runUntil(fn);
+  } finally {
+    await workerConnection.close();
+  }
+}
+
+function runInput(overrides: Partial<RunWorkflowInput> = {}): RunWorkflowInput {
+  return {
+    runId: randomUUID(),
+    tenantId: 'acme',
+    principalId: 'svc-a',
+    createdAt: new Date().toISOString(),
+    messages: [{ role: 'user', content: 'summarise the quarterly report' }],
+    model: { requested: 'sim-small', selected: 'sim-small', providerId: 'simulated' },
+    maxOutputTokens: 256,
+    simulation: { outputTokens: 12, chunkDelayMs: 5 },
+    timing: { heartbeatTimeoutMs: 15_000, providerTimeoutMs: 60_000 },
+    ...overrides,
+  };
+}
+
+function start(config: PalyraConfig, input: RunWorkflowInput) {
+  return client.workflow.start(runWorkflowType, {
+    workflowId: runWorkflowId(input.runId),
+    taskQueue: config.temporal.taskQueue,
+    args: [input],
+  });
+}
+
+describe('run workflow', () => {
+  it('streams the simulated tokens, reports usage and leaves the state searchable', async () => {
+    const config = testConfig();
+    const input = runInput();
+    const result = await withWorker(config, async () => (await start(config, input)).result());
+    const run = result as RunDocument;
+
+    expect(run.state).toBe('succeeded');
+    expect(run.output).toBe(simulatedText(input.runId, 12));
+    expect(run.usage).toEqual({ inputTokens: 8, outputTokens: 12, estimated: false });
+    expect(run.model).toEqual({ requested: 'sim-small', selected: 'sim-small' });
+    expect(Date.parse(run.finishedAt as string)).toBeGreaterThanOrEqual(Date.parse(run.startedAt as string));
+
+    const description = await client.workflow.getHandle(runWorkflowId(input.runId)).describe();
+    expect(description.typedSearchAttributes.get(searchAttributes.runState)).toBe('succeeded');
+    expect(description.typedSearchAttributes.get(searchAttributes.model)).toBe('sim-small');
+    expect(await description.staticSummary()).toBeUndefined(); // set by the API, not by raw starts
+  });
+
+  it('answers the state query while the provider is still streaming', async () => {
+    const config = testConfig();
+    const input = runInput({ simulation: { outputTokens: 40, chunkDelayMs: 50 } });
+    await withWorker(config, async () => {
+      const handle = await start(config, input);
+      let state = await handle.query(runStateQuery);
+      for (let i = 0; i < 50 && state.state !== 'running'; i++) state = await handle.query(runStateQuery);
+      expect(state).toMatchObject({ runId: input.runId, tenantId: 'acme', state: 'running' });
+      await handle.result();
+      expect((await handle.query(runStateQuery)).state).toBe('succeeded');
+    });
+  });
+
+  it('retries a provider that answers HTTP 500 twice and succeeds on the third attempt', async () => {
+    const config = testConfig();
+    const input = runInput({ simulation: { outputTokens: 5, chunkDelayMs: 0, failAttempts: 2, failure: 'http_500' } });
+    const run = (await withWorker(config, async () => (await start(config, input)).result())) as RunDocument;
+    expect(run.state).toBe('succeeded');
+    const history = await client.workflow.getHandle(runWorkflowId(input.runId)).fetchHistory();
+    const started = history.events?.find((e) => e.activityTaskStartedEventAttributes);
+    expect(started?.activityTaskStartedEventAttributes?.attempt).toBe(3);
+    expect(started?.activityTaskStartedEventAttributes?.lastFailure?.message).toMatch(/HTTP 500/);
+  });
+
+  it('fails the run with a named reason when its provider cannot serve it, without retrying', async () => {
+    const config = testConfig({
+      providers: [
+        { id: 'simulated', kind: 'simulated' },
+        { id: 'remote', kind: 'openai-compatible', baseUrl: 'http://127.0.0.1:9/v1' },
+      ],
+    });
+    const input = runInput({
+      model: { requested: 'remote-model', selected: 'remote-model', providerId: 'remote' },
+      simulation: undefined,
+    });
+    const failure = await withWorker(config, async () => (await start(config, input)).result().catch((e: unknown) => e));
+
+    expect(failure).toBeInstanceOf(WorkflowFailedError);
+    const cause = (failure as WorkflowFailedError).cause;
+    expect(cause).toBeInstanceOf(ApplicationFailure);
+    expect((cause as ApplicationFailure).type).toBe('RunFailed');
+    const run = (cause as ApplicationFailure).details?.[0] as RunDocument;
+    expect(run.state).toBe('failed');
+    expect(run.error).toEqual({
+      code: 'unknown_provider',
+      message: expect.stringContaining("provider 'remote' cannot serve model 'remote-model'"),
+    });
+    const history = await client.workflow.getHandle(runWorkflowId(input.runId)).fetchHistory();
+    const attempts = history.events
+      ?.filter((e) => e.activityTaskStartedEventAttributes)
+      .map((e) => e.activityTaskStartedEventAttributes?.attempt);
+    expect(attempts).toEqual([1]);
+  });
+});
