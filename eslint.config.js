@@ -85,7 +85,14 @@ module.exports = tseslint.config(
     },
   },
   {
-    files: ['**/*.js'],
+    files: ['src/console/static/**/*.js'],
+    languageOptions: {
+      sourceType: 'script',
+      globals: { document: 'readonly', sessionStorage: 'readonly', fetch: 'readonly', Node: 'readonly', setTimeout: 'readonly' },
+    },
+  },
+  {
+    files: ['*.js', 'bin/**/*.js'],
     languageOptions: {
       sourceType: 'commonjs',
       globals: { require: 'readonly', module: 'writable', __dirname: 'readonly', process: 'readonly' },

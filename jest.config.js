@@ -4,12 +4,16 @@ module.exports = {
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
   transform: {
-    '^.+\\.ts$': [
+    '^.+\\.(ts|js)$': [
       '@swc/jest',
       // Inline on purpose: a root .swcrc would also be read by Temporal's workflow bundler.
       { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' }, module: { type: 'commonjs' }, sourceMaps: 'inline' },
     ],
   },
+  // content-disposition 3 and cookie 2 (under @fastify/static, light-my-request) ship ESM only;
+  // Node 20 requires them natively,
+  // jest's module loader does not, so they are compiled to CommonJS like our sources.
+  transformIgnorePatterns: ['/node_modules/(?!(content-disposition|cookie)/)'],
   globalSetup: '<rootDir>/test/support/global-setup.ts',
   globalTeardown: '<rootDir>/test/support/global-teardown.ts',
   setupFiles: ['<rootDir>/test/support/quiet-temporal-logs.ts'],

@@ -4,9 +4,11 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { Client, Connection } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
 import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod';
 import type { AuthTokenConfig, PalyraConfig } from '../config';
 import { PalyraError } from '../domain/errors';
+import { consoleRoutes } from './console/routes';
 import { registerErrorHandling } from './errors';
 import { healthRoutes } from './health/routes';
 import { authPlugin } from './plugins/auth';
@@ -22,54 +24,59 @@ export interface AppOptions {
 }
 
 /**
- * The whole HTTP API as one plugin: `server.ts` owns the process, tests register this on a bare
- * Fastify instance and use `inject`.
+ * The whole HTTP API as one plugin: `server.ts` owns the process, tests build it and use `inject`.
+ * Not encapsulated, so authentication and the error handler cover every route of the instance,
+ * including any registered next to it.
  */
-export async function palyraApp(app: FastifyInstance, options: AppOptions): Promise<void> {
-  const { config } = options;
-  registerErrorHandling(app);
+export const palyraApp = fp(
+  async function palyraApp(app: FastifyInstance, options: AppOptions): Promise<void> {
+    const { config } = options;
+    registerErrorHandling(app);
 
-  await app.register(helmet, {
-    // Swagger UI needs inline styles and data: images; everything else is same-origin only.
-    contentSecurityPolicy: {
-      directives: {
-        defaultSrc: ["'self'"],
-        styleSrc: ["'self'", "'unsafe-inline'"],
-        imgSrc: ["'self'", 'data:'],
-        scriptSrc: ["'self'"],
-      },
-    },
-  });
-  await app.register(rateLimit, {
-    global: true,
-    max: config.server.rateLimit.max,
-    timeWindow: config.server.rateLimit.timeWindowMs,
-    errorResponseBuilder: (_request, context) =>
-      Object.assign(
-        new PalyraError('rate_limited', `rate limit of ${context.max} requests per ${context.after} exceeded; retry later`),
-        {
-          statusCode: 429,
+    await app.register(helmet, {
+      // Swagger UI needs inline styles and data: images; everything else is same-origin only.
+      contentSecurityPolicy: {
+        directives: {
+          defaultSrc: ["'self'"],
+          styleSrc: ["'self'", "'unsafe-inline'"],
+          imgSrc: ["'self'", 'data:'],
+          scriptSrc: ["'self'"],
         },
-      ),
-  });
-  await app.register(metricsPlugin);
-  await app.register(authPlugin, { tokens: options.tokens });
+      },
+    });
+    await app.register(rateLimit, {
+      global: true,
+      max: config.server.rateLimit.max,
+      timeWindow: config.server.rateLimit.timeWindowMs,
+      errorResponseBuilder: (_request, context) =>
+        Object.assign(
+          new PalyraError('rate_limited', `rate limit of ${context.max} requests per ${context.after} exceeded; retry later`),
+          {
+            statusCode: 429,
+          },
+        ),
+    });
+    await app.register(metricsPlugin);
+    await app.register(authPlugin, { tokens: options.tokens });
 
-  await app.register(swagger, {
-    openapi: {
-      info: { title: 'Palyra API', version: options.version, description: 'Control plane for LLM runs.' },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
-    },
-    transform: jsonSchemaTransform,
-    transformObject: jsonSchemaTransformObject,
-  });
-  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: false });
+    await app.register(swagger, {
+      openapi: {
+        info: { title: 'Palyra API', version: options.version, description: 'Control plane for LLM runs.' },
+        components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      },
+      transform: jsonSchemaTransform,
+      transformObject: jsonSchemaTransformObject,
+    });
+    await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: false });
 
-  await app.register(healthRoutes, {
-    connection: options.temporal.connection,
-    namespace: config.temporal.namespace,
-    taskQueue: config.temporal.taskQueue,
-  });
-  const runs = createRunService({ client: options.temporal.client, config, temporalUiUrl: options.temporal.uiUrl });
-  await app.register(runRoutes, { runs });
-}
+    await app.register(healthRoutes, {
+      connection: options.temporal.connection,
+      namespace: config.temporal.namespace,
+      taskQueue: config.temporal.taskQueue,
+    });
+    const runs = createRunService({ client: options.temporal.client, config, temporalUiUrl: options.temporal.uiUrl });
+    await app.register(runRoutes, { runs });
+    await app.register(consoleRoutes);
+  },
+  { name: 'palyra-app' },
+);

@@ -1,0 +1,397 @@
+import { Connection, type Client } from '@temporalio/client';
+import type { FastifyInstance } from 'fastify';
+import type { PalyraConfig, PalyraConfigInput } from '../../src/config';
+import { buildServer } from '../../src/api/server';
+import { simulatedText } from '../../src/domain/simulated-stream';
+import { createProviderRegistry } from '../../src/providers/registry';
+import { createPalyraWorker } from '../../src/temporal/worker';
+import { delay } from '../../src/util/time';
+import { connectTestClient, testConfig, testTemporalAddress, workflowBundle } from '../support/temporal';
+
+const tokens = {
+  admin: 'admin-token-0123456789',
+  acmeService: 'acme-service-token-0123456789',
+  globexService: 'globex-service-token-0123456789',
+};
+
+let client: Client;
+let connection: Connection;
+
+beforeAll(async () => {
+  ({ client, connection } = await connectTestClient());
+});
+afterAll(() => connection.close());
+
+async function buildApp(
+  overrides: PalyraConfigInput = {},
+  temporalConnection: Connection = connection,
+): Promise<{ app: FastifyInstance; config: PalyraConfig }> {
+  const config = testConfig(overrides);
+  const app = await buildServer({
+    config,
+    logger: false,
+    temporal: { client, connection: temporalConnection, uiUrl: 'http://temporal-ui.test:8233' },
+    tokens: [
+      { name: 'admin', token: tokens.admin, role: 'admin', tenants: ['*'] },
+      { name: 'acme-svc', token: tokens.acmeService, role: 'service', tenants: ['acme'] },
+      { name: 'globex-svc', token: tokens.globexService, role: 'service', tenants: ['globex'] },
+    ],
+    version: 'test',
+  });
+  return { app, config };
+}
+
+async function withWorker<T>(config: PalyraConfig, fn: () => Promise<T>): Promise<T> {
+  const { worker, connection: workerConnection } = await createPalyraWorker({
+    address: testTemporalAddress(),
+    namespace: 'default',
+    taskQueue: config.temporal.taskQueue,
+    deps: { providers: createProviderRegistry(config.providers) },
+    workflowBundle: await workflowBundle(),
+  });
+  try {
+    return await worker.runUntil(fn);
+  } finally {
+    await workerConnection.close();
+  }
+}
+
+const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+const runBody = (overrides: Record<string, unknown> = {}) => ({
+  tenantId: 'acme',
+  principalId: 'svc-checkout',
+  messages: [{ role: 'user', content: 'write a haiku about budgets' }],
+  simulation: { outputTokens: 8, chunkDelayMs: 5 },
+  ...overrides,
+});
+
+async function waitForState(app: FastifyInstance, runId: string, token: string, states: string[]) {
+  for (let i = 0; i < 200; i++) {
+    const response = await app.inject({ method: 'GET', url: `/v1/runs/${runId}`, headers: bearer(token) });
+    if (states.includes(response.json().state)) return response;
+    await delay(50);
+  }
+  throw new Error(`run ${runId} never reached ${states.join('|')}`);
+}
+
+describe('API', () => {
+  let app: FastifyInstance;
+  let config: PalyraConfig;
+  beforeAll(async () => {
+    ({ app, config } = await buildApp());
+  });
+  afterAll(() => app.close());
+
+  it('answers /healthz without a token', async () => {
+    const response = await app.inject({ method: 'GET', url: '/healthz' });
+    expect(response.statusCode).toBe(200);
+    expect(response.json()).toEqual({ status: 'ok' });
+  });
+
+  it('is not ready while no worker polls its task queue, and ready once one does', async () => {
+    const notReady = await app.inject({ method: 'GET', url: '/readyz' });
+    expect(notReady.statusCode).toBe(503);
+    expect(notReady.json().checks.temporal.ok).toBe(true);
+    expect(notReady.json().checks.workers).toEqual({
+      ok: false,
+      message: expect.stringContaining(`no worker is polling task queue '${config.temporal.taskQueue}'`),
+    });
+
+    await withWorker(config, async () => {
+      let ready = await app.inject({ method: 'GET', url: '/readyz' });
+      for (let i = 0; i < 50 && ready.statusCode !== 200; i++) {
+        await delay(100);
+        ready = await app.inject({ method: 'GET', url: '/readyz' });
+      }
+      expect(ready.statusCode).toBe(200);
+      expect(ready.json().ready).toBe(true);
+    });
+  });
+
+  it('reports Temporal as the failing part when it cannot be reached', async () => {
+    const deadConnection = Connection.lazy({ address: '127.0.0.1:1' });
+    const { app: isolated } = await buildApp({}, deadConnection);
+    try {
+      const response = await isolated.inject({ method: 'GET', url: '/readyz' });
+      expect(response.statusCode).toBe(503);
+      expect(response.json().checks.temporal).toEqual({ ok: false, message: expect.stringMatching(/^Temporal unreachable/) });
+    } finally {
+      await isolated.close();
+      await deadConnection.close();
+    }
+  });
+
+  it('runs a request end to end and links it to the Temporal UI', async () => {
+    await withWorker(config, async () => {
+      const started = await app.inject({
+        method: 'POST',
+        url: '/v1/runs',
+        headers: bearer(tokens.acmeService),
+        payload: runBody(),
+      });
+      expect(started.statusCode).toBe(202);
+      const { runId, temporal } = started.json();
+      expect(started.json()).toMatchObject({
+        state: 'queued',
+        model: { requested: null, selected: 'sim-standard' },
+        maxOutputTokens: 8192,
+      });
+      expect(temporal.workflowId).toBe(`run-${runId}`);
+      expect(temporal.uiUrl).toBe(
+        `http://temporal-ui.test:8233/namespaces/default/workflows/run-${runId}/${temporal.runId}/history`,
+      );
+
+      const done = await waitForState(app, runId, tokens.acmeService, ['succeeded', 'failed']);
+      expect(done.json()).toMatchObject({
+        runId,
+        tenantId: 'acme',
+        principalId: 'svc-checkout',
+        state: 'succeeded',
+        output: simulatedText(runId, 8),
+        usage: { outputTokens: 8, estimated: false },
+        backgroundTasks: [],
+        temporal: { workflowId: `run-${runId}` },
+      });
+      expect(done.json().finishedAt).toEqual(expect.any(String));
+
+      const description = await client.workflow.getHandle(`run-${runId}`).describe();
+      expect(await description.staticSummary()).toBe('Run for acme/svc-checkout on sim-standard');
+    });
+  });
+
+  it('hides another tenant’s run (404) but shows it to an admin', async () => {
+    await withWorker(config, async () => {
+      const started = await app.inject({
+        method: 'POST',
+        url: '/v1/runs',
+        headers: bearer(tokens.acmeService),
+        payload: runBody(),
+      });
+      const { runId } = started.json();
+      const asGlobex = await app.inject({ method: 'GET', url: `/v1/runs/${runId}`, headers: bearer(tokens.globexService) });
+      expect(asGlobex.statusCode).toBe(404);
+      expect(asGlobex.json()).toEqual({ error: { code: 'not_found', message: `run ${runId} not found` } });
+      const asAdmin = await waitForState(app, runId, tokens.admin, ['succeeded']);
+      expect(asAdmin.statusCode).toBe(200);
+    });
+  });
+
+  it('answers 404 for a run that does not exist', async () => {
+    const response = await app.inject({
+      method: 'GET',
+      url: '/v1/runs/00000000-0000-4000-8000-000000000000',
+      headers: bearer(tokens.admin),
+    });
+    expect(response.statusCode).toBe(404);
+    expect(response.json().error.code).toBe('not_found');
+  });
+
+  describe('authentication and authorization', () => {
+    it('rejects a request without a token (401)', async () => {
+      const response = await app.inject({ method: 'POST', url: '/v1/runs', payload: runBody() });
+      expect(response.statusCode).toBe(401);
+      expect(response.json()).toEqual({
+        error: { code: 'unauthorized', message: expect.stringContaining('missing bearer token') },
+      });
+    });
+
+    it('rejects an unknown token (401)', async () => {
+      const response = await app.inject({
+        method: 'POST',
+        url: '/v1/runs',
+        headers: bearer('not-a-real-token-at-all'),
+        payload: runBody(),
+      });
+      expect(response.statusCode).toBe(401);
+      expect(response.json().error.message).toBe('invalid bearer token');
+    });
+
+    it('treats a route without an access rule as admin-only, and names the role it needs (403)', async () => {
+      const { app: isolated } = await buildApp();
+      isolated.get('/v1/internal-probe', async () => ({ ok: true }));
+      try {
+        const asService = await isolated.inject({
+          method: 'GET',
+          url: '/v1/internal-probe',
+          headers: bearer(tokens.acmeService),
+        });
+        expect(asService.statusCode).toBe(403);
+        expect(asService.json().error.message).toBe("token 'acme-svc' has role 'service'; this route needs 'admin' or higher");
+        const asAdmin = await isolated.inject({ method: 'GET', url: '/v1/internal-probe', headers: bearer(tokens.admin) });
+        expect(asAdmin.statusCode).toBe(200);
+      } finally {
+        await isolated.close();
+      }
+    });
+
+    it('forbids acting for a tenant the token is not scoped to (403)', async () => {
+      const response = await app.inject({
+        method: 'POST',
+        url: '/v1/runs',
+        headers: bearer(tokens.globexService),
+        payload: runBody(),
+      });
+      expect(response.statusCode).toBe(403);
+      expect(response.json().error).toEqual({ code: 'forbidden', message: "token 'globex-svc' may not act for tenant 'acme'" });
+    });
+  });
+
+  describe('bad input', () => {
+    it('names every invalid field', async () => {
+      const response = await app.inject({
+        method: 'POST',
+        url: '/v1/runs',
+        headers: bearer(tokens.admin),
+        payload: { tenantId: 'acme', messages: [{ role: 'robot', content: 'x' }], temperature: 2 },
+      });
+      expect(response.statusCode).toBe(400);
+      const { error } = response.json();
+      expect(error.code).toBe('validation_failed');
+      const fields = error.details.issues.map((i: { field: string }) => i.field);
+      expect(fields).toEqual(expect.arrayContaining(['body.principalId', 'body.messages.0.role', 'body']));
+      expect(error.message).toContain('Unrecognized key: "temperature"');
+    });
+
+    it('refuses an unknown model, naming it and the known ones', async () => {
+      const response = await app.inject({
+        method: 'POST',
+        url: '/v1/runs',
+        headers: bearer(tokens.admin),
+        payload: runBody({ model: 'gpt-17' }),
+      });
+      expect(response.statusCode).toBe(400);
+      expect(response.json().error).toEqual({
+        code: 'unknown_model',
+        message: "unknown model 'gpt-17' in field model",
+        details: { field: 'body.model', knownModels: ['sim-small', 'sim-standard', 'sim-premium'] },
+      });
+    });
+
+    it('refuses more output tokens than the model allows', async () => {
+      const response = await app.inject({
+        method: 'POST',
+        url: '/v1/runs',
+        headers: bearer(tokens.admin),
+        payload: runBody({ model: 'sim-small', maxOutputTokens: 5000 }),
+      });
+      expect(response.statusCode).toBe(400);
+      expect(response.json().error.message).toBe(
+        "body.maxOutputTokens: 5000 exceeds the 2048 output tokens model 'sim-small' allows",
+      );
+    });
+
+    it('refuses a run id that is not a UUID', async () => {
+      const response = await app.inject({ method: 'GET', url: '/v1/runs/abc', headers: bearer(tokens.admin) });
+      expect(response.statusCode).toBe(400);
+      expect(response.json().error.details.issues[0].field).toBe('params.runId');
+    });
+
+    it('answers malformed JSON, a wrong content type and an unknown route in the one error shape', async () => {
+      const malformed = await app.inject({
+        method: 'POST',
+        url: '/v1/runs',
+        headers: { ...bearer(tokens.admin), 'content-type': 'application/json' },
+        payload: '{"tenantId":',
+      });
+      expect(malformed.statusCode).toBe(400);
+      expect(malformed.json().error.code).toBe('validation_failed');
+
+      const wrongType = await app.inject({
+        method: 'POST',
+        url: '/v1/runs',
+        headers: { ...bearer(tokens.admin), 'content-type': 'text/csv' },
+        payload: 'a,b',
+      });
+      expect(wrongType.statusCode).toBe(415);
+      expect(wrongType.json().error.code).toBe('unsupported_media_type');
+
+      const unknown = await app.inject({ method: 'GET', url: '/v1/nothing-here' });
+      expect(unknown.statusCode).toBe(404);
+      expect(unknown.json()).toEqual({ error: { code: 'not_found', message: 'no route GET /v1/nothing-here' } });
+    });
+  });
+
+  it('serves Prometheus metrics with HTTP and process series', async () => {
+    await app.inject({ method: 'GET', url: '/healthz' });
+    const response = await app.inject({ method: 'GET', url: '/metrics' });
+    expect(response.statusCode).toBe(200);
+    expect(response.headers['content-type']).toContain('text/plain');
+    expect(response.body).toMatch(/palyra_http_requests_total\{method="GET",route="\/healthz",status_code="200"\} \d+/);
+    expect(response.body).toContain('palyra_http_request_duration_seconds_bucket');
+    expect(response.body).toContain('palyra_process_resident_memory_bytes');
+  });
+
+  it('publishes an OpenAPI document built from the route schemas, and its UI', async () => {
+    const spec = (await app.inject({ method: 'GET', url: '/docs/json' })).json();
+    expect(spec.openapi).toMatch(/^3\./);
+    expect(Object.keys(spec.paths)).toEqual(expect.arrayContaining(['/v1/runs', '/v1/runs/{runId}', '/healthz', '/readyz']));
+    expect(spec.paths['/v1/runs'].post.requestBody.content['application/json'].schema).toBeDefined();
+    expect(spec.components.securitySchemes.bearer).toEqual({ type: 'http', scheme: 'bearer' });
+    const ui = await app.inject({ method: 'GET', url: '/docs/' });
+    expect(ui.statusCode).toBe(200);
+    expect(ui.headers['content-type']).toContain('text/html');
+  });
+
+  it('serves the operations console without a token (the page holds no data)', async () => {
+    const page = await app.inject({ method: 'GET', url: '/console' });
+    expect(page.statusCode).toBe(200);
+    expect(page.headers['content-type']).toBe('text/html; charset=utf-8');
+    expect(page.body).toContain('<script src="/console/console.js" defer></script>');
+    const script = await app.inject({ method: 'GET', url: '/console/console.js' });
+    expect(script.statusCode).toBe(200);
+    expect(script.headers['content-type']).toContain('text/javascript');
+    expect(script.body).toContain('fetch(path, { method, headers');
+  });
+
+  it('sets security headers', async () => {
+    const response = await app.inject({ method: 'GET', url: '/healthz' });
+    expect(response.headers['x-content-type-options']).toBe('nosniff');
+    expect(response.headers['content-security-policy']).toContain("default-src 'self'");
+  });
+});
+
+describe('API limits', () => {
+  it('refuses a body above the configured limit with 413', async () => {
+    const { app } = await buildApp({ server: { bodyLimitBytes: 2048 } });
+    try {
+      const response = await app.inject({
+        method: 'POST',
+        url: '/v1/runs',
+        headers: bearer(tokens.admin),
+        payload: runBody({ messages: [{ role: 'user', content: 'x'.repeat(4096) }] }),
+      });
+      expect(response.statusCode).toBe(413);
+      expect(response.json().error.code).toBe('payload_too_large');
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('rate-limits a client beyond the configured rate with 429, but never the health probes', async () => {
+    const { app } = await buildApp({ server: { rateLimit: { max: 3, timeWindowMs: 60_000 } } });
+    try {
+      const statuses: number[] = [];
+      for (let i = 0; i < 4; i++) {
+        statuses.push(
+          (
+            await app.inject({
+              method: 'GET',
+              url: '/v1/runs/00000000-0000-4000-8000-000000000000',
+              headers: bearer(tokens.admin),
+            })
+          ).statusCode,
+        );
+      }
+      expect(statuses).toEqual([404, 404, 404, 429]);
+      const limited = await app.inject({
+        method: 'GET',
+        url: '/v1/runs/00000000-0000-4000-8000-000000000000',
+        headers: bearer(tokens.admin),
+      });
+      expect(limited.json().error.code).toBe('rate_limited');
+      expect((await app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
+    } finally {
+      await app.close();
+    }
+  });
+});
