@@ -82,6 +82,21 @@ export interface RunDocument {
   finishedAt?: string;
 }
 
+/** The document of a run that has just been accepted: the API stores it as the first memo. */
+export function newRunDocument(input: RunWorkflowInput): RunDocument {
+  return {
+    runId: input.runId,
+    tenantId: input.tenantId,
+    principalId: input.principalId,
+    state: 'queued',
+    model: { requested: input.model.requested, selected: input.model.selected },
+    usage: null,
+    costMicroUsd: 0,
+    backgroundTasks: [],
+    createdAt: input.createdAt,
+  };
+}
+
 export const runStateQuery = defineQuery<RunDocument>('state');
 
 /** Memo key holding the run document without its output, so the API can read any run without a worker. */

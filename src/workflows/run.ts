@@ -12,6 +12,7 @@ import {
 import type { PalyraActivities } from '../activities';
 import { assertRunTransition, type RunState } from '../domain/run-state';
 import {
+  newRunDocument,
   nonRetryableFailureTypes,
   runMemoKey,
   runStateQuery,
@@ -36,17 +37,7 @@ const providerRetry: ActivityOptions['retry'] = {
  * and goes straight to the provider.
  */
 export async function runWorkflow(input: RunWorkflowInput): Promise<RunDocument> {
-  const run: RunDocument = {
-    runId: input.runId,
-    tenantId: input.tenantId,
-    principalId: input.principalId,
-    state: 'queued',
-    model: { requested: input.model.requested, selected: input.model.selected },
-    usage: null,
-    costMicroUsd: 0,
-    backgroundTasks: [],
-    createdAt: input.createdAt,
-  };
+  const run = newRunDocument(input);
   setHandler(runStateQuery, () => run);
   publish(run);
 

@@ -176,6 +176,26 @@ describe('API', () => {
     });
   });
 
+  it('shows a run as queued right away, before any worker has picked it up', async () => {
+    const started = await app.inject({
+      method: 'POST',
+      url: '/v1/runs',
+      headers: bearer(tokens.acmeService),
+      payload: runBody(),
+    });
+    const { runId } = started.json();
+    const response = await app.inject({ method: 'GET', url: `/v1/runs/${runId}`, headers: bearer(tokens.acmeService) });
+    expect(response.statusCode).toBe(200);
+    expect(response.json()).toMatchObject({ runId, state: 'queued', tenantId: 'acme', usage: null, costMicroUsd: 0 });
+
+    await client.workflow.getHandle(`run-${runId}`).terminate('no worker on this task queue');
+    const terminated = await app.inject({ method: 'GET', url: `/v1/runs/${runId}`, headers: bearer(tokens.acmeService) });
+    expect(terminated.json()).toMatchObject({
+      state: 'failed',
+      error: { code: 'terminated', message: 'the run workflow was terminated by an operator' },
+    });
+  });
+
   it('answers 404 for a run that does not exist', async () => {
     const response = await app.inject({
       method: 'GET',

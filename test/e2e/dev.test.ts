@@ -5,9 +5,11 @@ import path from 'node:path';
 import { findFreePort } from '../../src/util/net';
 import { delay } from '../../src/util/time';
 import { testEnv } from '../support/env';
-import { cliEnv, descendantsOf, isAlive, runCli, type CliProcess } from '../support/processes';
+import { cliEnv, descendantsOf, isAlive, killLeftoverProcesses, runCli, type CliProcess } from '../support/processes';
 
 const temporalCliPath = () => process.env[testEnv.temporalCliPath] as string;
+
+afterEach(killLeftoverProcesses);
 
 async function devEnvironment() {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'palyra-e2e-'));

@@ -48,9 +48,31 @@ export interface CliProcess {
   waitForOutput(pattern: RegExp, timeoutMs: number): Promise<RegExpMatchArray>;
 }
 
+const spawned = new Set<ChildProcessWithoutNullStreams>();
+
+/**
+ * Kills whatever a failed or timed-out test left running (the CLI and everything under it), so
+ * one broken test cannot leave a dev server behind for the rest of the run.
+ */
+export function killLeftoverProcesses(): void {
+  for (const child of spawned) {
+    if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
+      for (const pid of [...descendantsOf(child.pid), child.pid]) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // Already gone.
+        }
+      }
+    }
+    spawned.delete(child);
+  }
+}
+
 /** Runs `palyra <args>` from the TypeScript sources, as `npm start` does. */
 export function runCli(args: string[], env: NodeJS.ProcessEnv): CliProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', cliEntry, ...args], { cwd: repoRoot, env, stdio: 'pipe' });
+  spawned.add(child);
   let out = '';
   let err = '';
   child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));

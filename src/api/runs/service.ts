@@ -5,6 +5,7 @@ import type { PalyraConfig } from '../../config';
 import { PalyraError } from '../../domain/errors';
 import { temporalUiLink } from '../../temporal/client';
 import {
+  newRunDocument,
   runMemoKey,
   runWorkflowId,
   runWorkflowType,
@@ -74,6 +75,8 @@ export function createRunService({ client, config, temporalUiUrl, now = () => ne
       workflowId,
       taskQueue: config.temporal.taskQueue,
       args: [input],
+      // The first memo makes the run readable at once, before any worker has picked it up.
+      memo: { [runMemoKey]: newRunDocument(input) },
       staticSummary: `Run for ${body.tenantId}/${body.principalId} on ${model.id}`,
       typedSearchAttributes: [
         { key: searchAttributes.tenant, value: body.tenantId },
