@@ -3,10 +3,8 @@ import type { FastifyInstance } from 'fastify';
 import type { PalyraConfig, PalyraConfigInput } from '../../src/config';
 import { buildServer } from '../../src/api/server';
 import { simulatedText } from '../../src/domain/simulated-stream';
-import { createProviderRegistry } from '../../src/providers/registry';
-import { createPalyraWorker } from '../../src/temporal/worker';
 import { delay } from '../../src/util/time';
-import { connectTestClient, testConfig, testTemporalAddress, workflowBundle } from '../support/temporal';
+import { connectTestClient, testConfig, withTestWorker } from '../support/temporal';
 
 const tokens = {
   admin: 'admin-token-0123456789',
@@ -41,21 +39,6 @@ async function buildApp(
   return { app, config };
 }
 
-async function withWorker<T>(config: PalyraConfig, fn: () => Promise<T>): Promise<T> {
-  const { worker, connection: workerConnection } = await createPalyraWorker({
-    address: testTemporalAddress(),
-    namespace: 'default',
-    taskQueue: config.temporal.taskQueue,
-    deps: { providers: createProviderRegistry(config.providers) },
-    workflowBundle: await workflowBundle(),
-  });
-  try {
-    return await worker.runUntil(fn);
-  } finally {
-    await workerConnection.close();
-  }
-}
-
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 const runBody = (overrides: Record<string, unknown> = {}) => ({
   tenantId: 'acme',
@@ -64,6 +47,10 @@ const runBody = (overrides: Record<string, unknown> = {}) => ({
   simulation: { outputTokens: 8, chunkDelayMs: 5 },
   ...overrides,
 });
+
+function startRun(app: FastifyInstance, token = tokens.acmeService, body = runBody()) {
+  return app.inject({ method: 'POST', url: '/v1/runs', headers: bearer(token), payload: body });
+}
 
 async function waitForState(app: FastifyInstance, runId: string, token: string, states: string[]) {
   for (let i = 0; i < 200; i++) {
@@ -97,7 +84,7 @@ describe('API', () => {
       message: expect.stringContaining(`no worker is polling task queue '${config.temporal.taskQueue}'`),
     });
 
-    await withWorker(config, async () => {
+    await withTestWorker(config, async () => {
       let ready = await app.inject({ method: 'GET', url: '/readyz' });
       for (let i = 0; i < 50 && ready.statusCode !== 200; i++) {
         await delay(100);
@@ -122,13 +109,8 @@ describe('API', () => {
   });
 
   it('runs a request end to end and links it to the Temporal UI', async () => {
-    await withWorker(config, async () => {
-      const started = await app.inject({
-        method: 'POST',
-        url: '/v1/runs',
-        headers: bearer(tokens.acmeService),
-        payload: runBody(),
-      });
+    await withTestWorker(config, async () => {
+      const started = await startRun(app);
       expect(started.statusCode).toBe(202);
       const { runId, temporal } = started.json();
       expect(started.json()).toMatchObject({
@@ -160,13 +142,8 @@ describe('API', () => {
   });
 
   it('hides another tenant’s run (404) but shows it to an admin', async () => {
-    await withWorker(config, async () => {
-      const started = await app.inject({
-        method: 'POST',
-        url: '/v1/runs',
-        headers: bearer(tokens.acmeService),
-        payload: runBody(),
-      });
+    await withTestWorker(config, async () => {
+      const started = await startRun(app);
       const { runId } = started.json();
       const asGlobex = await app.inject({ method: 'GET', url: `/v1/runs/${runId}`, headers: bearer(tokens.globexService) });
       expect(asGlobex.statusCode).toBe(404);
@@ -177,12 +154,7 @@ describe('API', () => {
   });
 
   it('shows a run as queued right away, before any worker has picked it up', async () => {
-    const started = await app.inject({
-      method: 'POST',
-      url: '/v1/runs',
-      headers: bearer(tokens.acmeService),
-      payload: runBody(),
-    });
+    const started = await startRun(app);
     const { runId } = started.json();
     const response = await app.inject({ method: 'GET', url: `/v1/runs/${runId}`, headers: bearer(tokens.acmeService) });
     expect(response.statusCode).toBe(200);

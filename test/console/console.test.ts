@@ -3,10 +3,8 @@ import type { FastifyInstance } from 'fastify';
 import type { BrowserContext } from 'playwright-core';
 import { buildServer } from '../../src/api/server';
 import type { PalyraConfig } from '../../src/config';
-import { createProviderRegistry } from '../../src/providers/registry';
-import { createPalyraWorker } from '../../src/temporal/worker';
 import { launchChromium } from '../support/browser';
-import { connectTestClient, testConfig, testTemporalAddress, workflowBundle } from '../support/temporal';
+import { connectTestClient, testConfig, withTestWorker } from '../support/temporal';
 
 const operatorToken = 'console-operator-token-0123456789';
 
@@ -40,18 +38,11 @@ afterAll(async () => {
 
 describe('operations console (Chromium)', () => {
   it('shows readiness, starts a simulated run and follows it to success with a Temporal UI link', async () => {
-    const { worker, connection: workerConnection } = await createPalyraWorker({
-      address: testTemporalAddress(),
-      namespace: 'default',
-      taskQueue: config.temporal.taskQueue,
-      deps: { providers: createProviderRegistry(config.providers) },
-      workflowBundle: await workflowBundle(),
-    });
     const page = await browser.newPage();
     const pageErrors: string[] = [];
     page.on('pageerror', (error) => pageErrors.push(error.message));
     try {
-      await worker.runUntil(async () => {
+      await withTestWorker(config, async () => {
         await page.goto(`${baseUrl}/console`);
         await page.fill('#token', operatorToken);
         await page.click('#token-form button');
@@ -81,7 +72,6 @@ describe('operations console (Chromium)', () => {
       });
     } finally {
       await page.close();
-      await workerConnection.close();
     }
     expect(pageErrors).toEqual([]);
   });

@@ -31,6 +31,29 @@ export async function connectTestClient(): Promise<{ connection: Connection; cli
   return { connection, client: new Client({ connection, namespace: 'default' }) };
 }
 
+/**
+ * Runs `fn` while a Palyra worker polls the config's task queue on the shared dev server, then
+ * shuts the worker down and closes its connection.
+ */
+export async function withTestWorker<T>(config: PalyraConfig, fn: () => Promise<T>): Promise<T> {
+  const [{ createPalyraWorker }, { createProviderRegistry }] = await Promise.all([
+    import('../../src/temporal/worker'),
+    import('../../src/providers/registry'),
+  ]);
+  const { worker, connection } = await createPalyraWorker({
+    address: testTemporalAddress(),
+    namespace: 'default',
+    taskQueue: config.temporal.taskQueue,
+    deps: { providers: createProviderRegistry(config.providers) },
+    workflowBundle: await workflowBundle(),
+  });
+  try {
+    return await worker.runUntil(fn);
+  } finally {
+    await connection.close();
+  }
+}
+
 let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
 /** Bundling takes seconds; each test file bundles once. */
 export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {

@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { WorkflowFailedError, type Client, type Connection } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { simulatedText } from '../../src/domain/simulated-stream';
-import { createProviderRegistry } from '../../src/providers/registry';
 import {
   runStateQuery,
   runWorkflowId,
@@ -11,8 +10,7 @@ import {
   type RunDocument,
   type RunWorkflowInput,
 } from '../../src/temporal/contracts';
-import { createPalyraWorker } from '../../src/temporal/worker';
-import { connectTestClient, testConfig, testTemporalAddress, workflowBundle } from '../support/temporal';
+import { connectTestClient, testConfig, withTestWorker, workflowBundle } from '../support/temporal';
 import type { PalyraConfig } from '../../src/config';
 
 let client: Client;
@@ -23,21 +21,6 @@ beforeAll(async () => {
   await workflowBundle();
 });
 afterAll(() => connection.close());
-
-async function withWorker<T>(config: PalyraConfig, fn: () => Promise<T>): Promise<T> {
-  const { worker, connection: workerConnection } = await createPalyraWorker({
-    address: testTemporalAddress(),
-    namespace: 'default',
-    taskQueue: config.temporal.taskQueue,
-    deps: { providers: createProviderRegistry(config.providers) },
-    workflowBundle: await workflowBundle(),
-  });
-  try {
-    return await worker.runUntil(fn);
-  } finally {
-    await workerConnection.close();
-  }
-}
 
 function runInput(overrides: Partial<RunWorkflowInput> = {}): RunWorkflowInput {
   return {
@@ -66,7 +49,7 @@ describe('run workflow', () => {
   it('streams the simulated tokens, reports usage and leaves the state searchable', async () => {
     const config = testConfig();
     const input = runInput();
-    const result = await withWorker(config, async () => (await start(config, input)).result());
+    const result = await withTestWorker(config, async () => (await start(config, input)).result());
     const run = result as RunDocument;
 
     expect(run.state).toBe('succeeded');
@@ -84,7 +67,7 @@ describe('run workflow', () => {
   it('answers the state query while the provider is still streaming', async () => {
     const config = testConfig();
     const input = runInput({ simulation: { outputTokens: 40, chunkDelayMs: 50 } });
-    await withWorker(config, async () => {
+    await withTestWorker(config, async () => {
       const handle = await start(config, input);
       let state = await handle.query(runStateQuery);
       for (let i = 0; i < 50 && state.state !== 'running'; i++) state = await handle.query(runStateQuery);
@@ -97,7 +80,7 @@ describe('run workflow', () => {
   it('retries a provider that answers HTTP 500 twice and succeeds on the third attempt', async () => {
     const config = testConfig();
     const input = runInput({ simulation: { outputTokens: 5, chunkDelayMs: 0, failAttempts: 2, failure: 'http_500' } });
-    const run = (await withWorker(config, async () => (await start(config, input)).result())) as RunDocument;
+    const run = (await withTestWorker(config, async () => (await start(config, input)).result())) as RunDocument;
     expect(run.state).toBe('succeeded');
     const history = await client.workflow.getHandle(runWorkflowId(input.runId)).fetchHistory();
     const started = history.events?.find((e) => e.activityTaskStartedEventAttributes);
@@ -116,7 +99,7 @@ describe('run workflow', () => {
       model: { requested: 'remote-model', selected: 'remote-model', providerId: 'remote' },
       simulation: undefined,
     });
-    const failure = await withWorker(config, async () => (await start(config, input)).result().catch((e: unknown) => e));
+    const failure = await withTestWorker(config, async () => (await start(config, input)).result().catch((e: unknown) => e));
 
     expect(failure).toBeInstanceOf(WorkflowFailedError);
     const cause = (failure as WorkflowFailedError).cause;
