@@ -8,7 +8,7 @@ COPY src ./src
 RUN npm run build && npm prune --omit=dev
 
 FROM node:20-bookworm-slim
-ENV NODE_ENV=production PALYRA_DATA_DIR=/data
+ENV NODE_ENV=production PALYRA_DATA_DIR=/data PALYRA_HOST=0.0.0.0
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
@@ -16,4 +16,5 @@ COPY package.json ./
 RUN mkdir -p /data && chown node:node /data
 USER node
 ENTRYPOINT ["node", "dist/cli/main.js"]
-CMD ["dev"]
+# `dev` needs Python and the Temporal CLI, which this image leaves out: run `api` or `worker`.
+CMD ["api"]

@@ -8,6 +8,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { toolsDir } from '../src/cli/temporal-target';
+import { loadConfig } from '../src/config';
 import { locateTool, temporalCli } from '../src/temporal/dev-server';
 import { findFreePort } from '../src/util/net';
 import { cliEnv, descendantsOf, isAlive, runCli } from '../test/support/processes';
@@ -15,7 +17,7 @@ import { percentile, writeResults } from './results';
 
 async function main() {
   const rounds = Number(process.argv[2] ?? 5);
-  const cli = locateTool(temporalCli, { toolsDir: path.resolve(__dirname, '..', '.palyra', 'tools'), allowInstall: true });
+  const cli = locateTool(temporalCli, { toolsDir: toolsDir(loadConfig().config), allowInstall: true });
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'palyra-bench-startup-'));
   fs.writeFileSync(path.join(dataDir, 'palyra.config.yaml'), '{}\n');
   const samples: { round: number; kind: 'cold' | 'warm'; launcherMs: number; observedMs: number }[] = [];

@@ -3,6 +3,9 @@ import type { ProviderRegistry } from '../providers/registry';
 import { ProviderError } from '../providers/types';
 import { failureTypes, type InvokeProviderInput, type InvokeProviderResult, type ProviderHeartbeat } from '../temporal/contracts';
 
+/** Heartbeat at least this often while a stream is alive, whatever the heartbeat timeout. */
+const keepAliveIntervalMs = 5_000;
+
 export interface ProviderActivityDeps {
   providers: ProviderRegistry;
 }
@@ -28,8 +31,19 @@ export function createProviderActivities({ providers }: ProviderActivityDeps) {
 
       let output = '';
       let tokensSoFar = 0;
-      const heartbeat: ProviderHeartbeat = { tokensSoFar: 0 };
-      context.heartbeat(heartbeat);
+      let lastProgressAt = Date.now();
+      const stall = new AbortController();
+      context.heartbeat({ tokensSoFar } satisfies ProviderHeartbeat);
+      // Between chunks, keep the heartbeat going (so a slow but live stream is not timed out) and
+      // abort the stream once no chunk has come for stallTimeoutMs: a dead worker is caught by
+      // the heartbeat timeout, a live worker on a dead stream by this watchdog.
+      const keepAlive = setInterval(
+        () => {
+          if (Date.now() - lastProgressAt >= input.stallTimeoutMs) stall.abort();
+          else context.heartbeat({ tokensSoFar } satisfies ProviderHeartbeat);
+        },
+        Math.min(keepAliveIntervalMs, Math.max(100, Math.floor(input.stallTimeoutMs / 3))),
+      );
       try {
         const response = await adapter.stream(
           {
@@ -41,10 +55,11 @@ export function createProviderActivities({ providers }: ProviderActivityDeps) {
             attempt: context.info.attempt,
           },
           {
-            signal: context.cancellationSignal,
+            signal: AbortSignal.any([context.cancellationSignal, stall.signal]),
             onChunk(text) {
               output += text;
               tokensSoFar += 1;
+              lastProgressAt = Date.now();
               context.heartbeat({ tokensSoFar } satisfies ProviderHeartbeat);
             },
           },
@@ -54,7 +69,16 @@ export function createProviderActivities({ providers }: ProviderActivityDeps) {
           : { inputTokens: 0, outputTokens: tokensSoFar, estimated: true };
         return { output, usage, finishReason: response.finishReason };
       } catch (error) {
+        if (stall.signal.aborted && !context.cancellationSignal.aborted) {
+          throw ApplicationFailure.create({
+            type: failureTypes.providerStreamStalled,
+            message: `no chunk from the provider for ${input.stallTimeoutMs} ms after ${tokensSoFar} tokens`,
+            details: [{ tokensSoFar }],
+          });
+        }
         throw toActivityFailure(error, tokensSoFar);
+      } finally {
+        clearInterval(keepAlive);
       }
     },
   };

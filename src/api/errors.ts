@@ -66,6 +66,12 @@ export function registerErrorHandling(app: FastifyInstance): void {
     const clientCode = error.code ? fastifyClientErrors[error.code] : undefined;
     if (clientCode) return sendError(reply, clientCode, error.message);
     if (error.statusCode === 429) return sendError(reply, 'rate_limited', error.message);
+    if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
+      // Any other client error Fastify raises (bad URL encoding, bad headers…) keeps our one shape.
+      return reply
+        .code(error.statusCode)
+        .send({ error: { code: 'validation_failed', message: error.message } } satisfies ErrorBody);
+    }
     if (error instanceof SyntaxError && error.statusCode === 400) {
       return sendError(reply, 'validation_failed', `request body is not valid JSON: ${error.message}`);
     }

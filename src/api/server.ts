@@ -2,6 +2,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Logger } from 'pino';
 import { palyraApp, type AppOptions } from './app';
+import { sendError } from './errors';
 
 export interface BuildServerOptions extends AppOptions {
   logger: Logger | false;
@@ -18,6 +19,10 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
     keepAliveTimeout: 5_000,
     requestIdHeader: 'x-request-id',
     return503OnClosing: true,
+    // Errors raised before routing (a malformed URL, a bad content type header) keep our one shape.
+    frameworkErrors: (error, _request, reply) => {
+      void sendError(reply, 'validation_failed', error.message);
+    },
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);

@@ -108,11 +108,12 @@ export const configSchema = z
       .object({
         host: z.string().min(1).default('127.0.0.1'),
         port: port.default(8080),
+        // Capped below Temporal's 2 MiB payload limit: the messages travel in the workflow input.
         bodyLimitBytes: z
           .number()
           .int()
           .min(1024)
-          .max(64 * 1024 * 1024)
+          .max(1536 * 1024)
           .default(1024 * 1024),
         requestTimeoutMs: z.number().int().min(1000).default(30_000),
         rateLimit: z

@@ -30,7 +30,8 @@ export function createSimulatedProvider(id: string): ProviderAdapter {
         if (index === cutAfter) {
           throw new ProviderError('stream_cut', `simulated stream cut after ${index} tokens`);
         }
-        if (simulation.stallAfterTokens !== undefined && index === simulation.stallAfterTokens && simulation.stallMs) {
+        // The stall happens on the first attempt only, so a retry can show recovery.
+        if (request.attempt === 1 && simulation.stallAfterTokens === index && simulation.stallMs) {
           await abortableDelay(simulation.stallMs, handlers.signal);
         }
         if (simulation.chunkDelayMs > 0) await abortableDelay(simulation.chunkDelayMs, handlers.signal);

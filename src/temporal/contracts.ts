@@ -111,6 +111,8 @@ export interface InvokeProviderInput {
   messages: ChatMessage[];
   maxOutputTokens: number;
   simulation?: SimulationOptions;
+  /** A stream with no new chunk for this long is aborted and retried (normally the heartbeat timeout). */
+  stallTimeoutMs: number;
 }
 
 export interface InvokeProviderResult {
@@ -130,6 +132,7 @@ export const failureTypes = {
   providerUnavailable: 'ProviderUnavailable',
   providerRateLimited: 'ProviderRateLimited',
   providerStreamCut: 'ProviderStreamCut',
+  providerStreamStalled: 'ProviderStreamStalled',
   providerRejected: 'ProviderRejected',
   unknownProvider: 'UnknownProvider',
 } as const;

@@ -5,6 +5,7 @@ import {
   proxyActivities,
   setCurrentDetails,
   setHandler,
+  TimeoutFailure,
   upsertMemo,
   upsertSearchAttributes,
   type ActivityOptions,
@@ -61,6 +62,7 @@ export async function runWorkflow(input: RunWorkflowInput): Promise<RunDocument>
           messages: input.messages,
           maxOutputTokens: input.maxOutputTokens,
           simulation: input.simulation,
+          stallTimeoutMs: input.timing.heartbeatTimeoutMs,
         },
       ],
     );
@@ -110,6 +112,9 @@ function publish(run: RunDocument): void {
 
 function describeFailure(error: unknown): RunError {
   const cause = error instanceof ActivityFailure ? error.cause : error;
+  if (cause instanceof TimeoutFailure) {
+    return { code: 'provider_timeout', message: `the provider call timed out (${cause.timeoutType}) on its last attempt` };
+  }
   if (cause instanceof ApplicationFailure) {
     return { code: toSnakeCase(cause.type ?? 'Error'), message: cause.message };
   }

@@ -272,6 +272,18 @@ describe('API', () => {
       );
     });
 
+    it('refuses a simulated chunk delay that would look like a stalled stream', async () => {
+      const response = await startRun(app, tokens.admin, runBody({ simulation: { outputTokens: 2, chunkDelayMs: 15_000 } }));
+      expect(response.statusCode).toBe(400);
+      expect(response.json().error.details).toEqual({ field: 'body.simulation.chunkDelayMs' });
+    });
+
+    it('keeps the error shape for malformed URLs', async () => {
+      const response = await app.inject({ method: 'GET', url: '/v1/runs/%E0%A4%A', headers: bearer(tokens.admin) });
+      expect(response.statusCode).toBe(400);
+      expect(response.json()).toEqual({ error: { code: 'validation_failed', message: expect.any(String) } });
+    });
+
     it('refuses a run id that is not a UUID', async () => {
       const response = await app.inject({ method: 'GET', url: '/v1/runs/abc', headers: bearer(tokens.admin) });
       expect(response.statusCode).toBe(400);

@@ -75,13 +75,39 @@ describe('palyra dev (end to end)', () => {
     expect(run?.temporal.uiUrl).toContain(`http://127.0.0.1:${ports.ui}/namespaces/default/workflows/run-${runId}/`);
     expect((await fetch(`http://127.0.0.1:${ports.ui}/`)).status).toBe(200);
 
+    // SIGTERM while a second run is streaming: the worker drains (the activity finishes), the
+    // dev server is stopped by shutdown itself (its pid file goes), and nothing is left running.
+    const inFlight = await fetch(`${api}/v1/runs`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({
+        tenantId: 'acme',
+        principalId: 'e2e',
+        messages: [{ role: 'user', content: 'slow' }],
+        simulation: { outputTokens: 30, chunkDelayMs: 50 },
+      }),
+    });
+    const inFlightRunId = ((await inFlight.json()) as { runId: string }).runId;
+    for (let i = 0; i < 100; i++) {
+      const state = ((await (await fetch(`${api}/v1/runs/${inFlightRunId}`, { headers })).json()) as { state: string }).state;
+      if (state === 'running') break;
+      await delay(50);
+    }
     await stopWithSigterm(first);
     expect(first.stderr()).toContain('SIGTERM received, shutting down');
+    expect(fs.existsSync(path.join(dataDir, 'temporal-dev-server.pid'))).toBe(false);
 
     const second = runCli(['dev'], env);
     await second.waitForOutput(/ready in ([\d.]+) s/, 90_000);
     const again = (await (await fetch(`${api}/v1/runs/${runId}`, { headers })).json()) as { state: string };
     expect(again.state).toBe('succeeded');
+    let drained: { state: string; output?: string } = { state: 'unknown' };
+    for (let i = 0; i < 100 && drained.state !== 'succeeded'; i++) {
+      drained = (await (await fetch(`${api}/v1/runs/${inFlightRunId}`, { headers })).json()) as typeof drained;
+      await delay(100);
+    }
+    expect(drained.state).toBe('succeeded');
+    expect(drained.output?.split(' ')).toHaveLength(30);
     await stopWithSigterm(second);
     fs.rmSync(dataDir, { recursive: true, force: true });
   }, 240_000);

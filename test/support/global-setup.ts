@@ -1,6 +1,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { toolsDir } from '../../src/cli/temporal-target';
+import { loadConfig } from '../../src/config';
 import { locateTool, startDevServer, temporalCli } from '../../src/temporal/dev-server';
 import { findFreePort } from '../../src/util/net';
 import { testEnv } from './env';
@@ -11,7 +13,8 @@ import { testEnv } from './env';
  */
 export default async function globalSetup(): Promise<void> {
   const cli = locateTool(temporalCli, {
-    toolsDir: path.resolve(__dirname, '..', '..', '.palyra', 'tools'),
+    // Where `npm test`'s pretest step (`palyra tools`) put it, honouring PALYRA_DATA_DIR.
+    toolsDir: toolsDir(loadConfig().config),
     // Tests never download anything: `npm test` provisions the pinned CLI in its pretest step.
     allowInstall: false,
   });

@@ -88,6 +88,22 @@ describe('run workflow', () => {
     expect(started?.activityTaskStartedEventAttributes?.lastFailure?.message).toMatch(/HTTP 500/);
   });
 
+  it('aborts a stream that stalls longer than the heartbeat timeout and retries it', async () => {
+    const config = testConfig();
+    const input = runInput({
+      simulation: { outputTokens: 6, chunkDelayMs: 0, stallAfterTokens: 3, stallMs: 60_000 },
+      timing: { heartbeatTimeoutMs: 1_500, providerTimeoutMs: 60_000 },
+    });
+    const run = (await withTestWorker(config, async () => (await start(config, input)).result())) as RunDocument;
+    expect(run.state).toBe('succeeded');
+    expect(run.output).toBe(simulatedText(input.runId, 6));
+    const history = await client.workflow.getHandle(runWorkflowId(input.runId)).fetchHistory();
+    const started = history.events?.find((e) => e.activityTaskStartedEventAttributes)?.activityTaskStartedEventAttributes;
+    expect(started?.attempt).toBe(2);
+    expect(started?.lastFailure?.applicationFailureInfo?.type).toBe('ProviderStreamStalled');
+    expect(started?.lastFailure?.message).toBe('no chunk from the provider for 1500 ms after 3 tokens');
+  });
+
   it('fails the run with a named reason when its provider cannot serve it, without retrying', async () => {
     const config = testConfig({
       providers: [

@@ -19,7 +19,12 @@ export const simulationSchema = z
   .object({
     outputTokens: z.number().int().min(0).max(100_000),
     chunkDelayMs: z.number().int().min(0).max(60_000),
-    stallAfterTokens: z.number().int().min(0).optional(),
+    stallAfterTokens: z
+      .number()
+      .int()
+      .min(0)
+      .optional()
+      .describe('on the first attempt, pause for stallMs after this many tokens'),
     stallMs: z.number().int().min(0).max(3_600_000).optional(),
     failAttempts: z.number().int().min(0).max(100).optional(),
     failure: z.enum(['http_429', 'http_500', 'stream_cut']).optional(),

@@ -16,6 +16,9 @@ import {
 import { assertTenantAccess, canAccessTenant, type Principal } from '../plugins/auth';
 import type { RunView, StartRunBody, StartRunResponse } from './schemas';
 
+/** Temporal calls behind an HTTP request give up after this, so clients get a 503 rather than a hang. */
+const temporalCallDeadlineMs = 10_000;
+
 export interface RunServiceDeps {
   client: Client;
   config: PalyraConfig;
@@ -50,6 +53,14 @@ export function createRunService({ client, config, temporalUiUrl, now = () => ne
         field: 'body.simulation',
       });
     }
+    if (body.simulation && body.simulation.chunkDelayMs >= config.runs.heartbeatTimeoutMs) {
+      throw new PalyraError(
+        'validation_failed',
+        `body.simulation.chunkDelayMs: ${body.simulation.chunkDelayMs} ms would look like a stalled stream; ` +
+          `keep it below the heartbeat timeout of ${config.runs.heartbeatTimeoutMs} ms`,
+        { field: 'body.simulation.chunkDelayMs' },
+      );
+    }
     if (body.maxOutputTokens !== undefined && body.maxOutputTokens > model.maxOutputTokens) {
       throw new PalyraError(
         'validation_failed',
@@ -71,21 +82,23 @@ export function createRunService({ client, config, temporalUiUrl, now = () => ne
       timing: { heartbeatTimeoutMs: config.runs.heartbeatTimeoutMs, providerTimeoutMs: config.runs.providerTimeoutMs },
     };
     const workflowId = runWorkflowId(runId);
-    const handle = await client.workflow.start(runWorkflowType, {
-      workflowId,
-      taskQueue: config.temporal.taskQueue,
-      args: [input],
-      // The first memo makes the run readable at once, before any worker has picked it up.
-      memo: { [runMemoKey]: newRunDocument(input) },
-      staticSummary: `Run for ${body.tenantId}/${body.principalId} on ${model.id}`,
-      typedSearchAttributes: [
-        { key: searchAttributes.tenant, value: body.tenantId },
-        { key: searchAttributes.principal, value: body.principalId },
-        { key: searchAttributes.runState, value: 'queued' },
-        { key: searchAttributes.model, value: model.id },
-        { key: searchAttributes.costMicroUsd, value: 0 },
-      ],
-    });
+    const handle = await withDeadline(() =>
+      client.workflow.start(runWorkflowType, {
+        workflowId,
+        taskQueue: config.temporal.taskQueue,
+        args: [input],
+        // The first memo makes the run readable at once, before any worker has picked it up.
+        memo: { [runMemoKey]: newRunDocument(input) },
+        staticSummary: `Run for ${body.tenantId}/${body.principalId} on ${model.id}`,
+        typedSearchAttributes: [
+          { key: searchAttributes.tenant, value: body.tenantId },
+          { key: searchAttributes.principal, value: body.principalId },
+          { key: searchAttributes.runState, value: 'queued' },
+          { key: searchAttributes.model, value: model.id },
+          { key: searchAttributes.costMicroUsd, value: 0 },
+        ],
+      }),
+    );
     return {
       runId,
       state: 'queued',
@@ -103,15 +116,19 @@ export function createRunService({ client, config, temporalUiUrl, now = () => ne
     const workflowId = runWorkflowId(runId);
     const handle = client.workflow.getHandle(workflowId);
     const notFound = () => new PalyraError('not_found', `run ${runId} not found`);
-    const description = await handle.describe().catch((error: unknown) => {
+    const description = await withDeadline(() => handle.describe()).catch((error: unknown) => {
       if (error instanceof WorkflowNotFoundError) throw notFound();
       throw error;
     });
     const memo = description.memo?.[runMemoKey] as RunDocument | undefined;
     if (!memo || !canAccessTenant(principal, memo.tenantId)) throw notFound();
 
-    const document = await completeDocument(handle, memo, description.status.name);
+    const document = await withDeadline(() => completeDocument(handle, memo, description.status.name));
     return { ...document, temporal: link(workflowId, description.runId) };
+  }
+
+  function withDeadline<T>(call: () => Promise<T>): Promise<T> {
+    return client.connection.withDeadline(Date.now() + temporalCallDeadlineMs, call);
   }
 
   return { start, get };

@@ -90,7 +90,8 @@ export async function startDevServer(options: DevServerOptions): Promise<Running
   if (pid === undefined) {
     throw new DevServerError(`could not start ${options.cliPath}: ${(await spawnFailed).message}`);
   }
-  if (options.pidFile) fs.writeFileSync(options.pidFile, `${pid}\n`);
+  // The owner's pid goes along, so a second Palyra on the same data dir never stops a server in use.
+  if (options.pidFile) fs.writeFileSync(options.pidFile, `${pid} ${process.pid}\n`);
   // Covers crashes and uncaught errors in Palyra; a hard kill is handled by stopOrphanedServer.
   const killOnExit = () => killGroup(pid, 'SIGKILL');
   process.once('exit', killOnExit);
@@ -123,7 +124,7 @@ export async function startDevServer(options: DevServerOptions): Promise<Running
     waitUntilServing(address, options.namespace, deadline).then(() => 'ready' as const),
     exited.then((code) => ({ exitCode: code })),
     spawnFailed.then((error) => ({ error })),
-  ]);
+  ]).catch((error: Error) => ({ error }));
   if (early === 'ready') return server;
   await server.stop();
   const detail = 'error' in early ? early.error.message : `exit code ${early.exitCode}`;
@@ -177,9 +178,10 @@ function killGroup(pid: number, signal: NodeJS.Signals): void {
  */
 async function stopOrphanedServer(pidFile: string, dbFile: string): Promise<void> {
   if (!fs.existsSync(pidFile)) return;
-  const pid = Number(fs.readFileSync(pidFile, 'utf8').trim());
+  const [pid, ownerPid] = fs.readFileSync(pidFile, 'utf8').trim().split(/\s+/).map(Number);
+  if (ownerPid !== undefined && Number.isInteger(ownerPid) && isProcessAlive(ownerPid)) return;
   fs.rmSync(pidFile, { force: true });
-  if (!Number.isInteger(pid) || pid <= 1) return;
+  if (pid === undefined || !Number.isInteger(pid) || pid <= 1) return;
   let cmdline: string;
   try {
     cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
