@@ -1,0 +1,5 @@
+export * from './policy';
+export * from './windows';
+export * from './evaluate';
+export * from './admission';
+export * from './alerts';

@@ -1,0 +1,64 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import SQLite from 'better-sqlite3';
+import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import pg from 'pg';
+import type { LedgerDatabase } from './schema';
+
+export type LedgerDialect = 'sqlite' | 'postgres';
+
+export interface LedgerConnection {
+  db: Kysely<LedgerDatabase>;
+  dialect: LedgerDialect;
+  /** Where it points, with any password removed (safe to log and show in diagnostics). */
+  description: string;
+  close(): Promise<void>;
+}
+
+// bigint columns come back from pg as strings; every amount we store fits in 2^53.
+pg.types.setTypeParser(pg.types.builtins.INT8, (value) => {
+  const parsed = Number(value);
+  if (!Number.isSafeInteger(parsed)) throw new RangeError(`ledger value ${value} exceeds 2^53`);
+  return parsed;
+});
+
+export function isPostgresUrl(url: string | undefined): url is string {
+  return url !== undefined && /^postgres(ql)?:\/\//.test(url);
+}
+
+/** PostgreSQL when the URL is `postgres://…`, otherwise SQLite at `<dataDir>/ledger.db`. */
+export function openLedger(options: { databaseUrl?: string; dataDir: string; poolSize?: number }): LedgerConnection {
+  if (isPostgresUrl(options.databaseUrl)) return openPostgres(options.databaseUrl, options.poolSize ?? 10);
+  if (options.databaseUrl !== undefined) {
+    throw new Error(`DATABASE_URL must start with postgres:// (got '${redactUrl(options.databaseUrl)}'); unset it to use SQLite`);
+  }
+  return openSqlite(path.join(options.dataDir, 'ledger.db'));
+}
+
+export function openSqlite(file: string): LedgerConnection {
+  if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
+  const database = new SQLite(file);
+  // WAL lets readers run beside the one writer; the busy timeout makes writers from other
+  // processes wait for the lock instead of failing at once.
+  database.pragma('journal_mode = WAL');
+  database.pragma('busy_timeout = 5000');
+  database.pragma('synchronous = NORMAL');
+  const db = new Kysely<LedgerDatabase>({ dialect: new SqliteDialect({ database }) });
+  return { db, dialect: 'sqlite', description: `sqlite:${file}`, close: () => db.destroy() };
+}
+
+export function openPostgres(url: string, poolSize: number): LedgerConnection {
+  const pool = new pg.Pool({ connectionString: url, max: poolSize });
+  const db = new Kysely<LedgerDatabase>({ dialect: new PostgresDialect({ pool }) });
+  return { db, dialect: 'postgres', description: redactUrl(url), close: () => db.destroy() };
+}
+
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return url.replace(/:[^:@/]*@/, ':***@');
+  }
+}

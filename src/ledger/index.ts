@@ -1,0 +1,5 @@
+export * from './database';
+export * from './migrations';
+export * from './repository';
+export * from './invariants';
+export type { LedgerDatabase } from './schema';

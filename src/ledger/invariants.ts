@@ -1,0 +1,106 @@
+import type { Kysely } from 'kysely';
+import type { LedgerDatabase } from './schema';
+
+export interface InvariantOptions {
+  now: Date;
+  /** I4 allows a pending reservation to outlive its expiry by at most one sweep interval. */
+  sweepIntervalMs: number;
+}
+
+/**
+ * The ledger invariants of DESIGN section 5, checked against what is stored. Returns one line per
+ * violation (empty when all hold). Tests run it after every step; doctor can run it on a live DB.
+ */
+export async function checkLedgerInvariants(db: Kysely<LedgerDatabase>, options: InvariantOptions): Promise<string[]> {
+  const [windows, policies, reservations, holds, usage, overages, overrides] = await Promise.all([
+    db.selectFrom('policy_windows').selectAll().execute(),
+    db.selectFrom('budget_policies').selectAll().execute(),
+    db.selectFrom('reservations').selectAll().execute(),
+    db.selectFrom('reservation_holds').selectAll().execute(),
+    db.selectFrom('usage_records').selectAll().execute(),
+    db.selectFrom('overages').selectAll().execute(),
+    db.selectFrom('approval_overrides').selectAll().execute(),
+  ]);
+  const violations: string[] = [];
+  const reservationById = new Map(reservations.map((r) => [r.reservation_id, r]));
+  const key = (policyId: string, periodKey: string) => `${policyId} ${periodKey}`;
+  const overridden = new Set(overrides.map((o) => o.reservation_id));
+  const overaged = new Set(overages.map((o) => o.reservation_id));
+
+  // Windows that an approval override or an explained overage touched may exceed their limit.
+  const excused = new Set(
+    holds
+      .filter((h) => overridden.has(h.reservation_id) || overaged.has(h.reservation_id))
+      .map((h) => key(h.policy_id, h.period_key)),
+  );
+
+  const heldPending = new Map<string, number>();
+  for (const hold of holds) {
+    if (reservationById.get(hold.reservation_id)?.state === 'pending') {
+      heldPending.set(
+        key(hold.policy_id, hold.period_key),
+        (heldPending.get(key(hold.policy_id, hold.period_key)) ?? 0) + hold.amount,
+      );
+    }
+  }
+  const usageByWindow = new Map<string, number>();
+  for (const record of usage) {
+    usageByWindow.set(
+      key(record.policy_id, record.period_key),
+      (usageByWindow.get(key(record.policy_id, record.period_key)) ?? 0) + record.amount,
+    );
+  }
+
+  for (const window of windows) {
+    const id = key(window.policy_id, window.period_key);
+    const policy = policies.find((p) => p.policy_id === window.policy_id);
+    // I1: settled + reserved ≤ hard limit, except what a recorded approval or overage admitted.
+    if (policy && !excused.has(id) && window.spent + window.reserved > policy.hard_limit) {
+      violations.push(`I1 window ${id}: spent ${window.spent} + reserved ${window.reserved} > hard limit ${policy.hard_limit}`);
+    }
+    // The reserved column is exactly what pending reservations hold.
+    if (window.reserved !== (heldPending.get(id) ?? 0)) {
+      violations.push(`window ${id}: reserved ${window.reserved} but pending holds sum to ${heldPending.get(id) ?? 0}`);
+    }
+    // I6: Σ usage records = Σ settled per window.
+    if (window.spent !== (usageByWindow.get(id) ?? 0)) {
+      violations.push(`I6 window ${id}: spent ${window.spent} but usage records sum to ${usageByWindow.get(id) ?? 0}`);
+    }
+    if (window.spent < 0 || window.reserved < 0) violations.push(`window ${id}: negative amounts`);
+  }
+
+  const heldBy = new Map<string, number>();
+  holds.forEach((h) => heldBy.set(h.reservation_id, (heldBy.get(h.reservation_id) ?? 0) + 1));
+  const recordsBy = new Map<string, number>();
+  usage.forEach((u) => recordsBy.set(u.reservation_id, (recordsBy.get(u.reservation_id) ?? 0) + 1));
+  for (const r of reservations) {
+    const records = recordsBy.get(r.reservation_id) ?? 0;
+    // I2: a reservation resolves at most once: settled ones booked each hold once, others none.
+    if (r.state === 'settled' && records !== (heldBy.get(r.reservation_id) ?? 0)) {
+      violations.push(
+        `I2 reservation ${r.reservation_id}: settled with ${records} usage records for ${heldBy.get(r.reservation_id) ?? 0} holds`,
+      );
+    }
+    if (r.state !== 'settled' && records !== 0) {
+      violations.push(`I2 reservation ${r.reservation_id}: ${r.state} but has ${records} usage records`);
+    }
+    if ((r.state === 'pending') !== (r.resolution === null && r.state !== 'refused')) {
+      violations.push(`I2 reservation ${r.reservation_id}: state ${r.state} disagrees with its recorded resolution`);
+    }
+    // I3: settled ≤ reserved unless an overage entry says why.
+    if (
+      r.state === 'settled' &&
+      ((r.settled_micro_usd ?? 0) > r.amount_micro_usd || (r.settled_tokens ?? 0) > r.tokens) &&
+      !overaged.has(r.reservation_id)
+    ) {
+      violations.push(
+        `I3 reservation ${r.reservation_id}: settled ${r.settled_micro_usd} µUSD > reserved ${r.amount_micro_usd} without an overage entry`,
+      );
+    }
+    // I4: no pending reservation older than its expiry plus one sweep interval.
+    if (r.state === 'pending' && Date.parse(r.expires_at) + options.sweepIntervalMs < options.now.getTime()) {
+      violations.push(`I4 reservation ${r.reservation_id}: pending past its expiry ${r.expires_at}`);
+    }
+  }
+  return violations;
+}

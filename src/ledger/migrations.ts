@@ -1,0 +1,136 @@
+// Kysely is pinned to 0.28: 0.29 ships ESM only, which jest's CommonJS loader cannot require.
+import { Migrator, sql, type Kysely, type Migration, type MigrationResultSet } from 'kysely';
+
+/**
+ * Versioned migrations, in code so they ship with the build. Kysely records applied ones in
+ * `kysely_migration`; `palyra dev|api|worker` run them at start-up (and `palyra doctor` will).
+ */
+const migrations: Record<string, Migration> = {
+  '0001_ledger': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('ledger_meta')
+        .addColumn('key', 'text', (c) => c.primaryKey())
+        .addColumn('value', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('pricing_overrides')
+        .addColumn('model_id', 'text', (c) => c.primaryKey())
+        .addColumn('input_micro_usd_per_mtok', 'bigint', (c) => c.notNull())
+        .addColumn('output_micro_usd_per_mtok', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('budget_policies')
+        .addColumn('policy_id', 'text', (c) => c.primaryKey())
+        .addColumn('scope_kind', 'text', (c) => c.notNull())
+        .addColumn('scope_id', 'text')
+        .addColumn('metric', 'text', (c) => c.notNull())
+        .addColumn('window', 'text', (c) => c.notNull())
+        .addColumn('soft_limit', 'bigint')
+        .addColumn('hard_limit', 'bigint', (c) => c.notNull())
+        .addColumn('action', 'text', (c) => c.notNull())
+        .addColumn('enabled', 'integer', (c) => c.notNull())
+        .addColumn('source', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('policy_windows')
+        .addColumn('policy_id', 'text', (c) => c.notNull())
+        .addColumn('period_key', 'text', (c) => c.notNull())
+        .addColumn('spent', 'bigint', (c) => c.notNull().defaultTo(0))
+        .addColumn('reserved', 'bigint', (c) => c.notNull().defaultTo(0))
+        .addPrimaryKeyConstraint('policy_windows_pk', ['policy_id', 'period_key'])
+        .execute();
+      await db.schema
+        .createTable('reservations')
+        .addColumn('reservation_id', 'text', (c) => c.primaryKey())
+        .addColumn('run_id', 'text', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('tenant_id', 'text', (c) => c.notNull())
+        .addColumn('principal_id', 'text', (c) => c.notNull())
+        .addColumn('model_id', 'text', (c) => c.notNull())
+        .addColumn('input_tokens', 'bigint', (c) => c.notNull())
+        .addColumn('max_output_tokens', 'bigint', (c) => c.notNull())
+        .addColumn('amount_micro_usd', 'bigint', (c) => c.notNull())
+        .addColumn('tokens', 'bigint', (c) => c.notNull())
+        .addColumn('input_micro_usd_per_mtok', 'bigint', (c) => c.notNull())
+        .addColumn('output_micro_usd_per_mtok', 'bigint', (c) => c.notNull())
+        .addColumn('catalog_version', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('resolved_at', 'text')
+        .addColumn('settled_micro_usd', 'bigint')
+        .addColumn('settled_tokens', 'bigint')
+        .addColumn('outcome', 'text', (c) => c.notNull())
+        .addColumn('resolution', 'text')
+        .execute();
+      await db.schema.createIndex('reservations_pending_expiry').on('reservations').columns(['state', 'expires_at']).execute();
+      await db.schema.createIndex('reservations_run').on('reservations').column('run_id').execute();
+      await db.schema
+        .createTable('reservation_holds')
+        .addColumn('reservation_id', 'text', (c) => c.notNull())
+        .addColumn('policy_id', 'text', (c) => c.notNull())
+        .addColumn('period_key', 'text', (c) => c.notNull())
+        .addColumn('metric', 'text', (c) => c.notNull())
+        .addColumn('amount', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('reservation_holds_pk', ['reservation_id', 'policy_id'])
+        .execute();
+      await db.schema
+        .createTable('usage_records')
+        .addColumn('reservation_id', 'text', (c) => c.notNull())
+        .addColumn('policy_id', 'text', (c) => c.notNull())
+        .addColumn('period_key', 'text', (c) => c.notNull())
+        .addColumn('run_id', 'text', (c) => c.notNull())
+        .addColumn('metric', 'text', (c) => c.notNull())
+        .addColumn('amount', 'bigint', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('usage_records_pk', ['reservation_id', 'policy_id'])
+        .execute();
+      await db.schema.createIndex('usage_records_window').on('usage_records').columns(['policy_id', 'period_key']).execute();
+      await db.schema
+        .createTable('overages')
+        .addColumn('reservation_id', 'text', (c) => c.primaryKey())
+        .addColumn('reserved_micro_usd', 'bigint', (c) => c.notNull())
+        .addColumn('settled_micro_usd', 'bigint', (c) => c.notNull())
+        .addColumn('reserved_tokens', 'bigint', (c) => c.notNull())
+        .addColumn('settled_tokens', 'bigint', (c) => c.notNull())
+        .addColumn('reason', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('approval_overrides')
+        .addColumn('reservation_id', 'text', (c) => c.primaryKey())
+        .addColumn('approval_id', 'text', (c) => c.notNull())
+        .addColumn('approved_by', 'text', (c) => c.notNull())
+        .addColumn('note', 'text')
+        .addColumn('policy_ids', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('budget_alerts')
+        .addColumn('policy_id', 'text', (c) => c.notNull())
+        .addColumn('period_key', 'text', (c) => c.notNull())
+        .addColumn('threshold', 'text', (c) => c.notNull())
+        .addColumn('committed', 'bigint', (c) => c.notNull())
+        .addColumn('limit_value', 'bigint', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('budget_alerts_pk', ['policy_id', 'period_key', 'threshold'])
+        .execute();
+      await sql`insert into ledger_meta (key, value) values ('pricing_revision', '0')`.execute(db);
+    },
+  },
+};
+
+export async function migrateLedger(db: Kysely<unknown>): Promise<MigrationResultSet> {
+  const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations } });
+  const result = await migrator.migrateToLatest();
+  if (result.error) {
+    const failed = result.results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
+    throw new Error(`ledger migration ${failed} failed: ${(result.error as Error).message}`);
+  }
+  return result;
+}
+
+export const ledgerMigrationNames = Object.keys(migrations);

@@ -1,0 +1,740 @@
+import { sql, type Kysely, type Selectable } from 'kysely';
+import {
+  decideAdmission,
+  evaluateBudgets,
+  periodKey,
+  policyApplies,
+  reachedThresholds,
+  type AdmissionDecision,
+  type BudgetPolicy,
+  type BudgetRefusal,
+  type PolicyEvaluation,
+  type RunScope,
+} from '../domain/budget';
+import { costMicroUsd, type ModelPrice } from '../domain/pricing';
+import type { LedgerConnection } from './database';
+import type { LedgerDatabase } from './schema';
+
+export class LedgerNotFoundError extends Error {
+  override readonly name = 'LedgerNotFoundError';
+}
+
+/** A change the ledger refuses because of what is already there (e.g. editing a config policy). */
+export class LedgerConflictError extends Error {
+  override readonly name = 'LedgerConflictError';
+}
+
+export type PolicySource = 'api' | 'config';
+export interface StoredPolicy extends BudgetPolicy {
+  source: PolicySource;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface ReserveRequest {
+  reservationId: string;
+  runId: string;
+  scope: RunScope;
+  inputTokens: number;
+  maxOutputTokens: number;
+  price: ModelPrice;
+  catalogVersion: string;
+  expiresAt: Date;
+  /** Fewest output tokens worth running with when clamping (default 1). */
+  minOutputTokens?: number;
+  /** An approval lets the reservation pass `approval_required` policies; it is recorded. */
+  approvalOverride?: { approvalId: string; approvedBy: string; note?: string };
+}
+
+export type ReserveOutcome =
+  | {
+      status: 'admitted';
+      reservationId: string;
+      amountMicroUsd: number;
+      tokens: number;
+      maxOutputTokens: number;
+      clamped: boolean;
+      catalogVersion: string;
+      overriddenPolicyIds: string[];
+    }
+  | { status: 'refused'; reservationId: string; refusal: BudgetRefusal };
+
+export interface SettleRequest {
+  reservationId: string;
+  actual: { inputTokens: number; outputTokens: number };
+  /** Why usage exceeded the reservation, when it did (recorded with the overage). */
+  overageReason?: string;
+}
+
+export type ResolutionOutcome =
+  | { status: 'settled'; reservationId: string; costMicroUsd: number; tokens: number; overage: boolean }
+  | { status: 'released' | 'expired'; reservationId: string };
+
+export interface WindowReport {
+  policyId: string;
+  scope: BudgetPolicy['scope'];
+  metric: BudgetPolicy['metric'];
+  window: BudgetPolicy['window'];
+  periodKey: string;
+  spent: number;
+  reserved: number;
+  limit: number;
+  softLimit?: number;
+  utilization: number;
+  status: PolicyEvaluation['status'];
+  enabled: boolean;
+  alerts: { threshold: string; committed: number; limit: number; createdAt: string }[];
+}
+
+export interface LedgerRepositoryOptions {
+  connection: LedgerConnection;
+  clock?: () => Date;
+  /**
+   * Called between the statements of reserve and settle. Tests throw here to prove that a crash
+   * at any point leaves the ledger as it was before the call.
+   */
+  checkpoint?: (point: string) => void | Promise<void>;
+}
+
+type Db = Kysely<LedgerDatabase>;
+type PolicyRow = Selectable<LedgerDatabase['budget_policies']>;
+type ReservationRow = Selectable<LedgerDatabase['reservations']>;
+
+export type LedgerRepository = ReturnType<typeof createLedgerRepository>;
+
+export function createLedgerRepository({
+  connection,
+  clock = () => new Date(),
+  checkpoint = () => undefined,
+}: LedgerRepositoryOptions) {
+  const { db, dialect } = connection;
+
+  /**
+   * One write transaction. SQLite: BEGIN IMMEDIATE takes the write lock up front, so two
+   * processes never both read the same headroom. PostgreSQL: the window rows are locked with
+   * SELECT … FOR UPDATE inside the transaction (see lockWindows).
+   */
+  async function writeTransaction<T>(fn: (trx: Db) => Promise<T>): Promise<T> {
+    if (dialect === 'postgres') return db.transaction().execute(fn);
+    return db.connection().execute(async (conn) => {
+      await sql`begin immediate`.execute(conn);
+      try {
+        const result = await fn(conn);
+        await sql`commit`.execute(conn);
+        return result;
+      } catch (error) {
+        await sql`rollback`.execute(conn);
+        throw error;
+      }
+    });
+  }
+
+  // ---- policies ---------------------------------------------------------------------------------
+
+  async function listPolicies(): Promise<StoredPolicy[]> {
+    const rows = await db.selectFrom('budget_policies').selectAll().orderBy('policy_id').execute();
+    return rows.map(toPolicy);
+  }
+
+  async function getPolicy(policyId: string): Promise<StoredPolicy | undefined> {
+    const row = await db.selectFrom('budget_policies').selectAll().where('policy_id', '=', policyId).executeTakeFirst();
+    return row ? toPolicy(row) : undefined;
+  }
+
+  async function putPolicy(
+    policy: BudgetPolicy,
+    source: PolicySource = 'api',
+  ): Promise<{ policy: StoredPolicy; created: boolean }> {
+    return writeTransaction(async (trx) => {
+      const existing = await trx
+        .selectFrom('budget_policies')
+        .selectAll()
+        .where('policy_id', '=', policy.policyId)
+        .executeTakeFirst();
+      if (existing && existing.source === 'config' && source === 'api') {
+        throw new LedgerConflictError(`policy '${policy.policyId}' is declared in the config file; change it there`);
+      }
+      const now = clock().toISOString();
+      const values = fromPolicy(policy, source, existing?.created_at ?? now, now);
+      if (existing) await trx.updateTable('budget_policies').set(values).where('policy_id', '=', policy.policyId).execute();
+      else await trx.insertInto('budget_policies').values(values).execute();
+      return { policy: toPolicy(values), created: !existing };
+    });
+  }
+
+  async function deletePolicy(policyId: string): Promise<boolean> {
+    return writeTransaction(async (trx) => {
+      const existing = await trx
+        .selectFrom('budget_policies')
+        .select('source')
+        .where('policy_id', '=', policyId)
+        .executeTakeFirst();
+      if (!existing) return false;
+      if (existing.source === 'config') {
+        throw new LedgerConflictError(`policy '${policyId}' is declared in the config file; remove it there`);
+      }
+      // Windows stay: reservations still holding them must be able to settle and release.
+      await trx.deleteFrom('budget_policies').where('policy_id', '=', policyId).execute();
+      return true;
+    });
+  }
+
+  /** Makes the config-declared policies exactly those given (start-up). */
+  async function syncConfigPolicies(policies: BudgetPolicy[]): Promise<void> {
+    await writeTransaction(async (trx) => {
+      const now = clock().toISOString();
+      const ids = policies.map((p) => p.policyId);
+      let stale = trx.deleteFrom('budget_policies').where('source', '=', 'config');
+      if (ids.length > 0) stale = stale.where('policy_id', 'not in', ids);
+      await stale.execute();
+      for (const policy of policies) {
+        const existing = await trx
+          .selectFrom('budget_policies')
+          .select('created_at')
+          .where('policy_id', '=', policy.policyId)
+          .executeTakeFirst();
+        const values = fromPolicy(policy, 'config', existing?.created_at ?? now, now);
+        if (existing) await trx.updateTable('budget_policies').set(values).where('policy_id', '=', policy.policyId).execute();
+        else await trx.insertInto('budget_policies').values(values).execute();
+      }
+    });
+  }
+
+  // ---- price overrides --------------------------------------------------------------------------
+
+  async function listPriceOverrides(): Promise<{ overrides: Map<string, ModelPrice>; revision: number }> {
+    const [rows, revision] = await Promise.all([
+      db.selectFrom('pricing_overrides').selectAll().execute(),
+      db.selectFrom('ledger_meta').select('value').where('key', '=', 'pricing_revision').executeTakeFirst(),
+    ]);
+    const overrides = new Map(
+      rows.map((r) => [
+        r.model_id,
+        { inputMicroUsdPerMTok: r.input_micro_usd_per_mtok, outputMicroUsdPerMTok: r.output_micro_usd_per_mtok },
+      ]),
+    );
+    return { overrides, revision: Number(revision?.value ?? 0) };
+  }
+
+  /** Sets a model's price; bumps the pricing revision so the catalog version changes. */
+  async function putPriceOverride(modelId: string, price: ModelPrice): Promise<number> {
+    return writeTransaction(async (trx) => {
+      const values = {
+        model_id: modelId,
+        input_micro_usd_per_mtok: price.inputMicroUsdPerMTok,
+        output_micro_usd_per_mtok: price.outputMicroUsdPerMTok,
+        updated_at: clock().toISOString(),
+      };
+      await trx
+        .insertInto('pricing_overrides')
+        .values(values)
+        .onConflict((oc) => oc.column('model_id').doUpdateSet(values))
+        .execute();
+      const current = await trx
+        .selectFrom('ledger_meta')
+        .select('value')
+        .where('key', '=', 'pricing_revision')
+        .executeTakeFirstOrThrow();
+      const revision = Number(current.value) + 1;
+      await trx
+        .updateTable('ledger_meta')
+        .set({ value: String(revision) })
+        .where('key', '=', 'pricing_revision')
+        .execute();
+      return revision;
+    });
+  }
+
+  // ---- reservations -----------------------------------------------------------------------------
+
+  /**
+   * Checks every applicable policy window and books the hold in one transaction. A repeated call
+   * with the same reservation id returns the first outcome and books nothing.
+   */
+  async function reserve(request: ReserveRequest): Promise<ReserveOutcome> {
+    return writeTransaction(async (trx) => {
+      const existing = await trx
+        .selectFrom('reservations')
+        .select('outcome')
+        .where('reservation_id', '=', request.reservationId)
+        .executeTakeFirst();
+      if (existing) return JSON.parse(existing.outcome) as ReserveOutcome;
+
+      const now = clock();
+      const policies = (await trx.selectFrom('budget_policies').selectAll().where('enabled', '=', 1).execute())
+        .map(toPolicy)
+        .filter((policy) => policyApplies(policy, request.scope));
+      const keys = policies.map((policy) => ({ policy, periodKey: periodKey(policy.window, now) }));
+      const usage = await lockWindows(trx, keys);
+      await checkpoint('reserve:windows-locked');
+
+      const decision: AdmissionDecision = decideAdmission(
+        keys.map(({ policy, periodKey: key }) => ({
+          policy,
+          periodKey: key,
+          usage: usage.get(windowId(policy.policyId, key)) as Usage,
+        })),
+        {
+          inputTokens: request.inputTokens,
+          maxOutputTokens: request.maxOutputTokens,
+          price: request.price,
+          minOutputTokens: request.minOutputTokens ?? 1,
+          approvalOverride: request.approvalOverride !== undefined,
+        },
+      );
+      const outcome: ReserveOutcome = decision.admitted
+        ? {
+            status: 'admitted',
+            reservationId: request.reservationId,
+            amountMicroUsd: decision.costMicroUsd,
+            tokens: decision.tokens,
+            maxOutputTokens: decision.maxOutputTokens,
+            clamped: decision.clamped,
+            catalogVersion: request.catalogVersion,
+            overriddenPolicyIds: decision.overriddenPolicyIds,
+          }
+        : { status: 'refused', reservationId: request.reservationId, refusal: decision.refusal };
+
+      await trx
+        .insertInto('reservations')
+        .values({
+          reservation_id: request.reservationId,
+          run_id: request.runId,
+          state: decision.admitted ? 'pending' : 'refused',
+          tenant_id: request.scope.tenantId,
+          principal_id: request.scope.principalId,
+          model_id: request.scope.modelId,
+          input_tokens: request.inputTokens,
+          max_output_tokens: decision.admitted ? decision.maxOutputTokens : request.maxOutputTokens,
+          amount_micro_usd: decision.admitted ? decision.costMicroUsd : 0,
+          tokens: decision.admitted ? decision.tokens : 0,
+          input_micro_usd_per_mtok: request.price.inputMicroUsdPerMTok,
+          output_micro_usd_per_mtok: request.price.outputMicroUsdPerMTok,
+          catalog_version: request.catalogVersion,
+          expires_at: request.expiresAt.toISOString(),
+          created_at: now.toISOString(),
+          resolved_at: decision.admitted ? null : now.toISOString(),
+          settled_micro_usd: null,
+          settled_tokens: null,
+          outcome: JSON.stringify(outcome),
+          resolution: null,
+        })
+        .execute();
+      await checkpoint('reserve:reservation-inserted');
+      if (!decision.admitted) return outcome;
+
+      for (const hold of decision.holds) {
+        await trx
+          .insertInto('reservation_holds')
+          .values({
+            reservation_id: request.reservationId,
+            policy_id: hold.policyId,
+            period_key: hold.periodKey,
+            metric: hold.metric,
+            amount: hold.amount,
+          })
+          .execute();
+        await trx
+          .updateTable('policy_windows')
+          .set((eb) => ({ reserved: eb('reserved', '+', hold.amount) }))
+          .where('policy_id', '=', hold.policyId)
+          .where('period_key', '=', hold.periodKey)
+          .execute();
+        await checkpoint(`reserve:hold-booked:${hold.policyId}`);
+      }
+      if (request.approvalOverride && decision.overriddenPolicyIds.length > 0) {
+        await trx
+          .insertInto('approval_overrides')
+          .values({
+            reservation_id: request.reservationId,
+            approval_id: request.approvalOverride.approvalId,
+            approved_by: request.approvalOverride.approvedBy,
+            note: request.approvalOverride.note ?? null,
+            policy_ids: JSON.stringify(decision.overriddenPolicyIds),
+            created_at: now.toISOString(),
+          })
+          .execute();
+      }
+      await recordAlerts(trx, policies, decision.holds, now);
+      await checkpoint('reserve:alerts-recorded');
+      return outcome;
+    });
+  }
+
+  /** Books the actual usage, priced with the reservation's own prices (and catalog version). */
+  async function settle(request: SettleRequest): Promise<ResolutionOutcome> {
+    return writeTransaction(async (trx) => {
+      const reservation = await loadReservation(trx, request.reservationId);
+      if (reservation.resolution) return JSON.parse(reservation.resolution) as ResolutionOutcome;
+      assertPending(reservation, 'settle');
+
+      const now = clock();
+      const cost = costMicroUsd(
+        {
+          inputMicroUsdPerMTok: reservation.input_micro_usd_per_mtok,
+          outputMicroUsdPerMTok: reservation.output_micro_usd_per_mtok,
+        },
+        request.actual,
+      );
+      const tokens = request.actual.inputTokens + request.actual.outputTokens;
+      const holds = await trx
+        .selectFrom('reservation_holds')
+        .selectAll()
+        .where('reservation_id', '=', request.reservationId)
+        .execute();
+      for (const hold of holds) {
+        const actual = hold.metric === 'cost' ? cost : tokens;
+        await trx
+          .updateTable('policy_windows')
+          .set((eb) => ({ reserved: eb('reserved', '-', hold.amount), spent: eb('spent', '+', actual) }))
+          .where('policy_id', '=', hold.policy_id)
+          .where('period_key', '=', hold.period_key)
+          .execute();
+        await trx
+          .insertInto('usage_records')
+          .values({
+            reservation_id: hold.reservation_id,
+            policy_id: hold.policy_id,
+            period_key: hold.period_key,
+            run_id: reservation.run_id,
+            metric: hold.metric,
+            amount: actual,
+            created_at: now.toISOString(),
+          })
+          .execute();
+        await checkpoint(`settle:window-booked:${hold.policy_id}`);
+      }
+
+      const overage = cost > reservation.amount_micro_usd || tokens > reservation.tokens;
+      if (overage) {
+        await trx
+          .insertInto('overages')
+          .values({
+            reservation_id: request.reservationId,
+            reserved_micro_usd: reservation.amount_micro_usd,
+            settled_micro_usd: cost,
+            reserved_tokens: reservation.tokens,
+            settled_tokens: tokens,
+            reason: request.overageReason ?? 'the provider reported more usage than was reserved',
+            created_at: now.toISOString(),
+          })
+          .execute();
+        await checkpoint('settle:overage-recorded');
+      }
+      const outcome: ResolutionOutcome = {
+        status: 'settled',
+        reservationId: request.reservationId,
+        costMicroUsd: cost,
+        tokens,
+        overage,
+      };
+      await trx
+        .updateTable('reservations')
+        .set({
+          state: 'settled',
+          resolved_at: now.toISOString(),
+          settled_micro_usd: cost,
+          settled_tokens: tokens,
+          resolution: JSON.stringify(outcome),
+        })
+        .where('reservation_id', '=', request.reservationId)
+        .execute();
+      await checkpoint('settle:reservation-resolved');
+      const policies = (
+        await trx
+          .selectFrom('budget_policies')
+          .selectAll()
+          .where('policy_id', 'in', holds.length ? holds.map((h) => h.policy_id) : [''])
+          .execute()
+      ).map(toPolicy);
+      await recordAlerts(
+        trx,
+        policies,
+        holds.map((h) => ({ policyId: h.policy_id, periodKey: h.period_key })),
+        now,
+      );
+      return outcome;
+    });
+  }
+
+  async function release(reservationId: string): Promise<ResolutionOutcome> {
+    return resolveUnused(reservationId, 'released');
+  }
+
+  /** The sweeper: expires every pending reservation past its expiry, one transaction each. */
+  async function expireDue(now: Date = clock()): Promise<string[]> {
+    const due = await db
+      .selectFrom('reservations')
+      .select('reservation_id')
+      .where('state', '=', 'pending')
+      .where('expires_at', '<=', now.toISOString())
+      .orderBy('expires_at')
+      .limit(1000)
+      .execute();
+    const expired: string[] = [];
+    for (const { reservation_id } of due) {
+      const outcome = await resolveUnused(reservation_id, 'expired', now);
+      if (outcome.status === 'expired') expired.push(reservation_id);
+    }
+    return expired;
+  }
+
+  async function resolveUnused(reservationId: string, state: 'released' | 'expired', at?: Date): Promise<ResolutionOutcome> {
+    return writeTransaction(async (trx) => {
+      const reservation = await loadReservation(trx, reservationId);
+      if (reservation.resolution) return JSON.parse(reservation.resolution) as ResolutionOutcome;
+      assertPending(reservation, state === 'released' ? 'release' : 'expire');
+      const holds = await trx.selectFrom('reservation_holds').selectAll().where('reservation_id', '=', reservationId).execute();
+      for (const hold of holds) {
+        await trx
+          .updateTable('policy_windows')
+          .set((eb) => ({ reserved: eb('reserved', '-', hold.amount) }))
+          .where('policy_id', '=', hold.policy_id)
+          .where('period_key', '=', hold.period_key)
+          .execute();
+        await checkpoint(`${state}:window-released:${hold.policy_id}`);
+      }
+      const outcome: ResolutionOutcome = { status: state, reservationId };
+      await trx
+        .updateTable('reservations')
+        .set({ state, resolved_at: (at ?? clock()).toISOString(), resolution: JSON.stringify(outcome) })
+        .where('reservation_id', '=', reservationId)
+        .execute();
+      return outcome;
+    });
+  }
+
+  async function getReservation(reservationId: string) {
+    const row = await db.selectFrom('reservations').selectAll().where('reservation_id', '=', reservationId).executeTakeFirst();
+    return row ? toReservationView(row) : undefined;
+  }
+
+  // ---- usage ------------------------------------------------------------------------------------
+
+  /** Every policy's current window (at `now`): spent, reserved, limit, utilization, status, alerts. */
+  async function usageReport(now: Date = clock()): Promise<WindowReport[]> {
+    const policies = await listPolicies();
+    const keys = policies.map((p) => ({ policy: p, periodKey: periodKey(p.window, now) }));
+    const windows = new Map<string, Usage>();
+    const alerts = new Map<string, WindowReport['alerts']>();
+    if (keys.length > 0) {
+      const rows = await db
+        .selectFrom('policy_windows')
+        .selectAll()
+        .where((eb) =>
+          eb.or(keys.map((k) => eb.and([eb('policy_id', '=', k.policy.policyId), eb('period_key', '=', k.periodKey)]))),
+        )
+        .execute();
+      rows.forEach((r) => windows.set(windowId(r.policy_id, r.period_key), { spent: r.spent, reserved: r.reserved }));
+      const alertRows = await db
+        .selectFrom('budget_alerts')
+        .selectAll()
+        .where((eb) =>
+          eb.or(keys.map((k) => eb.and([eb('policy_id', '=', k.policy.policyId), eb('period_key', '=', k.periodKey)]))),
+        )
+        .orderBy('created_at')
+        .execute();
+      for (const a of alertRows) {
+        const id = windowId(a.policy_id, a.period_key);
+        alerts.set(id, [
+          ...(alerts.get(id) ?? []),
+          { threshold: a.threshold, committed: a.committed, limit: a.limit_value, createdAt: a.created_at },
+        ]);
+      }
+    }
+    const lookup = (policyId: string, key: string) => windows.get(windowId(policyId, key)) ?? { spent: 0, reserved: 0 };
+    return keys.map(({ policy, periodKey: key }) => {
+      const { spent, reserved } = lookup(policy.policyId, key);
+      const [evaluation] = evaluateBudgets([{ ...policy, enabled: true }], lookup, null, now);
+      return {
+        policyId: policy.policyId,
+        scope: policy.scope,
+        metric: policy.metric,
+        window: policy.window,
+        periodKey: key,
+        spent,
+        reserved,
+        limit: policy.hardLimit,
+        ...(policy.softLimit !== undefined ? { softLimit: policy.softLimit } : {}),
+        utilization: policy.hardLimit > 0 ? (spent + reserved) / policy.hardLimit : spent + reserved > 0 ? 1 : 0,
+        status: evaluation?.status ?? 'ok',
+        enabled: policy.enabled,
+        alerts: alerts.get(windowId(policy.policyId, key)) ?? [],
+      };
+    });
+  }
+
+  async function ping(): Promise<void> {
+    await sql`select 1`.execute(db);
+  }
+
+  // ---- helpers ----------------------------------------------------------------------------------
+
+  /**
+   * Makes sure each window row exists, then reads them, locked on PostgreSQL (in a stable order,
+   * so two transactions never wait on each other in a cycle).
+   */
+  async function lockWindows(trx: Db, keys: { policy: BudgetPolicy; periodKey: string }[]): Promise<Map<string, Usage>> {
+    const usage = new Map<string, Usage>();
+    if (keys.length === 0) return usage;
+    await trx
+      .insertInto('policy_windows')
+      .values(keys.map((k) => ({ policy_id: k.policy.policyId, period_key: k.periodKey })))
+      .onConflict((oc) => oc.columns(['policy_id', 'period_key']).doNothing())
+      .execute();
+    let query = trx
+      .selectFrom('policy_windows')
+      .selectAll()
+      .where((eb) =>
+        eb.or(keys.map((k) => eb.and([eb('policy_id', '=', k.policy.policyId), eb('period_key', '=', k.periodKey)]))),
+      )
+      .orderBy('policy_id')
+      .orderBy('period_key');
+    if (dialect === 'postgres') query = query.forUpdate();
+    for (const row of await query.execute())
+      usage.set(windowId(row.policy_id, row.period_key), { spent: row.spent, reserved: row.reserved });
+    return usage;
+  }
+
+  /** One alert per threshold per window: the primary key deduplicates. */
+  async function recordAlerts(
+    trx: Db,
+    policies: BudgetPolicy[],
+    touched: { policyId: string; periodKey: string }[],
+    now: Date,
+  ): Promise<void> {
+    for (const { policyId, periodKey: key } of touched) {
+      const policy = policies.find((p) => p.policyId === policyId);
+      if (!policy) continue;
+      const window = await trx
+        .selectFrom('policy_windows')
+        .select(['spent', 'reserved'])
+        .where('policy_id', '=', policyId)
+        .where('period_key', '=', key)
+        .executeTakeFirst();
+      if (!window) continue;
+      const committed = window.spent + window.reserved;
+      for (const threshold of reachedThresholds(policy, committed)) {
+        await trx
+          .insertInto('budget_alerts')
+          .values({
+            policy_id: policyId,
+            period_key: key,
+            threshold,
+            committed,
+            limit_value: policy.hardLimit,
+            created_at: now.toISOString(),
+          })
+          .onConflict((oc) => oc.columns(['policy_id', 'period_key', 'threshold']).doNothing())
+          .execute();
+      }
+    }
+  }
+
+  return {
+    connection,
+    listPolicies,
+    getPolicy,
+    putPolicy,
+    deletePolicy,
+    syncConfigPolicies,
+    listPriceOverrides,
+    putPriceOverride,
+    reserve,
+    settle,
+    release,
+    expireDue,
+    getReservation,
+    usageReport,
+    ping,
+  };
+}
+
+interface Usage {
+  spent: number;
+  reserved: number;
+}
+
+function windowId(policyId: string, key: string): string {
+  return `${policyId}\u0000${key}`;
+}
+
+async function loadReservation(trx: Db, reservationId: string): Promise<ReservationRow> {
+  const row = await trx.selectFrom('reservations').selectAll().where('reservation_id', '=', reservationId).executeTakeFirst();
+  if (!row) throw new LedgerNotFoundError(`reservation ${reservationId} does not exist`);
+  return row;
+}
+
+function assertPending(reservation: ReservationRow, action: string): void {
+  if (reservation.state !== 'pending') {
+    throw new LedgerConflictError(`cannot ${action} reservation ${reservation.reservation_id}: it is ${reservation.state}`);
+  }
+}
+
+function toPolicy(row: PolicyRow): StoredPolicy {
+  return {
+    policyId: row.policy_id,
+    scope:
+      row.scope_id === null
+        ? { kind: row.scope_kind as BudgetPolicy['scope']['kind'] }
+        : { kind: row.scope_kind as BudgetPolicy['scope']['kind'], id: row.scope_id },
+    metric: row.metric as BudgetPolicy['metric'],
+    window: row.window as BudgetPolicy['window'],
+    ...(row.soft_limit !== null ? { softLimit: row.soft_limit } : {}),
+    hardLimit: row.hard_limit,
+    action: row.action as BudgetPolicy['action'],
+    enabled: row.enabled === 1,
+    source: row.source as PolicySource,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+function fromPolicy(policy: BudgetPolicy, source: PolicySource, createdAt: string, updatedAt: string): PolicyRow {
+  return {
+    policy_id: policy.policyId,
+    scope_kind: policy.scope.kind,
+    scope_id: policy.scope.id ?? null,
+    metric: policy.metric,
+    window: policy.window,
+    soft_limit: policy.softLimit ?? null,
+    hard_limit: policy.hardLimit,
+    action: policy.action,
+    enabled: policy.enabled ? 1 : 0,
+    source,
+    created_at: createdAt,
+    updated_at: updatedAt,
+  };
+}
+
+export interface ReservationView {
+  reservationId: string;
+  runId: string;
+  state: 'pending' | 'settled' | 'released' | 'expired' | 'refused';
+  amountMicroUsd: number;
+  tokens: number;
+  maxOutputTokens: number;
+  catalogVersion: string;
+  expiresAt: string;
+  createdAt: string;
+  resolvedAt: string | null;
+  settledMicroUsd: number | null;
+  settledTokens: number | null;
+}
+
+function toReservationView(row: ReservationRow): ReservationView {
+  return {
+    reservationId: row.reservation_id,
+    runId: row.run_id,
+    state: row.state as ReservationView['state'],
+    amountMicroUsd: row.amount_micro_usd,
+    tokens: row.tokens,
+    maxOutputTokens: row.max_output_tokens,
+    catalogVersion: row.catalog_version,
+    expiresAt: row.expires_at,
+    createdAt: row.created_at,
+    resolvedAt: row.resolved_at,
+    settledMicroUsd: row.settled_micro_usd,
+    settledTokens: row.settled_tokens,
+  };
+}

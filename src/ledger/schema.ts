@@ -1,0 +1,95 @@
+import type { Generated } from 'kysely';
+
+/**
+ * Ledger tables. Money and token amounts are integers (micro-USD, tokens); timestamps are ISO-8601
+ * UTC strings, which sort correctly as text on both SQLite and PostgreSQL.
+ */
+export interface LedgerDatabase {
+  ledger_meta: { key: string; value: string };
+  pricing_overrides: {
+    model_id: string;
+    input_micro_usd_per_mtok: number;
+    output_micro_usd_per_mtok: number;
+    updated_at: string;
+  };
+  budget_policies: {
+    policy_id: string;
+    scope_kind: string;
+    scope_id: string | null;
+    metric: string;
+    window: string;
+    soft_limit: number | null;
+    hard_limit: number;
+    action: string;
+    enabled: number;
+    /** `api` or `config`: config-declared policies are changed in the config file only. */
+    source: string;
+    created_at: string;
+    updated_at: string;
+  };
+  /** One row per policy × period key: windows are keys, never reset jobs. */
+  policy_windows: { policy_id: string; period_key: string; spent: Generated<number>; reserved: Generated<number> };
+  reservations: {
+    reservation_id: string;
+    run_id: string;
+    /** pending → settled | released | expired; `refused` records a refusal so a repeat returns it. */
+    state: string;
+    tenant_id: string;
+    principal_id: string;
+    model_id: string;
+    input_tokens: number;
+    max_output_tokens: number;
+    amount_micro_usd: number;
+    tokens: number;
+    input_micro_usd_per_mtok: number;
+    output_micro_usd_per_mtok: number;
+    catalog_version: string;
+    expires_at: string;
+    created_at: string;
+    resolved_at: string | null;
+    settled_micro_usd: number | null;
+    settled_tokens: number | null;
+    /** The reserve outcome as JSON: a repeated reserve returns it unchanged. */
+    outcome: string;
+    /** The first settle/release/expire outcome as JSON: repeats return it and book nothing. */
+    resolution: string | null;
+  };
+  /** What a reservation holds in each policy window, so settle and release touch exactly those. */
+  reservation_holds: { reservation_id: string; policy_id: string; period_key: string; metric: string; amount: number };
+  usage_records: {
+    reservation_id: string;
+    policy_id: string;
+    period_key: string;
+    run_id: string;
+    metric: string;
+    amount: number;
+    created_at: string;
+  };
+  /** Settled above what was reserved: the explicit, explained exception to invariant I3. */
+  overages: {
+    reservation_id: string;
+    reserved_micro_usd: number;
+    settled_micro_usd: number;
+    reserved_tokens: number;
+    settled_tokens: number;
+    reason: string;
+    created_at: string;
+  };
+  /** An approval that let a reservation pass approval_required policies (the exception to I1). */
+  approval_overrides: {
+    reservation_id: string;
+    approval_id: string;
+    approved_by: string;
+    note: string | null;
+    policy_ids: string;
+    created_at: string;
+  };
+  budget_alerts: {
+    policy_id: string;
+    period_key: string;
+    threshold: string;
+    committed: number;
+    limit_value: number;
+    created_at: string;
+  };
+}

@@ -1,0 +1,389 @@
+import type { BudgetPolicy } from '../../src/domain/budget';
+import { costMicroUsd, type ModelPrice } from '../../src/domain/pricing';
+import { LedgerConflictError, type ReserveRequest } from '../../src/ledger';
+import { ledgerDialects, openTestLedger, type TestLedger } from '../support/ledger';
+
+/** $2.50 / $10 per MTok: 2.5 µUSD per input token, 10 µUSD per output token. */
+const price: ModelPrice = { inputMicroUsdPerMTok: 2_500_000, outputMicroUsdPerMTok: 10_000_000 };
+const scope = { tenantId: 'acme', principalId: 'svc', modelId: 'sim-standard' };
+
+function policy(overrides: Partial<BudgetPolicy> & { policyId: string }): BudgetPolicy {
+  return {
+    scope: { kind: 'tenant', id: 'acme' },
+    metric: 'cost',
+    window: 'day',
+    hardLimit: 1_000,
+    action: 'block',
+    enabled: true,
+    ...overrides,
+  };
+}
+
+let sequence = 0;
+function reservation(overrides: Partial<ReserveRequest> = {}): ReserveRequest {
+  sequence += 1;
+  return {
+    reservationId: `res-${sequence}`,
+    runId: `run-${sequence}`,
+    scope,
+    inputTokens: 100,
+    maxOutputTokens: 50,
+    price,
+    catalogVersion: 'test-catalog-1',
+    expiresAt: new Date('2026-11-27T13:00:00Z'),
+    ...overrides,
+  };
+}
+
+describe.each(ledgerDialects())('ledger on %s', (dialect) => {
+  let now: Date;
+  let ledger: TestLedger;
+  const checkpoints: string[] = [];
+  let failAt: string | undefined;
+
+  beforeEach(async () => {
+    now = new Date('2026-11-27T12:00:00Z');
+    checkpoints.length = 0;
+    failAt = undefined;
+    ledger = await openTestLedger(dialect, {
+      clock: () => now,
+      checkpoint: (point) => {
+        checkpoints.push(point);
+        if (point === failAt) throw new Error(`injected crash at ${point}`);
+      },
+    });
+  });
+  afterEach(async () => {
+    expect(await ledger.invariants(now)).toEqual([]);
+    await ledger.close();
+  });
+
+  describe('policies', () => {
+    it('creates, updates, lists and deletes API policies', async () => {
+      const created = await ledger.repo.putPolicy(policy({ policyId: 'acme-daily', softLimit: 800 }));
+      expect(created.created).toBe(true);
+      expect(created.policy).toMatchObject({ policyId: 'acme-daily', source: 'api', softLimit: 800, hardLimit: 1_000 });
+      const updated = await ledger.repo.putPolicy(policy({ policyId: 'acme-daily', hardLimit: 2_000 }));
+      expect(updated.created).toBe(false);
+      expect((await ledger.repo.getPolicy('acme-daily'))?.hardLimit).toBe(2_000);
+      expect((await ledger.repo.listPolicies()).map((p) => p.policyId)).toEqual(['acme-daily']);
+      expect(await ledger.repo.deletePolicy('acme-daily')).toBe(true);
+      expect(await ledger.repo.deletePolicy('acme-daily')).toBe(false);
+    });
+
+    it('marks config policies as such and refuses to change them through the API', async () => {
+      await ledger.repo.syncConfigPolicies([policy({ policyId: 'from-config' })]);
+      expect((await ledger.repo.getPolicy('from-config'))?.source).toBe('config');
+      await expect(ledger.repo.putPolicy(policy({ policyId: 'from-config', hardLimit: 5 }))).rejects.toThrow(LedgerConflictError);
+      await expect(ledger.repo.deletePolicy('from-config')).rejects.toThrow(/declared in the config file/);
+      await ledger.repo.syncConfigPolicies([]);
+      expect(await ledger.repo.getPolicy('from-config')).toBeUndefined();
+    });
+  });
+
+  describe('reservations', () => {
+    it('admits within every matching policy and books the hold in each window', async () => {
+      await ledger.repo.putPolicy(policy({ policyId: 'tenant-cost', hardLimit: 10_000 }));
+      await ledger.repo.putPolicy(
+        policy({ policyId: 'global-tokens', scope: { kind: 'global' }, metric: 'tokens', hardLimit: 10_000 }),
+      );
+      await ledger.repo.putPolicy(policy({ policyId: 'other-tenant', scope: { kind: 'tenant', id: 'globex' }, hardLimit: 1 }));
+
+      const outcome = await ledger.repo.reserve(reservation());
+      const upper = costMicroUsd(price, { inputTokens: 100, outputTokens: 50 });
+      expect(upper).toBe(750);
+      expect(outcome).toMatchObject({
+        status: 'admitted',
+        amountMicroUsd: 750,
+        tokens: 150,
+        maxOutputTokens: 50,
+        clamped: false,
+        catalogVersion: 'test-catalog-1',
+      });
+
+      const usage = await ledger.repo.usageReport(now);
+      expect(usage.find((u) => u.policyId === 'tenant-cost')).toMatchObject({
+        periodKey: '2026-11-27',
+        spent: 0,
+        reserved: 750,
+        limit: 10_000,
+      });
+      expect(usage.find((u) => u.policyId === 'global-tokens')).toMatchObject({ periodKey: '2026-11-27', reserved: 150 });
+      expect(usage.find((u) => u.policyId === 'other-tenant')).toMatchObject({ reserved: 0 });
+    });
+
+    it('refuses with an explanation naming policy, window and numbers', async () => {
+      await ledger.repo.putPolicy(policy({ policyId: 'tiny', hardLimit: 200 }));
+      const outcome = await ledger.repo.reserve(reservation());
+      expect(outcome).toEqual({
+        status: 'refused',
+        reservationId: expect.any(String),
+        refusal: {
+          policyId: 'tiny',
+          window: 'day',
+          periodKey: '2026-11-27',
+          metric: 'cost',
+          action: 'block',
+          spent: 0,
+          reserved: 0,
+          limit: 200,
+          requested: 750,
+          message:
+            "budget policy 'tiny' (day 2026-11-27) refuses: spent 0 + reserved 0 + requested 750 µUSD exceeds the hard limit of 200 µUSD",
+        },
+      });
+      expect((await ledger.repo.usageReport(now))[0]).toMatchObject({ reserved: 0, spent: 0 });
+    });
+
+    it('clamps maxOutputTokens to the headroom when the input and some output fit', async () => {
+      await ledger.repo.putPolicy(policy({ policyId: 'tight', hardLimit: 500 }));
+      const outcome = await ledger.repo.reserve(reservation());
+      // 100 input tokens cost 250 µUSD; 25 output tokens at 10 µUSD fill the remaining 250.
+      expect(outcome).toMatchObject({ status: 'admitted', maxOutputTokens: 25, clamped: true, amountMicroUsd: 500, tokens: 125 });
+      expect(await ledger.repo.reserve(reservation({ minOutputTokens: 1 }))).toMatchObject({ status: 'refused' });
+    });
+
+    it('returns the first outcome for a repeated reserve and books nothing new', async () => {
+      await ledger.repo.putPolicy(policy({ policyId: 'p', hardLimit: 10_000 }));
+      const request = reservation();
+      const first = await ledger.repo.reserve(request);
+      const again = await ledger.repo.reserve({ ...request, maxOutputTokens: 5 });
+      expect(again).toEqual(first);
+      expect((await ledger.repo.usageReport(now))[0]?.reserved).toBe(750);
+    });
+
+    it('settles the actual cost once, releasing the rest; repeats return the first outcome', async () => {
+      await ledger.repo.putPolicy(policy({ policyId: 'p', hardLimit: 10_000 }));
+      const request = reservation();
+      await ledger.repo.reserve(request);
+      const settled = await ledger.repo.settle({
+        reservationId: request.reservationId,
+        actual: { inputTokens: 100, outputTokens: 20 },
+      });
+      expect(settled).toEqual({
+        status: 'settled',
+        reservationId: request.reservationId,
+        costMicroUsd: 450,
+        tokens: 120,
+        overage: false,
+      });
+      expect(
+        await ledger.repo.settle({ reservationId: request.reservationId, actual: { inputTokens: 999, outputTokens: 999 } }),
+      ).toEqual(settled);
+      expect(await ledger.repo.release(request.reservationId)).toEqual(settled);
+      expect((await ledger.repo.usageReport(now))[0]).toMatchObject({ spent: 450, reserved: 0 });
+      expect(await ledger.repo.getReservation(request.reservationId)).toMatchObject({
+        state: 'settled',
+        settledMicroUsd: 450,
+        catalogVersion: 'test-catalog-1',
+      });
+    });
+
+    it('records an explicit overage when usage exceeds the reservation', async () => {
+      await ledger.repo.putPolicy(policy({ policyId: 'p', hardLimit: 10_000 }));
+      const request = reservation();
+      await ledger.repo.reserve(request);
+      const settled = await ledger.repo.settle({
+        reservationId: request.reservationId,
+        actual: { inputTokens: 130, outputTokens: 50 },
+        overageReason: 'prompt longer than estimated',
+      });
+      expect(settled).toMatchObject({ costMicroUsd: 825, overage: true });
+      const overages = await ledger.connection.db.selectFrom('overages').selectAll().execute();
+      expect(overages).toEqual([
+        expect.objectContaining({ reserved_micro_usd: 750, settled_micro_usd: 825, reason: 'prompt longer than estimated' }),
+      ]);
+    });
+
+    it('releases and expires unused holds, each at most once', async () => {
+      await ledger.repo.putPolicy(policy({ policyId: 'p', hardLimit: 10_000 }));
+      const released = reservation();
+      const expiring = reservation({ expiresAt: new Date('2026-11-27T12:05:00Z') });
+      const later = reservation({ expiresAt: new Date('2026-11-27T18:00:00Z') });
+      for (const r of [released, expiring, later]) await ledger.repo.reserve(r);
+
+      expect(await ledger.repo.release(released.reservationId)).toEqual({
+        status: 'released',
+        reservationId: released.reservationId,
+      });
+      expect(await ledger.repo.expireDue(new Date('2026-11-27T12:04:59Z'))).toEqual([]);
+      now = new Date('2026-11-27T12:06:00Z');
+      expect(await ledger.repo.expireDue(now)).toEqual([expiring.reservationId]);
+      expect(await ledger.repo.expireDue(now)).toEqual([]);
+      expect(
+        await ledger.repo.settle({ reservationId: expiring.reservationId, actual: { inputTokens: 1, outputTokens: 1 } }),
+      ).toEqual({
+        status: 'expired',
+        reservationId: expiring.reservationId,
+      });
+      expect((await ledger.repo.usageReport(now))[0]).toMatchObject({ spent: 0, reserved: 750 });
+      await ledger.repo.release(later.reservationId);
+    });
+  });
+
+  describe('scopes and windows', () => {
+    it('applies principal and model scopes only to their own requests', async () => {
+      await ledger.repo.putPolicy(
+        policy({ policyId: 'principal', scope: { kind: 'principal', id: 'acme/svc' }, hardLimit: 10_000 }),
+      );
+      await ledger.repo.putPolicy(policy({ policyId: 'model', scope: { kind: 'model', id: 'sim-premium' }, hardLimit: 1 }));
+      await ledger.repo.putPolicy(policy({ policyId: 'disabled', scope: { kind: 'global' }, hardLimit: 1, enabled: false }));
+      expect(await ledger.repo.reserve(reservation())).toMatchObject({ status: 'admitted' });
+      expect(await ledger.repo.reserve(reservation({ scope: { ...scope, modelId: 'sim-premium' } }))).toMatchObject({
+        status: 'refused',
+        refusal: { policyId: 'model' },
+      });
+      const usage = await ledger.repo.usageReport(now);
+      expect(usage.find((u) => u.policyId === 'principal')?.reserved).toBe(750);
+      expect(usage.find((u) => u.policyId === 'model')?.reserved).toBe(0);
+    });
+
+    it('starts a new day at 00:00 UTC without any reset job', async () => {
+      await ledger.repo.putPolicy(policy({ policyId: 'daily', hardLimit: 1_000 }));
+      await ledger.repo.putPolicy(policy({ policyId: 'weekly', window: 'week', hardLimit: 1_600 }));
+      now = new Date('2026-11-27T23:59:59.999Z');
+      const first = reservation({ expiresAt: new Date('2026-11-28T01:00:00Z') });
+      expect(await ledger.repo.reserve(first)).toMatchObject({ status: 'admitted' });
+      expect(await ledger.repo.reserve(reservation())).toMatchObject({
+        status: 'refused',
+        refusal: { policyId: 'daily', periodKey: '2026-11-27' },
+      });
+
+      now = new Date('2026-11-28T00:00:00.000Z');
+      expect(await ledger.repo.reserve(reservation({ expiresAt: new Date('2026-11-28T01:00:00Z') }))).toMatchObject({
+        status: 'admitted',
+      });
+      // The weekly window (ISO week 48, Monday 23 Nov – Sunday 29 Nov) holds both.
+      const usage = await ledger.repo.usageReport(now);
+      expect(usage.find((u) => u.policyId === 'daily')).toMatchObject({ periodKey: '2026-11-28', reserved: 750 });
+      expect(usage.find((u) => u.policyId === 'weekly')).toMatchObject({ periodKey: '2026-W48', reserved: 1_500 });
+      // A hold settles into the window it was made in, even after midnight.
+      await ledger.repo.settle({ reservationId: first.reservationId, actual: { inputTokens: 100, outputTokens: 10 } });
+      const windows = await ledger.connection.db
+        .selectFrom('policy_windows')
+        .selectAll()
+        .where('policy_id', '=', 'daily')
+        .orderBy('period_key')
+        .execute();
+      expect(windows.map((w) => [w.period_key, w.spent, w.reserved])).toEqual([
+        ['2026-11-27', 350, 0],
+        ['2026-11-28', 0, 750],
+      ]);
+      for (const r of await ledger.connection.db
+        .selectFrom('reservations')
+        .select('reservation_id')
+        .where('state', '=', 'pending')
+        .execute()) {
+        await ledger.repo.release(r.reservation_id);
+      }
+    });
+  });
+
+  describe('alerts', () => {
+    it('records each of 80 %, 95 %, soft and hard once per window, with the numbers', async () => {
+      await ledger.repo.putPolicy(policy({ policyId: 'p', hardLimit: 1_000, softLimit: 700 }));
+      const a = reservation({ maxOutputTokens: 30 }); // 550 µUSD: 55 %
+      await ledger.repo.reserve(a);
+      expect((await ledger.repo.usageReport(now))[0]?.alerts).toEqual([]);
+      const b = reservation({ inputTokens: 40, maxOutputTokens: 30 }); // +400 → 950: soft, 80 %, 95 %
+      await ledger.repo.reserve(b);
+      const alerts = (await ledger.repo.usageReport(now))[0]?.alerts ?? [];
+      expect(alerts.map((x) => x.threshold).sort()).toEqual(['pct80', 'pct95', 'soft']);
+      expect(alerts.find((x) => x.threshold === 'pct95')).toMatchObject({ committed: 950, limit: 1_000 });
+      await ledger.repo.settle({ reservationId: b.reservationId, actual: { inputTokens: 40, outputTokens: 30 } });
+      const c = reservation({ inputTokens: 20, maxOutputTokens: 0 }); // +50 → 1000: hard
+      await ledger.repo.reserve(c);
+      const final = (await ledger.repo.usageReport(now))[0];
+      expect(final?.alerts.map((x) => x.threshold).sort()).toEqual(['hard', 'pct80', 'pct95', 'soft']);
+      expect(final?.status).toBe('hard_limit');
+      await ledger.repo.release(a.reservationId);
+      await ledger.repo.release(c.reservationId);
+    });
+  });
+
+  describe('approval overrides', () => {
+    it('lets an approved reservation pass an approval_required policy and records why', async () => {
+      await ledger.repo.putPolicy(policy({ policyId: 'needs-approval', hardLimit: 100, action: 'approval_required' }));
+      const denied = await ledger.repo.reserve(reservation());
+      expect(denied).toMatchObject({ status: 'refused', refusal: { action: 'approval_required' } });
+      const approved = reservation({
+        approvalOverride: { approvalId: 'appr-1', approvedBy: 'sre-alice', note: 'quarter close' },
+      });
+      expect(await ledger.repo.reserve(approved)).toMatchObject({ status: 'admitted', overriddenPolicyIds: ['needs-approval'] });
+      const rows = await ledger.connection.db.selectFrom('approval_overrides').selectAll().execute();
+      expect(rows).toEqual([
+        expect.objectContaining({ approval_id: 'appr-1', approved_by: 'sre-alice', policy_ids: '["needs-approval"]' }),
+      ]);
+      await ledger.repo.settle({ reservationId: approved.reservationId, actual: { inputTokens: 100, outputTokens: 50 } });
+    });
+  });
+
+  describe('crash points', () => {
+    async function snapshot() {
+      const db = ledger.connection.db;
+      const tables = [
+        'policy_windows',
+        'reservations',
+        'reservation_holds',
+        'usage_records',
+        'overages',
+        'approval_overrides',
+        'budget_alerts',
+      ] as const;
+      const entries = await Promise.all(tables.map(async (t) => [t, await db.selectFrom(t).selectAll().execute()] as const));
+      return Object.fromEntries(entries);
+    }
+
+    it('leaves the ledger exactly as before when reserve or settle fails between any two statements', async () => {
+      await ledger.repo.putPolicy(policy({ policyId: 'cost', hardLimit: 100_000, softLimit: 10 }));
+      await ledger.repo.putPolicy(policy({ policyId: 'tokens', scope: { kind: 'global' }, metric: 'tokens', hardLimit: 10_000 }));
+
+      // Learn the checkpoints of a full reserve and settle, then crash at each one in turn.
+      const probe = reservation();
+      await ledger.repo.reserve(probe);
+      await ledger.repo.settle({ reservationId: probe.reservationId, actual: { inputTokens: 100, outputTokens: 60 } });
+      const reservePoints = checkpoints.filter((p) => p.startsWith('reserve:'));
+      const settlePoints = checkpoints.filter((p) => p.startsWith('settle:'));
+      expect(reservePoints.length).toBeGreaterThanOrEqual(4);
+      expect(settlePoints).toEqual(expect.arrayContaining(['settle:overage-recorded', 'settle:reservation-resolved']));
+
+      for (const point of reservePoints) {
+        const before = await snapshot();
+        failAt = point;
+        await expect(ledger.repo.reserve(reservation())).rejects.toThrow(`injected crash at ${point}`);
+        failAt = undefined;
+        expect(await snapshot()).toEqual(before);
+      }
+
+      const pending = reservation();
+      await ledger.repo.reserve(pending);
+      for (const point of settlePoints) {
+        const before = await snapshot();
+        failAt = point;
+        await expect(
+          ledger.repo.settle({ reservationId: pending.reservationId, actual: { inputTokens: 100, outputTokens: 60 } }),
+        ).rejects.toThrow(point);
+        failAt = undefined;
+        expect(await snapshot()).toEqual(before);
+      }
+      // After all those crashes the reservation still settles, once.
+      expect(
+        await ledger.repo.settle({ reservationId: pending.reservationId, actual: { inputTokens: 100, outputTokens: 60 } }),
+      ).toMatchObject({
+        status: 'settled',
+        overage: true,
+      });
+    });
+  });
+
+  describe('price overrides', () => {
+    it('stores overrides and bumps the pricing revision on every change', async () => {
+      expect((await ledger.repo.listPriceOverrides()).revision).toBe(0);
+      expect(await ledger.repo.putPriceOverride('sim-small', { inputMicroUsdPerMTok: 100, outputMicroUsdPerMTok: 200 })).toBe(1);
+      expect(await ledger.repo.putPriceOverride('sim-small', { inputMicroUsdPerMTok: 150, outputMicroUsdPerMTok: 200 })).toBe(2);
+      const { overrides, revision } = await ledger.repo.listPriceOverrides();
+      expect(revision).toBe(2);
+      expect(overrides.get('sim-small')).toEqual({ inputMicroUsdPerMTok: 150, outputMicroUsdPerMTok: 200 });
+    });
+  });
+});
