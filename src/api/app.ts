@@ -8,11 +8,14 @@ import fp from 'fastify-plugin';
 import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod';
 import type { AuthTokenConfig, PalyraConfig } from '../config';
 import { PalyraError } from '../domain/errors';
+import type { LedgerRepository } from '../ledger';
+import { budgetRoutes } from './budgets/routes';
 import { consoleRoutes } from './console/routes';
 import { registerErrorHandling } from './errors';
 import { healthRoutes } from './health/routes';
 import { authPlugin } from './plugins/auth';
 import { metricsPlugin } from './plugins/metrics';
+import { pricingRoutes } from './pricing/routes';
 import { runRoutes } from './runs/routes';
 import { createRunService } from './runs/service';
 
@@ -20,6 +23,8 @@ export interface AppOptions {
   config: PalyraConfig;
   temporal: { client: Client; connection: Connection; uiUrl: string | undefined };
   tokens: AuthTokenConfig[];
+  /** The process's one ledger connection (shared with the worker under `palyra dev`). */
+  ledger: LedgerRepository;
   version: string;
 }
 
@@ -70,12 +75,15 @@ export const palyraApp = fp(
     await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: false });
 
     await app.register(healthRoutes, {
+      ledger: options.ledger,
       connection: options.temporal.connection,
       namespace: config.temporal.namespace,
       taskQueue: config.temporal.taskQueue,
     });
     const runs = createRunService({ client: options.temporal.client, config, temporalUiUrl: options.temporal.uiUrl });
     await app.register(runRoutes, { runs });
+    await app.register(budgetRoutes, { ledger: options.ledger });
+    await app.register(pricingRoutes, { ledger: options.ledger, config });
     await app.register(consoleRoutes);
   },
   { name: 'palyra-app' },

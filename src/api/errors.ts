@@ -3,11 +3,15 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { PalyraError, type ErrorCode } from '../domain/errors';
+import { LedgerConflictError, LedgerNotFoundError } from '../ledger/repository';
+import { UnknownPriceError } from '../pricing/catalog';
 
 /** The one place where error codes become HTTP statuses. */
 export const httpStatusByCode: Record<ErrorCode, number> = {
   validation_failed: 400,
   unknown_model: 400,
+  unknown_price: 422,
+  budget_exceeded: 402,
   unauthorized: 401,
   forbidden: 403,
   not_found: 404,
@@ -41,6 +45,13 @@ export function sendError(reply: FastifyReply, code: ErrorCode, message: string,
   return reply.code(httpStatusByCode[code]).type('application/json').send(body);
 }
 
+/** Errors of the layers below the API, by class. */
+const knownErrors: [new (...args: never[]) => Error, ErrorCode][] = [
+  [LedgerConflictError, 'conflict'],
+  [LedgerNotFoundError, 'not_found'],
+  [UnknownPriceError, 'unknown_price'],
+];
+
 /** Fastify's own client errors, by their codes. */
 const fastifyClientErrors: Record<string, ErrorCode> = {
   FST_ERR_CTP_BODY_TOO_LARGE: 'payload_too_large',
@@ -63,6 +74,8 @@ export function registerErrorHandling(app: FastifyInstance): void {
     if (error instanceof PalyraError) {
       return sendError(reply, error.code, error.message, error.details);
     }
+    const known = knownErrors.find(([type]) => error instanceof type);
+    if (known) return sendError(reply, known[1], error.message);
     const clientCode = error.code ? fastifyClientErrors[error.code] : undefined;
     if (clientCode) return sendError(reply, clientCode, error.message);
     if (error.statusCode === 429) return sendError(reply, 'rate_limited', error.message);

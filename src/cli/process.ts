@@ -1,10 +1,11 @@
 import { ConfigError } from '../config';
+import { LedgerSetupError } from '../ledger/setup';
 import { DevServerError, ToolNotFoundError } from '../temporal/dev-server';
 import { TemporalUnreachableError } from '../temporal/client';
 import { StartupError } from './services';
 
 /** Errors whose message already says what is wrong and how to fix it: printed as one line. */
-const explainedErrors = [ConfigError, DevServerError, ToolNotFoundError, TemporalUnreachableError, StartupError];
+const explainedErrors = [ConfigError, DevServerError, ToolNotFoundError, TemporalUnreachableError, StartupError, LedgerSetupError];
 
 export function reportFatal(error: unknown): never {
   if (explainedErrors.some((type) => error instanceof type)) {

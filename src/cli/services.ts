@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { PalyraConfig } from '../config';
 import { buildServer } from '../api/server';
+import type { LedgerRepository } from '../ledger';
 import { createProviderRegistry } from '../providers/registry';
 import { createPalyraWorker } from '../temporal/worker';
 import { isPortFree } from '../util/net';
@@ -64,6 +65,7 @@ export async function startApi(options: {
   connection: Connection;
   temporalUiUrl: string | undefined;
   tokens: ResolvedTokens;
+  ledger: LedgerRepository;
 }): Promise<RunningApi> {
   const { config } = options;
   const app = await buildServer({
@@ -71,6 +73,7 @@ export async function startApi(options: {
     logger: options.logger,
     temporal: { client: options.client, connection: options.connection, uiUrl: options.temporalUiUrl },
     tokens: options.tokens.tokens,
+    ledger: options.ledger,
     version: palyraVersion(),
   });
   try {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { configBudgetPolicySchema } from './budget-policy';
 
 /**
  * The shape of `palyra.config.yaml` after environment overrides are applied.
@@ -168,6 +169,15 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    budgets: z
+      .object({
+        /** Policies declared here are marked `config` and can only be changed here. */
+        policies: z.array(configBudgetPolicySchema).default([]),
+        /** How often the sweeper expires pending reservations past their expiry. */
+        sweepIntervalMs: z.number().int().min(1000).default(30_000),
+      })
+      .strict()
+      .prefault({}),
     runs: z
       .object({
         /** A stream that makes no progress for this long is treated as stalled and retried. */
@@ -203,6 +213,13 @@ export const configSchema = z
           message: `unknown provider '${model.provider}' (configured: ${[...providerIds].join(', ')})`,
         });
       }
+    });
+    const policyIds = new Set<string>();
+    config.budgets.policies.forEach((policy, index) => {
+      if (policyIds.has(policy.policyId)) {
+        ctx.addIssue({ code: 'custom', path: ['budgets', 'policies', index, 'policyId'], message: `duplicate policy id '${policy.policyId}'` });
+      }
+      policyIds.add(policy.policyId);
     });
     if (!modelIds.has(config.routing.defaultModel)) {
       ctx.addIssue({

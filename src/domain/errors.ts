@@ -9,6 +9,8 @@ export const errorCodes = [
   'not_found',
   'conflict',
   'unknown_model',
+  'unknown_price',
+  'budget_exceeded',
   'payload_too_large',
   'unsupported_media_type',
   'rate_limited',

@@ -3,3 +3,4 @@ export * from './migrations';
 export * from './repository';
 export * from './invariants';
 export type { LedgerDatabase } from './schema';
+export * from './setup';

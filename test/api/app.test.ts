@@ -1,45 +1,31 @@
 import { Connection, type Client } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
 import type { PalyraConfig, PalyraConfigInput } from '../../src/config';
-import { buildServer } from '../../src/api/server';
 import { simulatedText } from '../../src/domain/simulated-stream';
 import { delay } from '../../src/util/time';
-import { connectTestClient, testConfig, withTestWorker } from '../support/temporal';
+import { bearer, buildTestApp, testTokens } from '../support/app';
+import { openTestLedger, type TestLedger } from '../support/ledger';
+import { connectTestClient, withTestWorker } from '../support/temporal';
 
-const tokens = {
-  admin: 'admin-token-0123456789',
-  acmeService: 'acme-service-token-0123456789',
-  globexService: 'globex-service-token-0123456789',
-};
+const tokens = testTokens;
 
 let client: Client;
 let connection: Connection;
+let ledger: TestLedger;
 
 beforeAll(async () => {
   ({ client, connection } = await connectTestClient());
+  ledger = await openTestLedger('sqlite');
 });
-afterAll(() => connection.close());
+afterAll(async () => {
+  await connection.close();
+  await ledger.close();
+});
 
-async function buildApp(
-  overrides: PalyraConfigInput = {},
-  temporalConnection: Connection = connection,
-): Promise<{ app: FastifyInstance; config: PalyraConfig }> {
-  const config = testConfig(overrides);
-  const app = await buildServer({
-    config,
-    logger: false,
-    temporal: { client, connection: temporalConnection, uiUrl: 'http://temporal-ui.test:8233' },
-    tokens: [
-      { name: 'admin', token: tokens.admin, role: 'admin', tenants: ['*'] },
-      { name: 'acme-svc', token: tokens.acmeService, role: 'service', tenants: ['acme'] },
-      { name: 'globex-svc', token: tokens.globexService, role: 'service', tenants: ['globex'] },
-    ],
-    version: 'test',
-  });
-  return { app, config };
+function buildApp(config: PalyraConfigInput = {}, temporalConnection: Connection = connection) {
+  return buildTestApp({ client, connection: temporalConnection, ledger: ledger.repo, config });
 }
 
-const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 const runBody = (overrides: Record<string, unknown> = {}) => ({
   tenantId: 'acme',
   principalId: 'svc-checkout',
@@ -79,6 +65,7 @@ describe('API', () => {
     const notReady = await app.inject({ method: 'GET', url: '/readyz' });
     expect(notReady.statusCode).toBe(503);
     expect(notReady.json().checks.temporal.ok).toBe(true);
+    expect(notReady.json().checks.ledger).toEqual({ ok: true, message: 'ledger answering' });
     expect(notReady.json().checks.workers).toEqual({
       ok: false,
       message: expect.stringContaining(`no worker is polling task queue '${config.temporal.taskQueue}'`),

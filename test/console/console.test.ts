@@ -4,6 +4,7 @@ import type { BrowserContext } from 'playwright-core';
 import { buildServer } from '../../src/api/server';
 import type { PalyraConfig } from '../../src/config';
 import { launchChromium } from '../support/browser';
+import { openTestLedger, type TestLedger } from '../support/ledger';
 import { connectTestClient, testConfig, withTestWorker } from '../support/temporal';
 
 const operatorToken = 'console-operator-token-0123456789';
@@ -15,15 +16,18 @@ let app: FastifyInstance;
 let baseUrl: string;
 let browser: BrowserContext;
 let closeBrowser: () => Promise<void>;
+let ledger: TestLedger;
 
 beforeAll(async () => {
   ({ client, connection } = await connectTestClient());
+  ledger = await openTestLedger('sqlite');
   config = testConfig({ server: { port: 1 } });
   app = await buildServer({
     config,
     logger: false,
     temporal: { client, connection, uiUrl: 'http://temporal-ui.test:8233' },
     tokens: [{ name: 'operator', token: operatorToken, role: 'operator', tenants: ['*'] }],
+    ledger: ledger.repo,
     version: 'test',
   });
   baseUrl = await app.listen({ host: '127.0.0.1', port: 0 });
@@ -34,6 +38,7 @@ afterAll(async () => {
   await closeBrowser?.();
   await app?.close();
   await connection?.close();
+  await ledger?.close();
 });
 
 describe('operations console (Chromium)', () => {
@@ -52,9 +57,9 @@ describe('operations console (Chromium)', () => {
         for (let i = 0; i < 30; i++) {
           await page.click('#refresh-readiness');
           await page.waitForTimeout(200);
-          if ((await page.locator('#readiness .ok').count()) === 2) break;
+          if ((await page.locator('#readiness .ok').count()) === 3) break;
         }
-        expect(await page.locator('#readiness .ok').count()).toBe(2);
+        expect(await page.locator('#readiness .ok').count()).toBe(3);
 
         await page.fill('#tenant', 'acme');
         await page.fill('#output-tokens', '12');

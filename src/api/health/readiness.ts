@@ -8,7 +8,15 @@ export interface ReadinessCheck {
 
 export interface Readiness {
   ready: boolean;
-  checks: { temporal: ReadinessCheck; workers: ReadinessCheck };
+  checks: { temporal: ReadinessCheck; workers: ReadinessCheck; ledger: ReadinessCheck };
+}
+
+export interface ReadinessTargets {
+  connection: Connection;
+  namespace: string;
+  taskQueue: string;
+  ledger: { ping(): Promise<void> };
+  now: number;
 }
 
 /**
@@ -18,12 +26,30 @@ export interface Readiness {
 const livePollerWindowMs = 90_000;
 const probeDeadlineMs = 2_000;
 
-export async function checkReadiness(
-  connection: Connection,
-  namespace: string,
-  taskQueue: string,
-  now = Date.now(),
-): Promise<Readiness> {
+export async function checkReadiness(targets: ReadinessTargets): Promise<Readiness> {
+  const [temporalAndWorkers, ledger] = await Promise.all([checkTemporal(targets), checkLedger(targets.ledger)]);
+  return {
+    ready: temporalAndWorkers.temporal.ok && temporalAndWorkers.workers.ok && ledger.ok,
+    checks: { ...temporalAndWorkers, ledger },
+  };
+}
+
+async function checkLedger(ledger: { ping(): Promise<void> }): Promise<ReadinessCheck> {
+  const timeout = new Promise<never>((_, reject) =>
+    setTimeout(() => reject(new Error(`no answer in ${probeDeadlineMs} ms`)), probeDeadlineMs).unref(),
+  );
+  return Promise.race([ledger.ping(), timeout]).then(
+    () => ({ ok: true, message: 'ledger answering' }),
+    (error: Error) => ({ ok: false, message: `ledger unavailable: ${error.message.split('\n')[0]}` }),
+  );
+}
+
+async function checkTemporal({
+  connection,
+  namespace,
+  taskQueue,
+  now,
+}: ReadinessTargets): Promise<Pick<Readiness['checks'], 'temporal' | 'workers'>> {
   const temporalCheck = await connection
     .withDeadline(now + probeDeadlineMs, () => connection.workflowService.getSystemInfo({}))
     .then(
@@ -31,10 +57,7 @@ export async function checkReadiness(
       (error: Error) => ({ ok: false, message: `Temporal unreachable: ${error.message.split('\n')[0]}` }),
     );
   if (!temporalCheck.ok) {
-    return {
-      ready: false,
-      checks: { temporal: temporalCheck, workers: { ok: false, message: 'not checked: Temporal unreachable' } },
-    };
+    return { temporal: temporalCheck, workers: { ok: false, message: 'not checked: Temporal unreachable' } };
   }
 
   const workers = await Promise.all(
@@ -66,5 +89,5 @@ export async function checkReadiness(
     },
     (error: Error) => ({ ok: false, message: `cannot describe task queue '${taskQueue}': ${error.message.split('\n')[0]}` }),
   );
-  return { ready: temporalCheck.ok && workers.ok, checks: { temporal: temporalCheck, workers } };
+  return { temporal: temporalCheck, workers };
 }

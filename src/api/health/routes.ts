@@ -1,9 +1,11 @@
 import type { Connection } from '@temporalio/client';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import type { LedgerRepository } from '../../ledger';
 import { checkReadiness } from './readiness';
 
 export interface HealthRoutesOptions {
+  ledger: Pick<LedgerRepository, 'ping'>;
   connection: Connection;
   namespace: string;
   taskQueue: string;
@@ -11,7 +13,7 @@ export interface HealthRoutesOptions {
 
 const checkSchema = z.object({ ok: z.boolean(), message: z.string() });
 const readinessSchema = z
-  .object({ ready: z.boolean(), checks: z.object({ temporal: checkSchema, workers: checkSchema }) })
+  .object({ ready: z.boolean(), checks: z.object({ temporal: checkSchema, workers: checkSchema, ledger: checkSchema }) })
   .meta({ id: 'Readiness' });
 
 export const healthRoutes: FastifyPluginAsyncZod<HealthRoutesOptions> = async (app, options) => {
@@ -33,13 +35,13 @@ export const healthRoutes: FastifyPluginAsyncZod<HealthRoutesOptions> = async (a
     {
       config: { auth: 'public', rateLimit: false },
       schema: {
-        summary: 'Readiness: Temporal reachable and a worker polling the task queue',
+        summary: 'Readiness: Temporal reachable, a worker polling the task queue, the ledger answering',
         tags: ['health'],
         response: { 200: readinessSchema, 503: readinessSchema },
       },
     },
     async (_request, reply) => {
-      const readiness = await checkReadiness(options.connection, options.namespace, options.taskQueue);
+      const readiness = await checkReadiness({ ...options, now: Date.now() });
       return reply.code(readiness.ready ? 200 : 503).send(readiness);
     },
   );

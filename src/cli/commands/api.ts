@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../config';
+import { openConfiguredLedger } from '../../ledger/setup';
 import { connectClient } from '../../temporal/client';
 import { registerSearchAttributes } from '../../temporal/search-attributes';
 import { resolveAuthTokens } from '../admin-token';
@@ -24,9 +25,14 @@ async function runApi(): Promise<void> {
   const { client, connection } = await connectClient({ address, namespace: config.temporal.namespace });
   await registerSearchAttributes(connection, config.temporal.namespace);
   const tokens = resolveAuthTokens(config);
-  const api = await startApi({ config, logger, client, connection, temporalUiUrl: config.temporal.uiUrl, tokens });
+  const ledger = await openConfiguredLedger(config).catch(async (error: Error) => {
+    await connection.close();
+    throw error;
+  });
+  const api = await startApi({ config, logger, client, connection, temporalUiUrl: config.temporal.uiUrl, tokens, ledger: ledger.repo });
   onShutdown(async () => {
     await api.stop();
+    await ledger.close();
     await connection.close();
   });
   logger.info({ url: api.url, temporal: address }, 'API listening');

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../config';
+import { openConfiguredLedger, type ConfiguredLedger } from '../../ledger/setup';
 import { connectClient } from '../../temporal/client';
 import { registerSearchAttributes } from '../../temporal/search-attributes';
 import { delay } from '../../util/time';
@@ -30,16 +31,19 @@ async function runDev(): Promise<void> {
   let worker: RunningWorker | undefined;
   let api: RunningApi | undefined;
   let closeClient: (() => Promise<void>) | undefined;
+  let ledger: ConfiguredLedger | undefined;
   // Order matters: the worker drains while Temporal is still up, the dev server goes last.
   const shutdown = async () => {
     await worker?.stop();
     await api?.stop();
+    await ledger?.close();
     await closeClient?.();
     await target?.devServer?.stop();
   };
   onShutdown(shutdown);
 
   try {
+    ledger = await openConfiguredLedger(config);
     target = await resolveTemporalTarget(config, logger);
     const { client, connection } = await connectClient({ address: target.address, namespace: config.temporal.namespace });
     closeClient = () => connection.close();
@@ -52,7 +56,7 @@ async function runDev(): Promise<void> {
       process.stderr.write(`palyra: worker stopped: ${error.message}\n`);
       void shutdown().finally(() => process.exit(1));
     });
-    api = await startApi({ config, logger, client, connection, temporalUiUrl: target.uiUrl, tokens });
+    api = await startApi({ config, logger, client, connection, temporalUiUrl: target.uiUrl, tokens, ledger: ledger.repo });
 
     const readyAfterMs = await waitForReady(api.url, startedAt);
     const lines = [
@@ -67,6 +71,7 @@ async function runDev(): Promise<void> {
       tokens.generatedTokenFile
         ? `  admin token  ${tokens.generatedTokenFile}  (curl -H "Authorization: Bearer $(cat ${tokens.generatedTokenFile})" …)`
         : `  auth         ${tokens.tokens.length} token(s) from config`,
+      `  ledger       ${ledger.connection.description}`,
       `  data dir     ${config.dataDir}`,
       'Press Ctrl-C to stop.',
       '',

@@ -1,0 +1,151 @@
+import { z } from 'zod';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type { BudgetPolicy } from '../../domain/budget';
+import { PalyraError } from '../../domain/errors';
+import type { LedgerRepository, StoredPolicy } from '../../ledger';
+import { errorResponses } from '../errors';
+import { canAccessTenant, principalOf, type Principal } from '../plugins/auth';
+import {
+  budgetPolicyBodySchema,
+  policyListSchema,
+  policyParamsSchema,
+  policySchema,
+  usageQuerySchema,
+  usageSchema,
+} from './schemas';
+
+/**
+ * A token limited to some tenants sees (and, as admin, changes) only policies scoped to those
+ * tenants or their principals; global and model policies span tenants, so they need `*`.
+ */
+function policyVisibleTo(principal: Principal, policy: Pick<BudgetPolicy, 'scope'>): boolean {
+  if (principal.tenants.includes('*')) return true;
+  const { kind, id } = policy.scope;
+  if (kind === 'tenant' && id) return canAccessTenant(principal, id);
+  if (kind === 'principal' && id) return canAccessTenant(principal, id.split('/')[0] as string);
+  return false;
+}
+
+export const budgetRoutes: FastifyPluginAsyncZod<{ ledger: LedgerRepository }> = async (app, { ledger }) => {
+  const notFound = (policyId: string) => new PalyraError('not_found', `budget policy '${policyId}' not found`);
+  const visible = async (principal: Principal, policyId: string): Promise<StoredPolicy> => {
+    const policy = await ledger.getPolicy(policyId);
+    if (!policy || !policyVisibleTo(principal, policy)) throw notFound(policyId);
+    return policy;
+  };
+
+  app.get(
+    '/v1/budgets/policies',
+    {
+      config: { auth: { role: 'operator' } },
+      schema: {
+        summary: 'List budget policies',
+        tags: ['budgets'],
+        security: [{ bearer: [] }],
+        response: { 200: policyListSchema, ...errorResponses(401, 403, 429, 500, 503) },
+      },
+    },
+    async (request) => {
+      const principal = principalOf(request);
+      return { items: (await ledger.listPolicies()).filter((p) => policyVisibleTo(principal, p)) };
+    },
+  );
+
+  app.get(
+    '/v1/budgets/policies/:policyId',
+    {
+      config: { auth: { role: 'operator' } },
+      schema: {
+        summary: 'Get a budget policy',
+        tags: ['budgets'],
+        security: [{ bearer: [] }],
+        params: policyParamsSchema,
+        response: { 200: policySchema, ...errorResponses(400, 401, 403, 404, 429, 500, 503) },
+      },
+    },
+    async (request) => visible(principalOf(request), request.params.policyId),
+  );
+
+  app.put(
+    '/v1/budgets/policies/:policyId',
+    {
+      config: { auth: { role: 'admin' } },
+      schema: {
+        summary: 'Create or replace a budget policy',
+        description:
+          'Limits are integers in the metric unit: micro-USD for `cost`, tokens for `tokens`. Config-declared policies answer 409.',
+        tags: ['budgets'],
+        security: [{ bearer: [] }],
+        params: policyParamsSchema,
+        body: budgetPolicyBodySchema,
+        response: { 200: policySchema, 201: policySchema, ...errorResponses(400, 401, 403, 404, 409, 429, 500, 503) },
+      },
+    },
+    async (request, reply) => {
+      const principal = principalOf(request);
+      const policy: BudgetPolicy = { policyId: request.params.policyId, ...request.body };
+      if (!policyVisibleTo(principal, policy)) {
+        throw new PalyraError(
+          'forbidden',
+          `token '${principal.tokenName}' may not set a ${policy.scope.kind} policy outside its tenants`,
+        );
+      }
+      const existing = await ledger.getPolicy(policy.policyId);
+      if (existing && !policyVisibleTo(principal, existing)) throw notFound(policy.policyId);
+      const { policy: stored, created } = await ledger.putPolicy(policy, 'api');
+      return reply.code(created ? 201 : 200).send(stored);
+    },
+  );
+
+  app.delete(
+    '/v1/budgets/policies/:policyId',
+    {
+      config: { auth: { role: 'admin' } },
+      schema: {
+        summary: 'Delete a budget policy',
+        description: 'Its windows stay, so reservations holding them can still settle and release.',
+        tags: ['budgets'],
+        security: [{ bearer: [] }],
+        params: policyParamsSchema,
+        response: { 204: z.null().describe('deleted'), ...errorResponses(400, 401, 403, 404, 409, 429, 500, 503) },
+      },
+    },
+    async (request, reply) => {
+      await visible(principalOf(request), request.params.policyId);
+      await ledger.deletePolicy(request.params.policyId);
+      return reply.code(204).send(null);
+    },
+  );
+
+  app.get(
+    '/v1/budgets/usage',
+    {
+      config: { auth: { role: 'operator' } },
+      schema: {
+        summary: 'Usage per policy window',
+        description:
+          'For each policy, the window containing `at` (default now): spent, reserved, limit, utilization, status and alerts.',
+        tags: ['budgets'],
+        security: [{ bearer: [] }],
+        querystring: usageQuerySchema,
+        response: { 200: usageSchema, ...errorResponses(400, 401, 403, 429, 500, 503) },
+      },
+    },
+    async (request) => {
+      const principal = principalOf(request);
+      const at = request.query.at ? new Date(request.query.at) : new Date();
+      const windows = (await ledger.usageReport(at)).filter(
+        (w) => policyVisibleTo(principal, w) && (!request.query.policyId || w.policyId === request.query.policyId),
+      );
+      return {
+        at: at.toISOString(),
+        policies: windows.map((w) => ({
+          ...w,
+          status: w.status as 'ok' | 'soft_limit' | 'hard_limit',
+          alerts: w.alerts.map((a) => ({ ...a, threshold: a.threshold as 'pct80' | 'pct95' | 'soft' | 'hard' })),
+          ...(w.metric === 'cost' ? { spentMicroUsd: w.spent, reservedMicroUsd: w.reserved, limitMicroUsd: w.limit } : {}),
+        })),
+      };
+    },
+  );
+};

@@ -1,0 +1,67 @@
+import { z } from 'zod';
+import { budgetPolicyBodySchema, policyIdSchema } from '../../config/budget-policy';
+import { budgetActions, budgetMetrics, budgetWindows, scopeKinds } from '../../domain/budget';
+
+export { budgetPolicyBodySchema };
+
+export const policyParamsSchema = z.object({ policyId: policyIdSchema }).strict();
+
+const scopeSchema = z.object({ kind: z.enum(scopeKinds), id: z.string().optional() });
+
+export const policySchema = z
+  .object({
+    policyId: z.string(),
+    scope: scopeSchema,
+    metric: z.enum(budgetMetrics),
+    window: z.enum(budgetWindows),
+    softLimit: z.number().int().optional(),
+    hardLimit: z.number().int(),
+    action: z.enum(budgetActions),
+    enabled: z.boolean(),
+    source: z.enum(['api', 'config']),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+  })
+  .meta({ id: 'BudgetPolicy' });
+
+export const policyListSchema = z.object({ items: z.array(policySchema) }).meta({ id: 'BudgetPolicyList' });
+
+export const usageQuerySchema = z
+  .object({
+    at: z.iso.datetime({ offset: true }).optional().describe('show the windows that contain this instant (default: now)'),
+    policyId: policyIdSchema.optional(),
+  })
+  .strict();
+
+const alertSchema = z.object({
+  threshold: z.enum(['pct80', 'pct95', 'soft', 'hard']),
+  committed: z.number().int(),
+  limit: z.number().int(),
+  createdAt: z.string(),
+});
+
+export const usageSchema = z
+  .object({
+    at: z.string(),
+    policies: z.array(
+      z.object({
+        policyId: z.string(),
+        scope: scopeSchema,
+        metric: z.enum(budgetMetrics),
+        window: z.enum(budgetWindows),
+        periodKey: z.string(),
+        spent: z.number().int(),
+        reserved: z.number().int(),
+        limit: z.number().int(),
+        softLimit: z.number().int().optional(),
+        spentMicroUsd: z.number().int().optional(),
+        reservedMicroUsd: z.number().int().optional(),
+        limitMicroUsd: z.number().int().optional(),
+        utilization: z.number(),
+        status: z.enum(['ok', 'soft_limit', 'hard_limit']),
+        enabled: z.boolean(),
+        alerts: z.array(alertSchema),
+      }),
+    ),
+  })
+  .meta({ id: 'BudgetUsage' });

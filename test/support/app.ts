@@ -1,0 +1,43 @@
+import type { Client, Connection } from '@temporalio/client';
+import type { FastifyInstance } from 'fastify';
+import { buildServer } from '../../src/api/server';
+import type { AuthTokenConfig, PalyraConfig, PalyraConfigInput } from '../../src/config';
+import type { LedgerRepository } from '../../src/ledger';
+import { testConfig } from './temporal';
+
+/** Tokens the API tests use: an all-tenant admin, two tenant-scoped services and an operator. */
+export const testTokens = {
+  admin: 'admin-token-0123456789',
+  acmeAdmin: 'acme-admin-token-0123456789',
+  acmeService: 'acme-service-token-0123456789',
+  globexService: 'globex-service-token-0123456789',
+  operator: 'operator-token-0123456789',
+};
+
+const tokenConfig: AuthTokenConfig[] = [
+  { name: 'admin', token: testTokens.admin, role: 'admin', tenants: ['*'] },
+  { name: 'acme-admin', token: testTokens.acmeAdmin, role: 'admin', tenants: ['acme'] },
+  { name: 'acme-svc', token: testTokens.acmeService, role: 'service', tenants: ['acme'] },
+  { name: 'globex-svc', token: testTokens.globexService, role: 'service', tenants: ['globex'] },
+  { name: 'operator', token: testTokens.operator, role: 'operator', tenants: ['*'] },
+];
+
+export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+export async function buildTestApp(options: {
+  client: Client;
+  connection: Connection;
+  ledger: LedgerRepository;
+  config?: PalyraConfigInput;
+}): Promise<{ app: FastifyInstance; config: PalyraConfig }> {
+  const config = testConfig(options.config);
+  const app = await buildServer({
+    config,
+    logger: false,
+    temporal: { client: options.client, connection: options.connection, uiUrl: 'http://temporal-ui.test:8233' },
+    tokens: tokenConfig,
+    ledger: options.ledger,
+    version: 'test',
+  });
+  return { app, config };
+}
