@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { registerApiCommand } from './commands/api';
+import { registerBudgetsCommand } from './commands/budgets';
 import { registerDevCommand } from './commands/dev';
 import { registerToolsCommand } from './commands/tools';
 import { registerWorkerCommand } from './commands/worker';
@@ -14,6 +15,7 @@ registerDevCommand(program);
 registerWorkerCommand(program);
 registerApiCommand(program);
 registerToolsCommand(program);
+registerBudgetsCommand(program);
 
 program.parseAsync(process.argv).catch((error: Error) => {
   process.stderr.write(`palyra: ${error.message}\n`);

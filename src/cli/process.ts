@@ -1,11 +1,20 @@
 import { ConfigError } from '../config';
 import { LedgerSetupError } from '../ledger/setup';
+import { ApiClientError } from './api-client';
 import { DevServerError, ToolNotFoundError } from '../temporal/dev-server';
 import { TemporalUnreachableError } from '../temporal/client';
 import { StartupError } from './services';
 
 /** Errors whose message already says what is wrong and how to fix it: printed as one line. */
-const explainedErrors = [ConfigError, DevServerError, ToolNotFoundError, TemporalUnreachableError, StartupError, LedgerSetupError];
+const explainedErrors = [
+  ConfigError,
+  DevServerError,
+  ToolNotFoundError,
+  TemporalUnreachableError,
+  StartupError,
+  LedgerSetupError,
+  ApiClientError,
+];
 
 export function reportFatal(error: unknown): never {
   if (explainedErrors.some((type) => error instanceof type)) {

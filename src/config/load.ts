@@ -31,7 +31,7 @@ export const environmentOverrides = [
 ] as const satisfies readonly { name: string; path: readonly string[]; kind: EnvValueKind }[];
 
 /** Other variables Palyra reads that are not config keys. */
-export const otherEnvironmentVariables = ['PALYRA_CONFIG'] as const;
+export const otherEnvironmentVariables = ['PALYRA_CONFIG', 'PALYRA_URL', 'PALYRA_TOKEN'] as const;
 
 export interface LoadConfigOptions {
   env?: NodeJS.ProcessEnv;

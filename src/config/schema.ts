@@ -217,7 +217,11 @@ export const configSchema = z
     const policyIds = new Set<string>();
     config.budgets.policies.forEach((policy, index) => {
       if (policyIds.has(policy.policyId)) {
-        ctx.addIssue({ code: 'custom', path: ['budgets', 'policies', index, 'policyId'], message: `duplicate policy id '${policy.policyId}'` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['budgets', 'policies', index, 'policyId'],
+          message: `duplicate policy id '${policy.policyId}'`,
+        });
       }
       policyIds.add(policy.policyId);
     });

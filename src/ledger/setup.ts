@@ -37,6 +37,8 @@ export async function openConfiguredLedger(config: PalyraConfig): Promise<Config
       connection.dialect === 'postgres'
         ? 'check DATABASE_URL and that PostgreSQL is running'
         : `check that ${config.dataDir} is writable`;
-    throw new LedgerSetupError(`ledger at ${connection.description} is not usable (${(error as Error).message.split('\n')[0]}): ${hint}`);
+    throw new LedgerSetupError(
+      `ledger at ${connection.description} is not usable (${(error as Error).message.split('\n')[0]}): ${hint}`,
+    );
   }
 }

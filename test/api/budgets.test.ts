@@ -1,5 +1,6 @@
 import type { Client, Connection } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
+import { budgetRefusalError } from '../../src/api/budgets/refusal';
 import { bearer, buildTestApp, testTokens } from '../support/app';
 import { openTestLedger, type TestLedger } from '../support/ledger';
 import { connectTestClient } from '../support/temporal';
@@ -177,6 +178,51 @@ describe('budget usage API', () => {
     const bad = await app.inject({ method: 'GET', url: '/v1/budgets/usage?at=yesterday', headers: bearer(testTokens.operator) });
     expect(bad.statusCode).toBe(400);
     expect(bad.json().error.details.issues[0].field).toBe('querystring.at');
+  });
+});
+
+describe('budget refusals', () => {
+  it('answer 402 with the policy, window and numbers', async () => {
+    await put('tiny', { ...acmeDaily, softLimit: undefined, hardLimit: 100 });
+    const outcome = await ledger.repo.reserve({
+      reservationId: 'r-refused',
+      runId: 'run-refused',
+      scope: { tenantId: 'acme', principalId: 'svc', modelId: 'sim-standard' },
+      inputTokens: 100,
+      maxOutputTokens: 50,
+      price: { inputMicroUsdPerMTok: 2_500_000, outputMicroUsdPerMTok: 10_000_000 },
+      catalogVersion: 'v',
+      expiresAt: new Date(Date.now() + 60_000),
+    });
+    if (outcome.status !== 'refused') throw new Error('expected a refusal');
+    // Runs answer with this error once admission is wired in; a probe route shows the wire shape.
+    const { app: probe } = await buildTestApp({ client, connection, ledger: ledger.repo });
+    probe.get('/v1/probe/refusal', async () => {
+      throw budgetRefusalError(outcome.refusal);
+    });
+    try {
+      const response = await probe.inject({ method: 'GET', url: '/v1/probe/refusal', headers: bearer(testTokens.admin) });
+      expect(response.statusCode).toBe(402);
+      expect(response.json()).toEqual({
+        error: {
+          code: 'budget_exceeded',
+          message: outcome.refusal.message,
+          details: {
+            policyId: 'tiny',
+            window: 'day',
+            periodKey: new Date().toISOString().slice(0, 10),
+            metric: 'cost',
+            action: 'block',
+            spentMicroUsd: 0,
+            reservedMicroUsd: 0,
+            limitMicroUsd: 100,
+            requestedMicroUsd: 750,
+          },
+        },
+      });
+    } finally {
+      await probe.close();
+    }
   });
 });
 

@@ -29,7 +29,15 @@ async function runApi(): Promise<void> {
     await connection.close();
     throw error;
   });
-  const api = await startApi({ config, logger, client, connection, temporalUiUrl: config.temporal.uiUrl, tokens, ledger: ledger.repo });
+  const api = await startApi({
+    config,
+    logger,
+    client,
+    connection,
+    temporalUiUrl: config.temporal.uiUrl,
+    tokens,
+    ledger: ledger.repo,
+  });
   onShutdown(async () => {
     await api.stop();
     await ledger.close();
