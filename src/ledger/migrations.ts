@@ -123,8 +123,18 @@ const migrations: Record<string, Migration> = {
   },
 };
 
-export async function migrateLedger(db: Kysely<unknown>): Promise<MigrationResultSet> {
-  const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations } });
+export async function migrateLedger(db: Kysely<unknown>, dialect: 'sqlite' | 'postgres'): Promise<MigrationResultSet> {
+  // Kysely looks for its bookkeeping tables across every schema unless told which one; with
+  // several Palyra schemas in one database (tests, staging) it must be the connection's own.
+  const migrationTableSchema =
+    dialect === 'postgres'
+      ? (await sql<{ schema: string }>`select current_schema() as schema`.execute(db)).rows[0]?.schema
+      : undefined;
+  const migrator = new Migrator({
+    db,
+    provider: { getMigrations: async () => migrations },
+    ...(migrationTableSchema ? { migrationTableSchema } : {}),
+  });
   const result = await migrator.migrateToLatest();
   if (result.error) {
     const failed = result.results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';

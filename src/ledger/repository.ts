@@ -115,18 +115,32 @@ export function createLedgerRepository({
    * SELECT … FOR UPDATE inside the transaction (see lockWindows).
    */
   async function writeTransaction<T>(fn: (trx: Db) => Promise<T>): Promise<T> {
-    if (dialect === 'postgres') return db.transaction().execute(fn);
-    return db.connection().execute(async (conn) => {
-      await sql`begin immediate`.execute(conn);
-      try {
-        const result = await fn(conn);
-        await sql`commit`.execute(conn);
-        return result;
-      } catch (error) {
-        await sql`rollback`.execute(conn);
-        throw error;
-      }
-    });
+    const committed: (() => void)[] = [];
+    const run = async (trx: Db) => {
+      commitHooks.set(trx, committed);
+      return fn(trx);
+    };
+    const result =
+      dialect === 'postgres'
+        ? await db.transaction().execute(run)
+        : await db.connection().execute(async (conn) => {
+            await sql`begin immediate`.execute(conn);
+            try {
+              const value = await run(conn);
+              await sql`commit`.execute(conn);
+              return value;
+            } catch (error) {
+              await sql`rollback`.execute(conn);
+              throw error;
+            }
+          });
+    committed.forEach((hook) => hook());
+    return result;
+  }
+
+  const commitHooks = new WeakMap<Db, (() => void)[]>();
+  function afterCommit(trx: Db, hook: () => void): void {
+    commitHooks.get(trx)?.push(hook);
   }
 
   // ---- policies ---------------------------------------------------------------------------------
@@ -252,6 +266,113 @@ export function createLedgerRepository({
    * with the same reservation id returns the first outcome and books nothing.
    */
   async function reserve(request: ReserveRequest): Promise<ReserveOutcome> {
+    try {
+      if (!request.approvalOverride) {
+        const admitted = await reserveInFull(request);
+        if (admitted) return admitted;
+      }
+      return await reserveWithAdmission(request);
+    } catch (error) {
+      // Two concurrent calls with the same id: the loser returns the winner's outcome.
+      if (!isUniqueViolation(error)) throw error;
+      const stored = await db
+        .selectFrom('reservations')
+        .select('outcome')
+        .where('reservation_id', '=', request.reservationId)
+        .executeTakeFirst();
+      if (!stored) throw error;
+      return JSON.parse(stored.outcome) as ReserveOutcome;
+    }
+  }
+
+  /**
+   * The common case, kept short under the lock: write the reservation and its holds first (new
+   * rows nobody else touches), then book each window with a conditional UPDATE as the last
+   * statements, so the contended window rows stay locked only for those updates and the commit.
+   * Returns null (after rolling back) when the full request does not fit anywhere; the admission
+   * path then decides between clamping and refusing.
+   */
+  async function reserveInFull(request: ReserveRequest): Promise<ReserveOutcome | null> {
+    try {
+      return await writeTransaction(async (trx) => {
+        const existing = await trx
+          .selectFrom('reservations')
+          .select('outcome')
+          .where('reservation_id', '=', request.reservationId)
+          .executeTakeFirst();
+        if (existing) return JSON.parse(existing.outcome) as ReserveOutcome;
+        const now = clock();
+        const policies = await applicablePolicies(trx, request.scope);
+        const keys = policies.map((policy) => ({ policy, periodKey: periodKey(policy.window, now) }));
+        await ensureWindows(trx, keys);
+        const amounts = {
+          cost: costMicroUsd(request.price, { inputTokens: request.inputTokens, outputTokens: request.maxOutputTokens }),
+          tokens: request.inputTokens + request.maxOutputTokens,
+        };
+        const outcome: ReserveOutcome = {
+          status: 'admitted',
+          reservationId: request.reservationId,
+          amountMicroUsd: amounts.cost,
+          tokens: amounts.tokens,
+          maxOutputTokens: request.maxOutputTokens,
+          clamped: false,
+          catalogVersion: request.catalogVersion,
+          overriddenPolicyIds: [],
+        };
+        await insertReservation(trx, request, now, outcome);
+        await checkpoint('reserve:reservation-inserted');
+        const holds = keys.map(({ policy, periodKey: key }) => ({
+          policyId: policy.policyId,
+          periodKey: key,
+          metric: policy.metric,
+          amount: amounts[policy.metric],
+        }));
+        if (holds.length > 0) {
+          await trx
+            .insertInto('reservation_holds')
+            .values(
+              holds.map((h) => ({
+                reservation_id: request.reservationId,
+                policy_id: h.policyId,
+                period_key: h.periodKey,
+                metric: h.metric,
+                amount: h.amount,
+              })),
+            )
+            .execute();
+          await checkpoint('reserve:holds-inserted');
+        }
+        const crossings: Crossing[] = [];
+        for (const { policy, periodKey: key } of [...keys].sort(byWindow)) {
+          const amount = amounts[policy.metric];
+          const booked = await trx
+            .updateTable('policy_windows')
+            .set((eb) => ({ reserved: eb('reserved', '+', amount) }))
+            .where('policy_id', '=', policy.policyId)
+            .where('period_key', '=', key)
+            .where((eb) => eb(eb(eb.ref('spent'), '+', eb.ref('reserved')), '<=', policy.hardLimit - amount))
+            .returning(['spent', 'reserved'])
+            .executeTakeFirst();
+          if (!booked) throw new DoesNotFitInFull();
+          crossings.push({
+            policy,
+            periodKey: key,
+            before: booked.spent + booked.reserved - amount,
+            after: booked.spent + booked.reserved,
+          });
+          await checkpoint(`reserve:hold-booked:${policy.policyId}`);
+        }
+        await recordCrossings(trx, crossings, now);
+        return outcome;
+      });
+    } catch (error) {
+      if (error instanceof DoesNotFitInFull) return null;
+      throw error;
+    }
+  }
+
+  /** Clamping, refusals and approval overrides: reads the locked windows and decides in full. */
+  async function reserveWithAdmission(request: ReserveRequest): Promise<ReserveOutcome> {
     return writeTransaction(async (trx) => {
       const existing = await trx
         .selectFrom('reservations')
@@ -261,10 +382,9 @@ export function createLedgerRepository({
       if (existing) return JSON.parse(existing.outcome) as ReserveOutcome;
 
       const now = clock();
-      const policies = (await trx.selectFrom('budget_policies').selectAll().where('enabled', '=', 1).execute())
-        .map(toPolicy)
-        .filter((policy) => policyApplies(policy, request.scope));
+      const policies = await applicablePolicies(trx, request.scope);
       const keys = policies.map((policy) => ({ policy, periodKey: periodKey(policy.window, now) }));
+      await ensureWindows(trx, keys);
       const usage = await lockWindows(trx, keys);
       await checkpoint('reserve:windows-locked');
 
@@ -295,31 +415,7 @@ export function createLedgerRepository({
           }
         : { status: 'refused', reservationId: request.reservationId, refusal: decision.refusal };
 
-      await trx
-        .insertInto('reservations')
-        .values({
-          reservation_id: request.reservationId,
-          run_id: request.runId,
-          state: decision.admitted ? 'pending' : 'refused',
-          tenant_id: request.scope.tenantId,
-          principal_id: request.scope.principalId,
-          model_id: request.scope.modelId,
-          input_tokens: request.inputTokens,
-          max_output_tokens: decision.admitted ? decision.maxOutputTokens : request.maxOutputTokens,
-          amount_micro_usd: decision.admitted ? decision.costMicroUsd : 0,
-          tokens: decision.admitted ? decision.tokens : 0,
-          input_micro_usd_per_mtok: request.price.inputMicroUsdPerMTok,
-          output_micro_usd_per_mtok: request.price.outputMicroUsdPerMTok,
-          catalog_version: request.catalogVersion,
-          expires_at: request.expiresAt.toISOString(),
-          created_at: now.toISOString(),
-          resolved_at: decision.admitted ? null : now.toISOString(),
-          settled_micro_usd: null,
-          settled_tokens: null,
-          outcome: JSON.stringify(outcome),
-          resolution: null,
-        })
-        .execute();
+      await insertReservation(trx, request, now, outcome);
       await checkpoint('reserve:reservation-inserted');
       if (!decision.admitted) return outcome;
 
@@ -361,7 +457,10 @@ export function createLedgerRepository({
     });
   }
 
-  /** Books the actual usage, priced with the reservation's own prices (and catalog version). */
+  /**
+   * Books the actual usage, priced with the reservation's own prices (and catalog version). New
+   * rows first, the contended window rows last, as in reserveInFull.
+   */
   async function settle(request: SettleRequest): Promise<ResolutionOutcome> {
     return writeTransaction(async (trx) => {
       const reservation = await loadReservation(trx, request.reservationId);
@@ -382,29 +481,39 @@ export function createLedgerRepository({
         .selectAll()
         .where('reservation_id', '=', request.reservationId)
         .execute();
-      for (const hold of holds) {
-        const actual = hold.metric === 'cost' ? cost : tokens;
-        await trx
-          .updateTable('policy_windows')
-          .set((eb) => ({ reserved: eb('reserved', '-', hold.amount), spent: eb('spent', '+', actual) }))
-          .where('policy_id', '=', hold.policy_id)
-          .where('period_key', '=', hold.period_key)
-          .execute();
+      const policies =
+        holds.length > 0
+          ? (
+              await trx
+                .selectFrom('budget_policies')
+                .selectAll()
+                .where(
+                  'policy_id',
+                  'in',
+                  holds.map((h) => h.policy_id),
+                )
+                .execute()
+            ).map(toPolicy)
+          : [];
+      const actualFor = (metric: string) => (metric === 'cost' ? cost : tokens);
+
+      if (holds.length > 0) {
         await trx
           .insertInto('usage_records')
-          .values({
-            reservation_id: hold.reservation_id,
-            policy_id: hold.policy_id,
-            period_key: hold.period_key,
-            run_id: reservation.run_id,
-            metric: hold.metric,
-            amount: actual,
-            created_at: now.toISOString(),
-          })
+          .values(
+            holds.map((hold) => ({
+              reservation_id: hold.reservation_id,
+              policy_id: hold.policy_id,
+              period_key: hold.period_key,
+              run_id: reservation.run_id,
+              metric: hold.metric,
+              amount: actualFor(hold.metric),
+              created_at: now.toISOString(),
+            })),
+          )
           .execute();
-        await checkpoint(`settle:window-booked:${hold.policy_id}`);
+        await checkpoint('settle:usage-recorded');
       }
-
       const overage = cost > reservation.amount_micro_usd || tokens > reservation.tokens;
       if (overage) {
         await trx
@@ -440,19 +549,28 @@ export function createLedgerRepository({
         .where('reservation_id', '=', request.reservationId)
         .execute();
       await checkpoint('settle:reservation-resolved');
-      const policies = (
-        await trx
-          .selectFrom('budget_policies')
-          .selectAll()
-          .where('policy_id', 'in', holds.length ? holds.map((h) => h.policy_id) : [''])
-          .execute()
-      ).map(toPolicy);
-      await recordAlerts(
-        trx,
-        policies,
-        holds.map((h) => ({ policyId: h.policy_id, periodKey: h.period_key })),
-        now,
-      );
+
+      const crossings: Crossing[] = [];
+      for (const hold of [...holds].sort((a, b) =>
+        byWindow(
+          { policy: { policyId: a.policy_id } as BudgetPolicy, periodKey: a.period_key },
+          { policy: { policyId: b.policy_id } as BudgetPolicy, periodKey: b.period_key },
+        ),
+      )) {
+        const actual = actualFor(hold.metric);
+        const booked = await trx
+          .updateTable('policy_windows')
+          .set((eb) => ({ reserved: eb('reserved', '-', hold.amount), spent: eb('spent', '+', actual) }))
+          .where('policy_id', '=', hold.policy_id)
+          .where('period_key', '=', hold.period_key)
+          .returning(['spent', 'reserved'])
+          .executeTakeFirstOrThrow();
+        const policy = policies.find((p) => p.policyId === hold.policy_id);
+        const after = booked.spent + booked.reserved;
+        if (policy) crossings.push({ policy, periodKey: hold.period_key, before: after - actual + hold.amount, after });
+        await checkpoint(`settle:window-booked:${hold.policy_id}`);
+      }
+      await recordCrossings(trx, crossings, now);
       return outcome;
     });
   }
@@ -570,18 +688,58 @@ export function createLedgerRepository({
 
   // ---- helpers ----------------------------------------------------------------------------------
 
-  /**
-   * Makes sure each window row exists, then reads them, locked on PostgreSQL (in a stable order,
-   * so two transactions never wait on each other in a cycle).
-   */
+  async function applicablePolicies(trx: Db, scope: RunScope): Promise<StoredPolicy[]> {
+    const rows = await trx.selectFrom('budget_policies').selectAll().where('enabled', '=', 1).execute();
+    return rows.map(toPolicy).filter((policy) => policyApplies(policy, scope));
+  }
+
+  /** Window rows are never deleted, so each is created at most once per process (then cached). */
+  const knownWindows = new Set<string>();
+  async function ensureWindows(trx: Db, keys: { policy: BudgetPolicy; periodKey: string }[]): Promise<void> {
+    const missing = keys.filter((k) => !knownWindows.has(windowId(k.policy.policyId, k.periodKey)));
+    if (missing.length === 0) return;
+    await trx
+      .insertInto('policy_windows')
+      .values(missing.map((k) => ({ policy_id: k.policy.policyId, period_key: k.periodKey })))
+      .onConflict((oc) => oc.columns(['policy_id', 'period_key']).doNothing())
+      .execute();
+    // Only after commit is the row certain to exist for other transactions.
+    afterCommit(trx, () => missing.forEach((k) => knownWindows.add(windowId(k.policy.policyId, k.periodKey))));
+  }
+
+  async function insertReservation(trx: Db, request: ReserveRequest, now: Date, outcome: ReserveOutcome): Promise<void> {
+    const admitted = outcome.status === 'admitted' ? outcome : null;
+    await trx
+      .insertInto('reservations')
+      .values({
+        reservation_id: request.reservationId,
+        run_id: request.runId,
+        state: admitted ? 'pending' : 'refused',
+        tenant_id: request.scope.tenantId,
+        principal_id: request.scope.principalId,
+        model_id: request.scope.modelId,
+        input_tokens: request.inputTokens,
+        max_output_tokens: admitted ? admitted.maxOutputTokens : request.maxOutputTokens,
+        amount_micro_usd: admitted ? admitted.amountMicroUsd : 0,
+        tokens: admitted ? admitted.tokens : 0,
+        input_micro_usd_per_mtok: request.price.inputMicroUsdPerMTok,
+        output_micro_usd_per_mtok: request.price.outputMicroUsdPerMTok,
+        catalog_version: request.catalogVersion,
+        expires_at: request.expiresAt.toISOString(),
+        created_at: now.toISOString(),
+        resolved_at: admitted ? null : now.toISOString(),
+        settled_micro_usd: null,
+        settled_tokens: null,
+        outcome: JSON.stringify(outcome),
+        resolution: null,
+      })
+      .execute();
+  }
+
+  /** Reads the windows, locked on PostgreSQL in a stable order (no two transactions wait in a cycle). */
   async function lockWindows(trx: Db, keys: { policy: BudgetPolicy; periodKey: string }[]): Promise<Map<string, Usage>> {
     const usage = new Map<string, Usage>();
     if (keys.length === 0) return usage;
-    await trx
-      .insertInto('policy_windows')
-      .values(keys.map((k) => ({ policy_id: k.policy.policyId, period_key: k.periodKey })))
-      .onConflict((oc) => oc.columns(['policy_id', 'period_key']).doNothing())
-      .execute();
     let query = trx
       .selectFrom('policy_windows')
       .selectAll()
@@ -594,6 +752,27 @@ export function createLedgerRepository({
     for (const row of await query.execute())
       usage.set(windowId(row.policy_id, row.period_key), { spent: row.spent, reserved: row.reserved });
     return usage;
+  }
+
+  /** Alerts for thresholds a window crossed in this transaction (before < threshold ≤ after). */
+  async function recordCrossings(trx: Db, crossings: Crossing[], now: Date): Promise<void> {
+    for (const { policy, periodKey: key, before, after } of crossings) {
+      const crossed = reachedThresholds(policy, after).filter((t) => !reachedThresholds(policy, before).includes(t));
+      for (const threshold of crossed) {
+        await trx
+          .insertInto('budget_alerts')
+          .values({
+            policy_id: policy.policyId,
+            period_key: key,
+            threshold,
+            committed: after,
+            limit_value: policy.hardLimit,
+            created_at: now.toISOString(),
+          })
+          .onConflict((oc) => oc.columns(['policy_id', 'period_key', 'threshold']).doNothing())
+          .execute();
+      }
+    }
   }
 
   /** One alert per threshold per window: the primary key deduplicates. */
@@ -654,6 +833,32 @@ interface Usage {
   spent: number;
   reserved: number;
 }
+
+interface Crossing {
+  policy: BudgetPolicy;
+  periodKey: string;
+  before: number;
+  after: number;
+}
+
+function isUniqueViolation(error: unknown): boolean {
+  const code = (error as { code?: string } | null)?.code;
+  return code === '23505' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_UNIQUE';
+}
+
+/** Rolls back the in-full attempt when one window has no room for the whole request. */
+class DoesNotFitInFull extends Error {}
+
+const byWindow = (a: { policy: BudgetPolicy; periodKey: string }, b: { policy: BudgetPolicy; periodKey: string }) =>
+  a.policy.policyId < b.policy.policyId
+    ? -1
+    : a.policy.policyId > b.policy.policyId
+      ? 1
+      : a.periodKey < b.periodKey
+        ? -1
+        : a.periodKey > b.periodKey
+          ? 1
+          : 0;
 
 function windowId(policyId: string, key: string): string {
   return `${policyId}\u0000${key}`;

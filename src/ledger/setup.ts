@@ -27,7 +27,7 @@ export async function openConfiguredLedger(config: PalyraConfig): Promise<Config
     throw new LedgerSetupError(`cannot open the ledger: ${(error as Error).message}`);
   }
   try {
-    await migrateLedger(connection.db as never);
+    await migrateLedger(connection.db as never, connection.dialect);
     const repo = createLedgerRepository({ connection });
     await repo.syncConfigPolicies(config.budgets.policies);
     return { connection, repo, close: () => connection.close() };

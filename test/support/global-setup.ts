@@ -7,6 +7,7 @@ import { loadConfig } from '../../src/config';
 import { locateTool, startDevServer, temporalCli } from '../../src/temporal/dev-server';
 import { findFreePort } from '../../src/util/net';
 import { testEnv } from './env';
+import { dropTestSchemas } from './ledger';
 
 /**
  * One Temporal dev server for the whole test run, on free ports and a temporary DB file. Tests
@@ -26,6 +27,7 @@ async function probePostgres(): Promise<void> {
     await client.connect();
     await client.query('select 1');
     process.env[testEnv.postgresUrl] = url;
+    await dropTestSchemas(url); // leftovers of an interrupted earlier run
   } catch (error) {
     if (explicit)
       throw new Error(`${testEnv.postgresUrl}=${explicit} is set but PostgreSQL is unreachable: ${(error as Error).message}`);

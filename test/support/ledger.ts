@@ -30,13 +30,39 @@ export interface TestLedgerStore {
   drop(): Promise<void>;
 }
 
-/** A fresh, empty, migrated store: a temp SQLite file, or a PostgreSQL schema of its own. */
-export async function createTestLedgerStore(dialect: LedgerDialect): Promise<TestLedgerStore> {
+/** Prefix of the PostgreSQL schemas tests create; the global teardown drops them all. */
+export const testSchemaPrefix = 'palyra_test_';
+
+/** Drops every schema the tests created (global setup and teardown; nothing else runs then). */
+export async function dropTestSchemas(baseUrl: string): Promise<void> {
+  const client = new pg.Client({ connectionString: baseUrl });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ nspname: string }>('select nspname from pg_namespace where nspname like $1', [
+      `${testSchemaPrefix}%`,
+    ]);
+    for (const { nspname } of rows) await client.query(`drop schema ${nspname} cascade`);
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * A fresh, empty, migrated store: a temp SQLite file, or a PostgreSQL schema of its own.
+ *
+ * PostgreSQL schemas are dropped by the global teardown, not one by one: Kysely's migrator reads
+ * the catalog of every schema, and a schema dropped by a parallel test file in the middle of that
+ * read fails it ("schema … does not exist"). `dropImmediately` is for the benchmark, which runs alone.
+ */
+export async function createTestLedgerStore(
+  dialect: LedgerDialect,
+  options: { dropImmediately?: boolean } = {},
+): Promise<TestLedgerStore> {
   if (dialect === 'sqlite') {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'palyra-ledger-'));
     const file = path.join(dir, 'ledger.db');
     const first = openSqlite(file);
-    await migrateLedger(first.db as never);
+    await migrateLedger(first.db as never, first.dialect);
     await first.close();
     return {
       dialect,
@@ -46,7 +72,7 @@ export async function createTestLedgerStore(dialect: LedgerDialect): Promise<Tes
     };
   }
   const baseUrl = process.env[testEnv.postgresUrl] as string;
-  const schema = `palyra_test_${randomBytes(6).toString('hex')}`;
+  const schema = `${testSchemaPrefix}${randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ connectionString: baseUrl });
   await admin.connect();
   await admin.query(`create schema ${schema}`);
@@ -55,13 +81,14 @@ export async function createTestLedgerStore(dialect: LedgerDialect): Promise<Tes
   url.searchParams.set('options', `-c search_path=${schema}`);
   const location = url.toString();
   const first = openPostgres(location, 2);
-  await migrateLedger(first.db as never);
+  await migrateLedger(first.db as never, first.dialect);
   await first.close();
   return {
     dialect,
     location,
     connect: (poolSize = 10) => openPostgres(location, poolSize),
     async drop() {
+      if (!options.dropImmediately) return;
       const cleanup = new pg.Client({ connectionString: baseUrl });
       await cleanup.connect();
       await cleanup.query(`drop schema ${schema} cascade`);

@@ -1,0 +1,208 @@
+/**
+ * Ledger throughput and latency: reserve+settle pairs at concurrency 1, 16 and 64 on SQLite and
+ * PostgreSQL, each beside a baseline on the same database in the same run (one plain transaction
+ * with one INSERT and one UPDATE). Checks that nothing was overspent after every run.
+ *
+ *   npm run bench -- ledger [pairsPerWorker=50]
+ *
+ * Targets: at concurrency 16 on PostgreSQL, p99 reserve latency under 5 ms and pair throughput at
+ * least 0.5× the baseline; zero overspend everywhere.
+ */
+import { performance } from 'node:perf_hooks';
+import { sql } from 'kysely';
+import pg from 'pg';
+import { checkLedgerInvariants, createLedgerRepository, type LedgerConnection, type LedgerDialect } from '../src/ledger';
+import { createTestLedgerStore } from '../test/support/ledger';
+import { testEnv } from '../test/support/env';
+import { percentile, writeResults } from './results';
+
+const concurrencies = [1, 16, 64];
+const defaultPostgresUrl = 'postgres://postgres@127.0.0.1:5432/test';
+
+interface Row {
+  store: LedgerDialect;
+  concurrency: number;
+  pairs: number;
+  pairsPerSecond: number;
+  reserveP50Ms: number;
+  reserveP99Ms: number;
+  pairP50Ms: number;
+  pairP99Ms: number;
+  baselineTxPerSecond: number;
+  baselineP50Ms: number;
+  baselineP99Ms: number;
+  ratioToBaseline: number;
+  overspend: number;
+  invariantViolations: number;
+}
+
+async function postgresAvailable(): Promise<boolean> {
+  const url = process.env[testEnv.postgresUrl] || defaultPostgresUrl;
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2_000 });
+  try {
+    await client.connect();
+    process.env[testEnv.postgresUrl] = url;
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** Runs `total` operations with `concurrency` of them in flight; returns per-op latencies. */
+async function drive(
+  total: number,
+  concurrency: number,
+  op: (i: number) => Promise<number[]>,
+): Promise<{ elapsedMs: number; samples: number[][] }> {
+  const samples: number[][] = [];
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < total) samples.push(await op(next++));
+    }),
+  );
+  return { elapsedMs: performance.now() - started, samples };
+}
+
+async function baseline(connection: LedgerConnection, total: number, concurrency: number) {
+  const { db } = connection;
+  await sql`create table if not exists bench_baseline (id text primary key, amount bigint not null)`.execute(db);
+  await sql`create table if not exists bench_counter (id text primary key, total bigint not null)`.execute(db);
+  await sql`delete from bench_baseline`.execute(db);
+  await sql`delete from bench_counter`.execute(db);
+  await sql`insert into bench_counter (id, total) values ('c', 0)`.execute(db);
+  const transaction = async <T>(fn: (trx: typeof db) => Promise<T>) =>
+    connection.dialect === 'postgres'
+      ? db.transaction().execute(fn)
+      : db.connection().execute(async (conn) => {
+          await sql`begin immediate`.execute(conn);
+          try {
+            const result = await fn(conn);
+            await sql`commit`.execute(conn);
+            return result;
+          } catch (error) {
+            await sql`rollback`.execute(conn);
+            throw error;
+          }
+        });
+  return drive(total, concurrency, async (i) => {
+    const t0 = performance.now();
+    await transaction(async (trx) => {
+      await sql`insert into bench_baseline (id, amount) values (${`b${concurrency}-${i}`}, 750)`.execute(trx);
+      await sql`update bench_counter set total = total + 750 where id = 'c'`.execute(trx);
+    });
+    return [performance.now() - t0];
+  });
+}
+
+async function benchStore(dialect: LedgerDialect, pairsPerWorker: number): Promise<Row[]> {
+  const rows: Row[] = [];
+  for (const concurrency of concurrencies) {
+    const store = await createTestLedgerStore(dialect, { dropImmediately: true });
+    const connection = store.connect(Math.min(concurrency, 64));
+    try {
+      const repo = createLedgerRepository({ connection });
+      const total = Math.max(200, pairsPerWorker * concurrency);
+      const limit = total * 750; // exactly enough for every pair's reservation
+      await repo.putPolicy({
+        policyId: 'bench',
+        scope: { kind: 'global' },
+        metric: 'cost',
+        window: 'day',
+        hardLimit: limit,
+        action: 'block',
+        enabled: true,
+      });
+      const base = await baseline(connection, total, concurrency);
+      const run = await drive(total, concurrency, async (i) => {
+        const t0 = performance.now();
+        const outcome = await repo.reserve({
+          reservationId: `bench-${concurrency}-${i}`,
+          runId: `run-${i}`,
+          scope: { tenantId: 'bench', principalId: 'p', modelId: 'm' },
+          inputTokens: 100,
+          maxOutputTokens: 50,
+          minOutputTokens: 50,
+          price: { inputMicroUsdPerMTok: 2_500_000, outputMicroUsdPerMTok: 10_000_000 },
+          catalogVersion: 'bench',
+          expiresAt: new Date(Date.now() + 3_600_000),
+        });
+        const t1 = performance.now();
+        if (outcome.status === 'admitted') {
+          await repo.settle({ reservationId: outcome.reservationId, actual: { inputTokens: 100, outputTokens: 40 } });
+        }
+        return [t1 - t0, performance.now() - t0];
+      });
+      const [usage] = await repo.usageReport();
+      const violations = await checkLedgerInvariants(connection.db, { now: new Date(), sweepIntervalMs: 60_000 });
+      const reserveMs = run.samples.map((s) => s[0] as number).sort((a, b) => a - b);
+      const pairMs = run.samples.map((s) => s[1] as number).sort((a, b) => a - b);
+      const baseMs = base.samples.map((s) => s[0] as number).sort((a, b) => a - b);
+      const pairsPerSecond = (total / run.elapsedMs) * 1000;
+      const baselineTxPerSecond = (total / base.elapsedMs) * 1000;
+      rows.push({
+        store: dialect,
+        concurrency,
+        pairs: total,
+        pairsPerSecond,
+        reserveP50Ms: percentile(reserveMs, 50),
+        reserveP99Ms: percentile(reserveMs, 99),
+        pairP50Ms: percentile(pairMs, 50),
+        pairP99Ms: percentile(pairMs, 99),
+        baselineTxPerSecond,
+        baselineP50Ms: percentile(baseMs, 50),
+        baselineP99Ms: percentile(baseMs, 99),
+        ratioToBaseline: pairsPerSecond / baselineTxPerSecond,
+        overspend: Math.max(0, (usage?.spent ?? 0) + (usage?.reserved ?? 0) - limit),
+        invariantViolations: violations.length,
+      });
+      const r = rows[rows.length - 1] as Row;
+      process.stdout.write(
+        `${dialect} c=${concurrency}: ${r.pairsPerSecond.toFixed(0)} pairs/s (baseline ${r.baselineTxPerSecond.toFixed(0)} tx/s), reserve p99 ${r.reserveP99Ms.toFixed(2)} ms\n`,
+      );
+    } finally {
+      await connection.close();
+      await store.drop();
+    }
+  }
+  return rows;
+}
+
+async function main() {
+  const pairsPerWorker = Number(process.argv[2] ?? 50);
+  const stores: LedgerDialect[] = ['sqlite'];
+  if (await postgresAvailable()) stores.push('postgres');
+  else process.stdout.write(`PostgreSQL not reachable at ${defaultPostgresUrl}: SQLite only\n`);
+
+  const rows: Row[] = [];
+  for (const store of stores) rows.push(...(await benchStore(store, pairsPerWorker)));
+
+  const f = (n: number, d = 2) => n.toFixed(d);
+  const table = [
+    '| store | conc. | pairs | pairs/s | reserve p50 | reserve p99 | pair p99 | baseline tx/s | baseline p99 | ratio | overspend | violations |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|',
+    ...rows.map(
+      (r) =>
+        `| ${r.store} | ${r.concurrency} | ${r.pairs} | ${f(r.pairsPerSecond, 0)} | ${f(r.reserveP50Ms)} ms | ${f(r.reserveP99Ms)} ms | ${f(r.pairP99Ms)} ms | ` +
+        `${f(r.baselineTxPerSecond, 0)} | ${f(r.baselineP99Ms)} ms | ${f(r.ratioToBaseline)}× | ${r.overspend} | ${r.invariantViolations} |`,
+    ),
+  ].join('\n');
+  process.stdout.write(`\n${table}\n`);
+  const pg16 = rows.find((r) => r.store === 'postgres' && r.concurrency === 16);
+  if (pg16) {
+    process.stdout.write(
+      `\ntargets (PostgreSQL, c=16): reserve p99 ${f(pg16.reserveP99Ms)} ms (target < 5 ms: ${pg16.reserveP99Ms < 5 ? 'met' : 'MISSED'}), ` +
+        `throughput ${f(pg16.ratioToBaseline)}× baseline (target ≥ 0.5×: ${pg16.ratioToBaseline >= 0.5 ? 'met' : 'MISSED'})\n`,
+    );
+  }
+  process.stdout.write(`zero overspend: ${rows.every((r) => r.overspend === 0 && r.invariantViolations === 0) ? 'yes' : 'NO'}\n`);
+  process.stdout.write(`results: ${writeResults('ledger', { rows })}\n`);
+}
+
+main().catch((error: Error) => {
+  process.stderr.write(`${error.stack}\n`);
+  process.exit(1);
+});
