@@ -3,6 +3,11 @@
  * PostgreSQL, each beside a baseline on the same database in the same run (one plain transaction
  * with one INSERT and one UPDATE). Checks that nothing was overspent after every run.
  *
+ * Two workloads. `hot`: every reservation books into one global policy window, the worst case (one
+ * row everybody updates; the baseline updates one counter row). `spread`: each concurrent lane is
+ * its own tenant with its own policy (and its own baseline counter), as when many tenants share
+ * an installation.
+ *
  *   npm run bench -- ledger [pairsPerWorker=50]
  *
  * Targets: at concurrency 16 on PostgreSQL, p99 reserve latency under 5 ms and pair throughput at
@@ -19,8 +24,11 @@ import { percentile, writeResults } from './results';
 const concurrencies = [1, 16, 64];
 const defaultPostgresUrl = 'postgres://postgres@127.0.0.1:5432/test';
 
+type Workload = 'hot' | 'spread';
+
 interface Row {
   store: LedgerDialect;
+  workload: Workload;
   concurrency: number;
   pairs: number;
   pairsPerSecond: number;
@@ -54,26 +62,28 @@ async function postgresAvailable(): Promise<boolean> {
 async function drive(
   total: number,
   concurrency: number,
-  op: (i: number) => Promise<number[]>,
+  op: (i: number, lane: number) => Promise<number[]>,
 ): Promise<{ elapsedMs: number; samples: number[][] }> {
   const samples: number[][] = [];
   let next = 0;
   const started = performance.now();
   await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < total) samples.push(await op(next++));
+    Array.from({ length: concurrency }, async (_, lane) => {
+      while (next < total) samples.push(await op(next++, lane));
     }),
   );
   return { elapsedMs: performance.now() - started, samples };
 }
 
-async function baseline(connection: LedgerConnection, total: number, concurrency: number) {
+async function baseline(connection: LedgerConnection, total: number, concurrency: number, workload: Workload) {
   const { db } = connection;
   await sql`create table if not exists bench_baseline (id text primary key, amount bigint not null)`.execute(db);
   await sql`create table if not exists bench_counter (id text primary key, total bigint not null)`.execute(db);
   await sql`delete from bench_baseline`.execute(db);
   await sql`delete from bench_counter`.execute(db);
-  await sql`insert into bench_counter (id, total) values ('c', 0)`.execute(db);
+  for (let lane = 0; lane < (workload === 'hot' ? 1 : concurrency); lane++) {
+    await sql`insert into bench_counter (id, total) values (${`c${lane}`}, 0)`.execute(db);
+  }
   const transaction = async <T>(fn: (trx: typeof db) => Promise<T>) =>
     connection.dialect === 'postgres'
       ? db.transaction().execute(fn)
@@ -88,41 +98,46 @@ async function baseline(connection: LedgerConnection, total: number, concurrency
             throw error;
           }
         });
-  return drive(total, concurrency, async (i) => {
+  return drive(total, concurrency, async (i, lane) => {
     const t0 = performance.now();
+    const counter = `c${workload === 'hot' ? 0 : lane}`;
     await transaction(async (trx) => {
       await sql`insert into bench_baseline (id, amount) values (${`b${concurrency}-${i}`}, 750)`.execute(trx);
-      await sql`update bench_counter set total = total + 750 where id = 'c'`.execute(trx);
+      await sql`update bench_counter set total = total + 750 where id = ${counter}`.execute(trx);
     });
     return [performance.now() - t0];
   });
 }
 
-async function benchStore(dialect: LedgerDialect, pairsPerWorker: number): Promise<Row[]> {
+async function benchStore(dialect: LedgerDialect, workload: Workload, pairsPerWorker: number): Promise<Row[]> {
   const rows: Row[] = [];
-  for (const concurrency of concurrencies) {
+  for (const concurrency of workload === 'hot' ? concurrencies : concurrencies.filter((c) => c > 1)) {
     const store = await createTestLedgerStore(dialect, { dropImmediately: true });
     const connection = store.connect(Math.min(concurrency, 64));
     try {
       const repo = createLedgerRepository({ connection });
       const total = Math.max(200, pairsPerWorker * concurrency);
-      const limit = total * 750; // exactly enough for every pair's reservation
-      await repo.putPolicy({
-        policyId: 'bench',
-        scope: { kind: 'global' },
-        metric: 'cost',
-        window: 'day',
-        hardLimit: limit,
-        action: 'block',
-        enabled: true,
-      });
-      const base = await baseline(connection, total, concurrency);
-      const run = await drive(total, concurrency, async (i) => {
+      const lanes = workload === 'hot' ? 1 : concurrency;
+      // hot: exactly enough for every pair; spread: each lane could take every pair (no refusals).
+      const limit = total * 750;
+      for (let lane = 0; lane < lanes; lane++) {
+        await repo.putPolicy({
+          policyId: `bench-${lane}`,
+          scope: workload === 'hot' ? { kind: 'global' } : { kind: 'tenant', id: `tenant-${lane}` },
+          metric: 'cost',
+          window: 'day',
+          hardLimit: limit,
+          action: 'block',
+          enabled: true,
+        });
+      }
+      const base = await baseline(connection, total, concurrency, workload);
+      const run = await drive(total, concurrency, async (i, lane) => {
         const t0 = performance.now();
         const outcome = await repo.reserve({
           reservationId: `bench-${concurrency}-${i}`,
           runId: `run-${i}`,
-          scope: { tenantId: 'bench', principalId: 'p', modelId: 'm' },
+          scope: { tenantId: workload === 'hot' ? 'bench' : `tenant-${lane}`, principalId: 'p', modelId: 'm' },
           inputTokens: 100,
           maxOutputTokens: 50,
           minOutputTokens: 50,
@@ -136,7 +151,7 @@ async function benchStore(dialect: LedgerDialect, pairsPerWorker: number): Promi
         }
         return [t1 - t0, performance.now() - t0];
       });
-      const [usage] = await repo.usageReport();
+      const usage = await repo.usageReport();
       const violations = await checkLedgerInvariants(connection.db, { now: new Date(), sweepIntervalMs: 60_000 });
       const reserveMs = run.samples.map((s) => s[0] as number).sort((a, b) => a - b);
       const pairMs = run.samples.map((s) => s[1] as number).sort((a, b) => a - b);
@@ -145,6 +160,7 @@ async function benchStore(dialect: LedgerDialect, pairsPerWorker: number): Promi
       const baselineTxPerSecond = (total / base.elapsedMs) * 1000;
       rows.push({
         store: dialect,
+        workload,
         concurrency,
         pairs: total,
         pairsPerSecond,
@@ -156,12 +172,12 @@ async function benchStore(dialect: LedgerDialect, pairsPerWorker: number): Promi
         baselineP50Ms: percentile(baseMs, 50),
         baselineP99Ms: percentile(baseMs, 99),
         ratioToBaseline: pairsPerSecond / baselineTxPerSecond,
-        overspend: Math.max(0, (usage?.spent ?? 0) + (usage?.reserved ?? 0) - limit),
+        overspend: usage.reduce((sum, window) => sum + Math.max(0, window.spent + window.reserved - window.limit), 0),
         invariantViolations: violations.length,
       });
       const r = rows[rows.length - 1] as Row;
       process.stdout.write(
-        `${dialect} c=${concurrency}: ${r.pairsPerSecond.toFixed(0)} pairs/s (baseline ${r.baselineTxPerSecond.toFixed(0)} tx/s), reserve p99 ${r.reserveP99Ms.toFixed(2)} ms\n`,
+        `${dialect} ${workload} c=${concurrency}: ${r.pairsPerSecond.toFixed(0)} pairs/s (baseline ${r.baselineTxPerSecond.toFixed(0)} tx/s), reserve p99 ${r.reserveP99Ms.toFixed(2)} ms\n`,
       );
     } finally {
       await connection.close();
@@ -178,23 +194,24 @@ async function main() {
   else process.stdout.write(`PostgreSQL not reachable at ${defaultPostgresUrl}: SQLite only\n`);
 
   const rows: Row[] = [];
-  for (const store of stores) rows.push(...(await benchStore(store, pairsPerWorker)));
+  for (const store of stores) {
+    for (const workload of ['hot', 'spread'] as const) rows.push(...(await benchStore(store, workload, pairsPerWorker)));
+  }
 
   const f = (n: number, d = 2) => n.toFixed(d);
   const table = [
-    '| store | conc. | pairs | pairs/s | reserve p50 | reserve p99 | pair p99 | baseline tx/s | baseline p99 | ratio | overspend | violations |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|',
+    '| store | workload | conc. | pairs | pairs/s | reserve p50 | reserve p99 | pair p99 | baseline tx/s | baseline p99 | ratio | overspend | violations |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
     ...rows.map(
       (r) =>
-        `| ${r.store} | ${r.concurrency} | ${r.pairs} | ${f(r.pairsPerSecond, 0)} | ${f(r.reserveP50Ms)} ms | ${f(r.reserveP99Ms)} ms | ${f(r.pairP99Ms)} ms | ` +
+        `| ${r.store} | ${r.workload} | ${r.concurrency} | ${r.pairs} | ${f(r.pairsPerSecond, 0)} | ${f(r.reserveP50Ms)} ms | ${f(r.reserveP99Ms)} ms | ${f(r.pairP99Ms)} ms | ` +
         `${f(r.baselineTxPerSecond, 0)} | ${f(r.baselineP99Ms)} ms | ${f(r.ratioToBaseline)}× | ${r.overspend} | ${r.invariantViolations} |`,
     ),
   ].join('\n');
   process.stdout.write(`\n${table}\n`);
-  const pg16 = rows.find((r) => r.store === 'postgres' && r.concurrency === 16);
-  if (pg16) {
+  for (const pg16 of rows.filter((r) => r.store === 'postgres' && r.concurrency === 16)) {
     process.stdout.write(
-      `\ntargets (PostgreSQL, c=16): reserve p99 ${f(pg16.reserveP99Ms)} ms (target < 5 ms: ${pg16.reserveP99Ms < 5 ? 'met' : 'MISSED'}), ` +
+      `\ntargets (PostgreSQL, ${pg16.workload}, c=16): reserve p99 ${f(pg16.reserveP99Ms)} ms (target < 5 ms: ${pg16.reserveP99Ms < 5 ? 'met' : 'MISSED'}), ` +
         `throughput ${f(pg16.ratioToBaseline)}× baseline (target ≥ 0.5×: ${pg16.ratioToBaseline >= 0.5 ? 'met' : 'MISSED'})\n`,
     );
   }

@@ -4,3 +4,4 @@ export * from './repository';
 export * from './invariants';
 export type { LedgerDatabase } from './schema';
 export * from './setup';
+export * from './sweeper';

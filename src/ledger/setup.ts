@@ -2,6 +2,7 @@ import type { PalyraConfig } from '../config';
 import { openLedger, type LedgerConnection } from './database';
 import { migrateLedger } from './migrations';
 import { createLedgerRepository, type LedgerRepository } from './repository';
+import { startReservationSweeper } from './sweeper';
 
 export class LedgerSetupError extends Error {
   override readonly name = 'LedgerSetupError';
@@ -15,11 +16,14 @@ export interface ConfiguredLedger {
 
 /**
  * Opens the process's one ledger connection (SQLite or PostgreSQL per DATABASE_URL), runs the
- * migrations and makes the config-declared policies current. One connection per process matters
+ * migrations, makes the config-declared policies current and sweeps expired reservations. One connection per process matters
  * for SQLite: better-sqlite3 is synchronous, and two connections in one process would block each
  * other's event loop while waiting for the write lock.
  */
-export async function openConfiguredLedger(config: PalyraConfig): Promise<ConfiguredLedger> {
+export async function openConfiguredLedger(
+  config: PalyraConfig,
+  log: { warn(fields: object, message: string): void; info(fields: object, message: string): void },
+): Promise<ConfiguredLedger> {
   let connection: LedgerConnection;
   try {
     connection = openLedger({ databaseUrl: config.database.url, dataDir: config.dataDir });
@@ -30,7 +34,20 @@ export async function openConfiguredLedger(config: PalyraConfig): Promise<Config
     await migrateLedger(connection.db as never, connection.dialect);
     const repo = createLedgerRepository({ connection });
     await repo.syncConfigPolicies(config.budgets.policies);
-    return { connection, repo, close: () => connection.close() };
+    const sweeper = startReservationSweeper({
+      repo,
+      intervalMs: config.budgets.sweepIntervalMs,
+      onSwept: (ids) => log.info({ reservationIds: ids }, `released ${ids.length} expired reservation(s)`),
+      onError: (error) => log.warn({ err: error }, 'reservation sweep failed; retrying at the next interval'),
+    });
+    return {
+      connection,
+      repo,
+      async close() {
+        await sweeper.stop();
+        await connection.close();
+      },
+    };
   } catch (error) {
     await connection.close().catch(() => undefined);
     const hint =

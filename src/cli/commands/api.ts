@@ -25,7 +25,7 @@ async function runApi(): Promise<void> {
   const { client, connection } = await connectClient({ address, namespace: config.temporal.namespace });
   await registerSearchAttributes(connection, config.temporal.namespace);
   const tokens = resolveAuthTokens(config);
-  const ledger = await openConfiguredLedger(config).catch(async (error: Error) => {
+  const ledger = await openConfiguredLedger(config, logger).catch(async (error: Error) => {
     await connection.close();
     throw error;
   });

@@ -43,7 +43,7 @@ async function runDev(): Promise<void> {
   onShutdown(shutdown);
 
   try {
-    ledger = await openConfiguredLedger(config);
+    ledger = await openConfiguredLedger(config, logger);
     target = await resolveTemporalTarget(config, logger);
     const { client, connection } = await connectClient({ address: target.address, namespace: config.temporal.namespace });
     closeClient = () => connection.close();
