@@ -84,6 +84,8 @@ async function baseline(connection: LedgerConnection, total: number, concurrency
   for (let lane = 0; lane < (workload === 'hot' ? 1 : concurrency); lane++) {
     await sql`insert into bench_counter (id, total) values (${`c${lane}`}, 0)`.execute(db);
   }
+  // The same transaction discipline as the ledger (BEGIN IMMEDIATE on SQLite), written out here so
+  // the baseline measures the database and nothing of ours.
   const transaction = async <T>(fn: (trx: typeof db) => Promise<T>) =>
     connection.dialect === 'postgres'
       ? db.transaction().execute(fn)

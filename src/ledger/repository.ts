@@ -275,13 +275,9 @@ export function createLedgerRepository({
     } catch (error) {
       // Two concurrent calls with the same id: the loser returns the winner's outcome.
       if (!isUniqueViolation(error)) throw error;
-      const stored = await db
-        .selectFrom('reservations')
-        .select('outcome')
-        .where('reservation_id', '=', request.reservationId)
-        .executeTakeFirst();
+      const stored = await storedOutcome(db, request.reservationId);
       if (!stored) throw error;
-      return JSON.parse(stored.outcome) as ReserveOutcome;
+      return stored;
     }
   }
 
@@ -295,16 +291,10 @@ export function createLedgerRepository({
   async function reserveInFull(request: ReserveRequest): Promise<ReserveOutcome | null> {
     try {
       return await writeTransaction(async (trx) => {
-        const existing = await trx
-          .selectFrom('reservations')
-          .select('outcome')
-          .where('reservation_id', '=', request.reservationId)
-          .executeTakeFirst();
-        if (existing) return JSON.parse(existing.outcome) as ReserveOutcome;
+        const existing = await storedOutcome(trx, request.reservationId);
+        if (existing) return existing;
         const now = clock();
-        const policies = await applicablePolicies(trx, request.scope);
-        const keys = policies.map((policy) => ({ policy, periodKey: periodKey(policy.window, now) }));
-        await ensureWindows(trx, keys);
+        const keys = await windowsFor(trx, request.scope, now);
         const amounts = {
           cost: costMicroUsd(request.price, { inputTokens: request.inputTokens, outputTokens: request.maxOutputTokens }),
           tokens: request.inputTokens + request.maxOutputTokens,
@@ -374,17 +364,11 @@ export function createLedgerRepository({
   /** Clamping, refusals and approval overrides: reads the locked windows and decides in full. */
   async function reserveWithAdmission(request: ReserveRequest): Promise<ReserveOutcome> {
     return writeTransaction(async (trx) => {
-      const existing = await trx
-        .selectFrom('reservations')
-        .select('outcome')
-        .where('reservation_id', '=', request.reservationId)
-        .executeTakeFirst();
-      if (existing) return JSON.parse(existing.outcome) as ReserveOutcome;
+      const existing = await storedOutcome(trx, request.reservationId);
+      if (existing) return existing;
 
       const now = clock();
-      const policies = await applicablePolicies(trx, request.scope);
-      const keys = policies.map((policy) => ({ policy, periodKey: periodKey(policy.window, now) }));
-      await ensureWindows(trx, keys);
+      const keys = await windowsFor(trx, request.scope, now);
       const usage = await lockWindows(trx, keys);
       await checkpoint('reserve:windows-locked');
 
@@ -451,7 +435,12 @@ export function createLedgerRepository({
           })
           .execute();
       }
-      await recordAlerts(trx, policies, decision.holds, now);
+      await recordAlerts(
+        trx,
+        keys.map((k) => k.policy),
+        decision.holds,
+        now,
+      );
       await checkpoint('reserve:alerts-recorded');
       return outcome;
     });
@@ -688,9 +677,25 @@ export function createLedgerRepository({
 
   // ---- helpers ----------------------------------------------------------------------------------
 
-  async function applicablePolicies(trx: Db, scope: RunScope): Promise<StoredPolicy[]> {
+  /** The first outcome of a reservation id already used (a repeated reserve returns it). */
+  async function storedOutcome(trx: Db, reservationId: string): Promise<ReserveOutcome | undefined> {
+    const row = await trx
+      .selectFrom('reservations')
+      .select('outcome')
+      .where('reservation_id', '=', reservationId)
+      .executeTakeFirst();
+    return row ? (JSON.parse(row.outcome) as ReserveOutcome) : undefined;
+  }
+
+  /** The enabled policies that apply to the scope, each with the window `now` falls in (created if new). */
+  async function windowsFor(trx: Db, scope: RunScope, now: Date): Promise<{ policy: StoredPolicy; periodKey: string }[]> {
     const rows = await trx.selectFrom('budget_policies').selectAll().where('enabled', '=', 1).execute();
-    return rows.map(toPolicy).filter((policy) => policyApplies(policy, scope));
+    const keys = rows
+      .map(toPolicy)
+      .filter((policy) => policyApplies(policy, scope))
+      .map((policy) => ({ policy, periodKey: periodKey(policy.window, now) }));
+    await ensureWindows(trx, keys);
+    return keys;
   }
 
   /** Window rows are never deleted, so each is created at most once per process (then cached). */
