@@ -1,4 +1,5 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
+import { CancelledFailure } from '@temporalio/common';
 import type { ProviderRegistry } from '../providers/registry';
 import { ProviderError } from '../providers/types';
 import { failureTypes, type InvokeProviderInput, type InvokeProviderResult, type ProviderHeartbeat } from '../temporal/contracts';
@@ -89,9 +90,9 @@ function toActivityFailure(error: unknown, tokensSoFar: number): Error {
   const details = [{ tokensSoFar }];
   switch (error.kind) {
     case 'aborted':
-      // Cancellation: rethrow the SDK's own CancelledFailure if there is one.
+      // Cancellation: report what was streamed so far, so the run can settle what was consumed.
       return Context.current().cancellationSignal.aborted
-        ? ((Context.current().cancellationSignal.reason as Error) ?? error)
+        ? new CancelledFailure(`cancelled after ${tokensSoFar} tokens`, [{ tokensSoFar } satisfies ProviderHeartbeat])
         : error;
     case 'rate_limited':
       return ApplicationFailure.create({

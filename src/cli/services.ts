@@ -23,14 +23,19 @@ export interface RunningWorker {
   stop(): Promise<void>;
 }
 
-export async function startWorker(config: PalyraConfig, address: string, logger: Logger): Promise<RunningWorker> {
+export async function startWorker(
+  config: PalyraConfig,
+  address: string,
+  logger: Logger,
+  ledger: LedgerRepository,
+): Promise<RunningWorker> {
   const providers = createProviderRegistry(config.providers);
   for (const [id, reason] of providers.unavailable) logger.warn({ provider: id }, `provider '${id}' is unavailable: ${reason}`);
   const { worker, connection } = await createPalyraWorker({
     address,
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
-    deps: { providers },
+    deps: { providers, ledger, config },
     logger,
   });
   const done = worker.run().finally(() => closeQuietly(connection));

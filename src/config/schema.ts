@@ -187,6 +187,11 @@ export const configSchema = z
           .int()
           .min(1000)
           .default(10 * 60_000),
+        /**
+         * How long `POST /v1/runs` waits for the budget decision. Past it (no worker free to decide)
+         * the answer is 202 without `admission`; the run goes on and its document shows the decision.
+         */
+        admissionWaitMs: z.number().int().min(100).max(60_000).default(10_000),
       })
       .strict()
       .prefault({}),

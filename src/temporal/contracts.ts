@@ -6,7 +6,8 @@
  * This module is imported by workflow code, so it must stay free of Node built-ins and I/O.
  */
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
-import { defineQuery } from '@temporalio/workflow';
+import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import type { BudgetRefusal } from '../domain/budget';
 import type { ChatMessage, SimulationOptions } from '../domain/chat';
 import type { RunState } from '../domain/run-state';
 
@@ -16,6 +17,8 @@ export const defaultTaskQueue = 'palyra';
 
 export const runWorkflowType = 'runWorkflow';
 export const runWorkflowId = (runId: string): string => `run-${runId}`;
+/** One reservation per run, keyed by the run, so a retried admission or settlement books once. */
+export const runReservationId = (runId: string): string => `run-${runId}`;
 export const runIdFromWorkflowId = (workflowId: string): string | undefined =>
   workflowId.startsWith('run-') ? workflowId.slice('run-'.length) : undefined;
 
@@ -65,6 +68,28 @@ export interface RunError {
   message: string;
 }
 
+/** The budget admission of a run: what it was estimated at and what the ledger decided. */
+export interface RunAdmission {
+  status: 'admitted' | 'denied';
+  reservationId: string;
+  estimate: {
+    inputTokens: number;
+    /** What the caller asked for (or the model's cap). */
+    maxOutputTokens: number;
+    expectedMicroUsd: number;
+    upperMicroUsd: number;
+    source: string;
+    precision: 'exact' | 'estimated';
+    catalogVersion: string;
+  };
+  /** Output tokens the run may produce: the request's, or fewer when only that much fit the budget. */
+  maxOutputTokens: number;
+  clamped: boolean;
+  reservedMicroUsd: number;
+  /** Why the run was denied, with the numbers (only when denied). */
+  refusal?: BudgetRefusal;
+}
+
 /** The run document of DESIGN section 10, as the workflow knows it (no Temporal UI link). */
 export interface RunDocument {
   runId: string;
@@ -74,6 +99,8 @@ export interface RunDocument {
   model: { requested: string | null; selected: string };
   usage: RunUsage | null;
   costMicroUsd: number;
+  /** Set once the budget decision is made. */
+  admission?: RunAdmission;
   output?: string;
   error?: RunError;
   backgroundTasks: { taskId: string; kind: string; state: string; costMicroUsd: number; error?: RunError }[];
@@ -99,6 +126,12 @@ export function newRunDocument(input: RunWorkflowInput): RunDocument {
 
 export const runStateQuery = defineQuery<RunDocument>('state');
 
+/**
+ * Waits for the run's budget decision and returns it. `POST /v1/runs` sends it with the start
+ * (update-with-start), so the caller learns synchronously whether the run was admitted.
+ */
+export const runAdmissionUpdate = defineUpdate<RunAdmission>('admission');
+
 /** Memo key holding the run document without its output, so the API can read any run without a worker. */
 export const runMemoKey = 'run';
 
@@ -121,6 +154,27 @@ export interface InvokeProviderResult {
   finishReason: 'stop' | 'length';
 }
 
+export interface AdmitRunInput {
+  runId: string;
+  tenantId: string;
+  principalId: string;
+  modelId: string;
+  messages: ChatMessage[];
+  maxOutputTokens: number;
+  /** When an unsettled hold goes back to the budget (the sweeper), as an ISO timestamp. */
+  expiresAt: string;
+}
+
+export interface SettleRunInput {
+  reservationId: string;
+  usage: RunUsage;
+}
+
+export interface SettleRunResult {
+  costMicroUsd: number;
+  overage: boolean;
+}
+
 /** Heartbeat details of the provider activity: what a stalled-stream detector looks at. */
 export interface ProviderHeartbeat {
   tokensSoFar: number;
@@ -135,8 +189,13 @@ export const failureTypes = {
   providerStreamStalled: 'ProviderStreamStalled',
   providerRejected: 'ProviderRejected',
   unknownProvider: 'UnknownProvider',
+  unknownPrice: 'UnknownPrice',
 } as const;
 export type FailureType = (typeof failureTypes)[keyof typeof failureTypes];
 
 /** Failures that retrying cannot fix. */
-export const nonRetryableFailureTypes: FailureType[] = [failureTypes.providerRejected, failureTypes.unknownProvider];
+export const nonRetryableFailureTypes: FailureType[] = [
+  failureTypes.providerRejected,
+  failureTypes.unknownProvider,
+  failureTypes.unknownPrice,
+];

@@ -57,6 +57,9 @@ export async function createPalyraWorker(
       workflowBundle,
       activities: createActivities(options.deps),
       shutdownGraceTime: options.shutdownGraceTimeMs ?? 10_000,
+      // Heartbeats carry cancellation back to a provider stream; the default throttle (80 % of the
+      // heartbeat timeout) would let a cancelled run stream on for ~12 s, so flush at least every second.
+      maxHeartbeatThrottleInterval: '1s',
       identity: `palyra-worker@${process.pid}`,
     });
     return { worker, connection };

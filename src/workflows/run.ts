@@ -1,6 +1,11 @@
 import {
+  ActivityCancellationType,
   ActivityFailure,
   ApplicationFailure,
+  CancellationScope,
+  CancelledFailure,
+  allHandlersFinished,
+  condition,
   isCancellation,
   proxyActivities,
   setCurrentDetails,
@@ -11,13 +16,16 @@ import {
   type ActivityOptions,
 } from '@temporalio/workflow';
 import type { PalyraActivities } from '../activities';
-import { assertRunTransition, type RunState } from '../domain/run-state';
+import { assertRunTransition, isTerminalRunState, type RunState } from '../domain/run-state';
 import {
   newRunDocument,
   nonRetryableFailureTypes,
+  runAdmissionUpdate,
   runMemoKey,
+  runReservationId,
   runStateQuery,
   searchAttributes,
+  type ProviderHeartbeat,
   type RunDocument,
   type RunError,
   type RunWorkflowInput,
@@ -32,35 +40,99 @@ const providerRetry: ActivityOptions['retry'] = {
   nonRetryableErrorTypes: nonRetryableFailureTypes,
 };
 
+/** Ledger calls are short database transactions; they retry until the database answers. */
+const ledgerRetry: ActivityOptions['retry'] = {
+  initialInterval: '500ms',
+  backoffCoefficient: 2,
+  maximumInterval: '10s',
+  nonRetryableErrorTypes: nonRetryableFailureTypes,
+};
+
 /**
- * One governed run: estimate → plan → admit → call the provider → settle → finish. Pricing,
- * routing and admission arrive with the ledger; today the run resolves its model from the request
- * and goes straight to the provider.
+ * A hold outlives the longest the provider step can take (every attempt to its timeout) plus a
+ * margin, so the sweeper never takes back the hold of a run that is still going.
+ */
+const reservationMarginMs = 5 * 60_000;
+
+/**
+ * One governed run: estimate and admit against the budgets → call the provider → settle → finish.
+ * Routing (choosing another model than the requested one) arrives with the routing rules; today
+ * the run uses the model the API resolved.
  */
 export async function runWorkflow(input: RunWorkflowInput): Promise<RunDocument> {
   const run = newRunDocument(input);
   setHandler(runStateQuery, () => run);
+  setHandler(runAdmissionUpdate, async () => {
+    await condition(() => run.admission !== undefined || isTerminalRunState(run.state));
+    if (run.admission) return run.admission;
+    throw ApplicationFailure.create({
+      type: 'RunNotAdmitted',
+      message: run.error?.message ?? `the run ended ${run.state} before its budget decision`,
+      details: [run],
+      nonRetryable: true,
+    });
+  });
   publish(run);
 
   const { invokeProvider } = proxyActivities<PalyraActivities>({
     startToCloseTimeout: input.timing.providerTimeoutMs,
     heartbeatTimeout: input.timing.heartbeatTimeoutMs,
     retry: providerRetry,
+    // Wait for the stream to stop and say how far it got, so a cancelled run pays for what it used.
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   });
+  const { admitRun, settleRun, releaseRun } = proxyActivities<PalyraActivities>({
+    startToCloseTimeout: '30s',
+    retry: ledgerRetry,
+  });
+
+  try {
+    const expiresAt = Date.now() + input.timing.providerTimeoutMs * (providerRetry?.maximumAttempts ?? 1) + reservationMarginMs;
+    // Not cancellable: a cancel arriving mid-reserve must not leave a hold nobody knows about. It
+    // takes effect at the provider call, which then releases the hold.
+    run.admission = await CancellationScope.nonCancellable(() =>
+      admitRun.executeWithOptions(
+        { summary: `reserve budget for up to ${input.maxOutputTokens} output tokens of ${input.model.selected}` },
+        [
+          {
+            runId: input.runId,
+            tenantId: input.tenantId,
+            principalId: input.principalId,
+            modelId: input.model.selected,
+            messages: input.messages,
+            maxOutputTokens: input.maxOutputTokens,
+            expiresAt: new Date(expiresAt).toISOString(),
+          },
+        ],
+      ),
+    );
+  } catch (error) {
+    return finish(run, isCancellation(error) ? 'cancelled' : 'failed', error);
+  }
+  const admission = run.admission;
+  if (admission.status === 'denied') {
+    run.error = { code: 'budget_exceeded', message: admission.refusal?.message ?? 'refused by a budget policy' };
+    return finish(run, 'denied');
+  }
 
   moveTo(run, 'running');
   run.startedAt = new Date().toISOString();
   publish(run);
+  let outcome: { state: RunState; error?: unknown };
   try {
     const result = await invokeProvider.executeWithOptions(
-      { summary: `stream ${input.maxOutputTokens} max tokens from ${input.model.selected} (${input.model.providerId})` },
+      {
+        summary:
+          `stream ${admission.maxOutputTokens} max tokens from ${input.model.selected} (${input.model.providerId})` +
+          (admission.clamped ? `, clamped from ${input.maxOutputTokens} to fit the budget` : ''),
+      },
       [
         {
           runId: input.runId,
           providerId: input.model.providerId,
           model: input.model.selected,
           messages: input.messages,
-          maxOutputTokens: input.maxOutputTokens,
+          maxOutputTokens: admission.maxOutputTokens,
           simulation: input.simulation,
           stallTimeoutMs: input.timing.heartbeatTimeoutMs,
         },
@@ -68,17 +140,43 @@ export async function runWorkflow(input: RunWorkflowInput): Promise<RunDocument>
     );
     run.output = result.output;
     run.usage = result.usage;
-    moveTo(run, 'succeeded');
+    outcome = { state: 'succeeded' };
   } catch (error) {
-    if (isCancellation(error)) {
-      moveTo(run, 'cancelled');
-    } else {
-      run.error = describeFailure(error);
-      moveTo(run, 'failed');
+    outcome = { state: isCancellation(error) ? 'cancelled' : 'failed', error };
+    const streamed = tokensStreamedBeforeCancel(error);
+    if (streamed !== undefined) {
+      // The prompt was sent and `streamed` tokens came back: that much is owed. The provider sends
+      // no usage for an aborted stream, so the input side is our own count (marked estimated).
+      run.usage = { inputTokens: admission.estimate.inputTokens, outputTokens: streamed, estimated: true };
     }
   }
+
+  // The books are closed even when the run was cancelled: nothing of this may be cancelled again.
+  try {
+    await CancellationScope.nonCancellable(async () => {
+      const reservationId = runReservationId(input.runId);
+      if (run.usage) {
+        const settled = await settleRun.executeWithOptions({ summary: `settle ${reservationId} at the provider's usage` }, [
+          { reservationId, usage: run.usage },
+        ]);
+        run.costMicroUsd = settled.costMicroUsd;
+      } else {
+        await releaseRun.executeWithOptions({ summary: `release ${reservationId}: nothing to charge` }, [{ reservationId }]);
+      }
+    });
+  } catch (error) {
+    outcome = { state: 'failed', error };
+  }
+  return finish(run, outcome.state, outcome.error);
+}
+
+/** Ends the run: records the final state (and the failure), publishes it and waits for open updates. */
+async function finish(run: RunDocument, state: RunState, error?: unknown): Promise<RunDocument> {
+  if (state === 'failed') run.error = describeFailure(error);
+  moveTo(run, state);
   run.finishedAt = new Date().toISOString();
   publish(run);
+  await condition(allHandlersFinished);
 
   if (run.state === 'failed') {
     // A failed run is a failed workflow, so it stands out in the Temporal UI; the document rides along.
@@ -108,6 +206,14 @@ function publish(run: RunDocument): void {
   upsertMemo({ [runMemoKey]: summary });
   const tokens = run.usage ? `, ${run.usage.inputTokens} in / ${run.usage.outputTokens} out tokens` : '';
   setCurrentDetails(`**${run.state}** on \`${run.model.selected}\`, cost ${run.costMicroUsd} µUSD${tokens}`);
+}
+
+/** Tokens a cancelled provider stream had produced, as its CancelledFailure reports them. */
+function tokensStreamedBeforeCancel(error: unknown): number | undefined {
+  const cause = error instanceof ActivityFailure ? error.cause : error;
+  if (!(cause instanceof CancelledFailure)) return undefined;
+  const details = cause.details[0] as Partial<ProviderHeartbeat> | undefined;
+  return typeof details?.tokensSoFar === 'number' ? details.tokensSoFar : undefined;
 }
 
 function describeFailure(error: unknown): RunError {

@@ -22,6 +22,11 @@ afterAll(async () => {
   await ledger.close();
 });
 
+/** A worker that books into the same ledger as the app under test. */
+function withAppWorker<T>(config: PalyraConfig, fn: () => Promise<T>): Promise<T> {
+  return withTestWorker(config, fn, ledger.repo);
+}
+
 function buildApp(config: PalyraConfigInput = {}, temporalConnection: Connection = connection) {
   return buildTestApp({ client, connection: temporalConnection, ledger: ledger.repo, config });
 }
@@ -71,7 +76,7 @@ describe('API', () => {
       message: expect.stringContaining(`no worker is polling task queue '${config.temporal.taskQueue}'`),
     });
 
-    await withTestWorker(config, async () => {
+    await withAppWorker(config, async () => {
       let ready = await app.inject({ method: 'GET', url: '/readyz' });
       for (let i = 0; i < 50 && ready.statusCode !== 200; i++) {
         await delay(100);
@@ -96,7 +101,7 @@ describe('API', () => {
   });
 
   it('runs a request end to end and links it to the Temporal UI', async () => {
-    await withTestWorker(config, async () => {
+    await withAppWorker(config, async () => {
       const started = await startRun(app);
       expect(started.statusCode).toBe(202);
       const { runId, temporal } = started.json();
@@ -129,7 +134,7 @@ describe('API', () => {
   });
 
   it('hides another tenant’s run (404) but shows it to an admin', async () => {
-    await withTestWorker(config, async () => {
+    await withAppWorker(config, async () => {
       const started = await startRun(app);
       const { runId } = started.json();
       const asGlobex = await app.inject({ method: 'GET', url: `/v1/runs/${runId}`, headers: bearer(tokens.globexService) });
@@ -141,7 +146,11 @@ describe('API', () => {
   });
 
   it('shows a run as queued right away, before any worker has picked it up', async () => {
-    const started = await startRun(app);
+    const { app: impatient } = await buildApp({ runs: { admissionWaitMs: 500 } });
+    const started = await startRun(impatient).finally(() => impatient.close());
+    expect(started.statusCode).toBe(202);
+    expect(started.json()).toMatchObject({ state: 'queued', maxOutputTokens: 8192 });
+    expect(started.json().admission).toBeUndefined(); // nobody has decided yet
     const { runId } = started.json();
     const response = await app.inject({ method: 'GET', url: `/v1/runs/${runId}`, headers: bearer(tokens.acmeService) });
     expect(response.statusCode).toBe(200);

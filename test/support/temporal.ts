@@ -2,8 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { configSchema, type PalyraConfig, type PalyraConfigInput } from '../../src/config';
+import type { LedgerRepository } from '../../src/ledger';
 import { registerSearchAttributes } from '../../src/temporal/search-attributes';
 import { testEnv } from './env';
+import type { TestLedger } from './ledger';
 
 export function testTemporalAddress(): string {
   const address = process.env[testEnv.temporalAddress];
@@ -32,25 +34,32 @@ export async function connectTestClient(): Promise<{ connection: Connection; cli
 }
 
 /**
- * Runs `fn` while a Palyra worker polls the config's task queue on the shared dev server, then
- * shuts the worker down and closes its connection.
+ * Runs `fn` while a worker for `config`'s task queue polls the shared dev server, then shuts the
+ * worker down and closes its connection. Activities book into `ledger` when given (so a test can
+ * look at the books), otherwise into a fresh SQLite ledger of their own.
  */
-export async function withTestWorker<T>(config: PalyraConfig, fn: () => Promise<T>): Promise<T> {
-  const [{ createPalyraWorker }, { createProviderRegistry }] = await Promise.all([
+export async function withTestWorker<T>(config: PalyraConfig, fn: () => Promise<T>, ledger?: LedgerRepository): Promise<T> {
+  const [{ createPalyraWorker }, { createProviderRegistry }, { openTestLedger }] = await Promise.all([
     import('../../src/temporal/worker'),
     import('../../src/providers/registry'),
+    import('./ledger'),
   ]);
-  const { worker, connection } = await createPalyraWorker({
-    address: testTemporalAddress(),
-    namespace: 'default',
-    taskQueue: config.temporal.taskQueue,
-    deps: { providers: createProviderRegistry(config.providers) },
-    workflowBundle: await workflowBundle(),
-  });
+  const ownLedger = ledger ? undefined : await openTestLedger('sqlite');
   try {
-    return await worker.runUntil(fn);
+    const { worker, connection } = await createPalyraWorker({
+      address: testTemporalAddress(),
+      namespace: 'default',
+      taskQueue: config.temporal.taskQueue,
+      deps: { providers: createProviderRegistry(config.providers), ledger: ledger ?? (ownLedger as TestLedger).repo, config },
+      workflowBundle: await workflowBundle(),
+    });
+    try {
+      return await worker.runUntil(fn);
+    } finally {
+      await connection.close();
+    }
   } finally {
-    await connection.close();
+    await ownLedger?.close();
   }
 }
 

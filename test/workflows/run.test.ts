@@ -37,6 +37,20 @@ function runInput(overrides: Partial<RunWorkflowInput> = {}): RunWorkflowInput {
   };
 }
 
+/** The started events of one activity type, in order: one per attempt that ran. */
+async function attemptsOf(runId: string, activityType: string) {
+  const history = await client.workflow.getHandle(runWorkflowId(runId)).fetchHistory();
+  const events = history.events ?? [];
+  const scheduled = new Set(
+    events
+      .filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === activityType)
+      .map((e) => String(e.eventId)),
+  );
+  return events
+    .map((e) => e.activityTaskStartedEventAttributes)
+    .filter((started) => started && scheduled.has(String(started.scheduledEventId)));
+}
+
 function start(config: PalyraConfig, input: RunWorkflowInput) {
   return client.workflow.start(runWorkflowType, {
     workflowId: runWorkflowId(input.runId),
@@ -82,10 +96,9 @@ describe('run workflow', () => {
     const input = runInput({ simulation: { outputTokens: 5, chunkDelayMs: 0, failAttempts: 2, failure: 'http_500' } });
     const run = (await withTestWorker(config, async () => (await start(config, input)).result())) as RunDocument;
     expect(run.state).toBe('succeeded');
-    const history = await client.workflow.getHandle(runWorkflowId(input.runId)).fetchHistory();
-    const started = history.events?.find((e) => e.activityTaskStartedEventAttributes);
-    expect(started?.activityTaskStartedEventAttributes?.attempt).toBe(3);
-    expect(started?.activityTaskStartedEventAttributes?.lastFailure?.message).toMatch(/HTTP 500/);
+    const [started] = await attemptsOf(input.runId, 'invokeProvider');
+    expect(started?.attempt).toBe(3);
+    expect(started?.lastFailure?.message).toMatch(/HTTP 500/);
   });
 
   it('aborts a stream that stalls longer than the heartbeat timeout and retries it', async () => {
@@ -97,8 +110,7 @@ describe('run workflow', () => {
     const run = (await withTestWorker(config, async () => (await start(config, input)).result())) as RunDocument;
     expect(run.state).toBe('succeeded');
     expect(run.output).toBe(simulatedText(input.runId, 6));
-    const history = await client.workflow.getHandle(runWorkflowId(input.runId)).fetchHistory();
-    const started = history.events?.find((e) => e.activityTaskStartedEventAttributes)?.activityTaskStartedEventAttributes;
+    const [started] = await attemptsOf(input.runId, 'invokeProvider');
     expect(started?.attempt).toBe(2);
     expect(started?.lastFailure?.applicationFailureInfo?.type).toBe('ProviderStreamStalled');
     expect(started?.lastFailure?.message).toBe('no chunk from the provider for 1500 ms after 3 tokens');
@@ -110,6 +122,17 @@ describe('run workflow', () => {
         { id: 'simulated', kind: 'simulated' },
         { id: 'remote', kind: 'openai-compatible', baseUrl: 'http://127.0.0.1:9/v1' },
       ],
+      models: [
+        {
+          id: 'remote-model',
+          provider: 'remote',
+          tier: 'standard',
+          contextWindow: 8_000,
+          maxOutputTokens: 1_000,
+          pricing: { inputPerMTokUsd: 1, outputPerMTokUsd: 2 },
+        },
+      ],
+      routing: { defaultModel: 'remote-model' },
     });
     const input = runInput({
       model: { requested: 'remote-model', selected: 'remote-model', providerId: 'remote' },
@@ -127,10 +150,6 @@ describe('run workflow', () => {
       code: 'unknown_provider',
       message: expect.stringContaining("provider 'remote' cannot serve model 'remote-model'"),
     });
-    const history = await client.workflow.getHandle(runWorkflowId(input.runId)).fetchHistory();
-    const attempts = history.events
-      ?.filter((e) => e.activityTaskStartedEventAttributes)
-      .map((e) => e.activityTaskStartedEventAttributes?.attempt);
-    expect(attempts).toEqual([1]);
+    expect((await attemptsOf(input.runId, 'invokeProvider')).map((started) => started?.attempt)).toEqual([1]);
   });
 });

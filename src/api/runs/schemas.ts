@@ -55,6 +55,39 @@ export const temporalLinkSchema = z.object({
   uiUrl: z.string().nullable(),
 });
 
+export const runAdmissionSchema = z
+  .object({
+    status: z.enum(['admitted', 'denied']),
+    reservationId: z.string(),
+    estimate: z.object({
+      inputTokens: z.number().int(),
+      maxOutputTokens: z.number().int(),
+      expectedMicroUsd: z.number().int(),
+      upperMicroUsd: z.number().int(),
+      source: z.string(),
+      precision: z.enum(['exact', 'estimated']),
+      catalogVersion: z.string(),
+    }),
+    maxOutputTokens: z.number().int().describe('output tokens the run may produce; fewer than requested when clamped'),
+    clamped: z.boolean(),
+    reservedMicroUsd: z.number().int(),
+    refusal: z
+      .object({
+        policyId: z.string(),
+        window: z.string(),
+        periodKey: z.string(),
+        metric: z.string(),
+        action: z.string(),
+        spent: z.number(),
+        reserved: z.number(),
+        limit: z.number(),
+        requested: z.number(),
+        message: z.string(),
+      })
+      .optional(),
+  })
+  .meta({ id: 'RunAdmission', description: 'The budget decision: the estimate and what the ledger reserved.' });
+
 export const runSchema = z
   .object({
     runId: z.string(),
@@ -64,6 +97,7 @@ export const runSchema = z
     model: z.object({ requested: z.string().nullable(), selected: z.string() }),
     usage: z.object({ inputTokens: z.number(), outputTokens: z.number(), estimated: z.boolean() }).nullable(),
     costMicroUsd: z.number().int(),
+    admission: runAdmissionSchema.optional(),
     output: z.string().optional(),
     error: runErrorSchema.optional(),
     backgroundTasks: z.array(
@@ -89,6 +123,9 @@ export const startRunResponseSchema = z
     state: z.enum(runStates),
     model: z.object({ requested: z.string().nullable(), selected: z.string() }),
     maxOutputTokens: z.number().int(),
+    admission: runAdmissionSchema
+      .optional()
+      .describe('absent when no worker decided within runs.admissionWaitMs; GET the run to follow it'),
     temporal: temporalLinkSchema,
   })
   .meta({ id: 'StartRunResponse' });

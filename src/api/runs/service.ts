@@ -1,15 +1,26 @@
 import { randomUUID } from 'node:crypto';
-import { WorkflowFailedError, WorkflowNotFoundError, type Client, type WorkflowExecutionStatusName } from '@temporalio/client';
+import {
+  WithStartWorkflowOperation,
+  WorkflowFailedError,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  isGrpcDeadlineError,
+  type Client,
+  type WorkflowExecutionStatusName,
+} from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { PalyraConfig } from '../../config';
-import { PalyraError } from '../../domain/errors';
+import { errorCodes, PalyraError, type ErrorCode } from '../../domain/errors';
+import { budgetRefusalError } from '../budgets/refusal';
 import { temporalUiLink } from '../../temporal/client';
 import {
   newRunDocument,
+  runAdmissionUpdate,
   runMemoKey,
   runWorkflowId,
   runWorkflowType,
   searchAttributes,
+  type RunAdmission,
   type RunDocument,
   type RunWorkflowInput,
 } from '../../temporal/contracts';
@@ -82,29 +93,52 @@ export function createRunService({ client, config, temporalUiUrl, now = () => ne
       timing: { heartbeatTimeoutMs: config.runs.heartbeatTimeoutMs, providerTimeoutMs: config.runs.providerTimeoutMs },
     };
     const workflowId = runWorkflowId(runId);
-    const handle = await withDeadline(() =>
-      client.workflow.start(runWorkflowType, {
-        workflowId,
-        taskQueue: config.temporal.taskQueue,
-        args: [input],
-        // The first memo makes the run readable at once, before any worker has picked it up.
-        memo: { [runMemoKey]: newRunDocument(input) },
-        staticSummary: `Run for ${body.tenantId}/${body.principalId} on ${model.id}`,
-        typedSearchAttributes: [
-          { key: searchAttributes.tenant, value: body.tenantId },
-          { key: searchAttributes.principal, value: body.principalId },
-          { key: searchAttributes.runState, value: 'queued' },
-          { key: searchAttributes.model, value: model.id },
-          { key: searchAttributes.costMicroUsd, value: 0 },
-        ],
-      }),
-    );
+    const startOperation = new WithStartWorkflowOperation(runWorkflowType, {
+      workflowId,
+      workflowIdConflictPolicy: 'FAIL',
+      taskQueue: config.temporal.taskQueue,
+      args: [input],
+      // The first memo makes the run readable at once, before any worker has picked it up.
+      memo: { [runMemoKey]: newRunDocument(input) },
+      staticSummary: `Run for ${body.tenantId}/${body.principalId} on ${model.id}`,
+      typedSearchAttributes: [
+        { key: searchAttributes.tenant, value: body.tenantId },
+        { key: searchAttributes.principal, value: body.principalId },
+        { key: searchAttributes.runState, value: 'queued' },
+        { key: searchAttributes.model, value: model.id },
+        { key: searchAttributes.costMicroUsd, value: 0 },
+      ],
+    });
+    // Start and ask for the budget decision in one call, so the caller learns at once whether the
+    // run was admitted (and why not) while the run itself goes on.
+    let admission: RunAdmission | undefined;
+    try {
+      admission = await client.connection.withDeadline(Date.now() + config.runs.admissionWaitMs, () =>
+        client.workflow.executeUpdateWithStart(runAdmissionUpdate, { startWorkflowOperation: startOperation }),
+      );
+    } catch (error) {
+      if (error instanceof WorkflowUpdateFailedError) throw notAdmittedError(runId, error);
+      // No decision in time (no worker free): the run was started and goes on; say so and let
+      // the caller follow it, rather than fail a run that exists (describe below proves it exists).
+      if (!isGrpcDeadlineError(error)) throw error;
+    }
+    // An update-with-start handle does not expose the execution's run id; the link needs it.
+    const { runId: executionRunId } = await withDeadline(() => client.workflow.getHandle(workflowId).describe());
+    if (admission?.status === 'denied' && admission.refusal) {
+      const refusal = budgetRefusalError(admission.refusal);
+      throw new PalyraError(refusal.code, refusal.message, {
+        ...refusal.details,
+        runId,
+        temporal: link(workflowId, executionRunId),
+      });
+    }
     return {
       runId,
       state: 'queued',
       model: { requested: input.model.requested, selected: model.id },
-      maxOutputTokens: input.maxOutputTokens,
-      temporal: link(workflowId, handle.firstExecutionRunId),
+      maxOutputTokens: admission?.maxOutputTokens ?? input.maxOutputTokens,
+      ...(admission ? { admission } : {}),
+      temporal: link(workflowId, executionRunId),
     };
   }
 
@@ -132,6 +166,18 @@ export function createRunService({ client, config, temporalUiUrl, now = () => ne
   }
 
   return { start, get };
+}
+
+/** A run that ended before its budget decision (e.g. a model with no price) as the API error it is. */
+function notAdmittedError(runId: string, error: WorkflowUpdateFailedError): PalyraError {
+  const cause = error.cause;
+  const run = cause instanceof ApplicationFailure ? (cause.details?.[0] as RunDocument | undefined) : undefined;
+  const code = run?.error?.code;
+  const known = (errorCodes as readonly string[]).includes(code ?? '') ? (code as ErrorCode) : 'internal_error';
+  const message = run?.error?.message ?? cause?.message ?? error.message;
+  return new PalyraError(known, known === 'internal_error' ? `run ${runId} could not be admitted: ${message}` : message, {
+    runId,
+  });
 }
 
 async function completeDocument(

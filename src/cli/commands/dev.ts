@@ -51,7 +51,7 @@ async function runDev(): Promise<void> {
     if (attributes.added.length > 0) logger.info({ added: attributes.added }, 'registered search attributes');
 
     const tokens = resolveAuthTokens(config);
-    worker = await startWorker(config, target.address, logger);
+    worker = await startWorker(config, target.address, logger, ledger.repo);
     worker.done.catch((error: Error) => {
       process.stderr.write(`palyra: worker stopped: ${error.message}\n`);
       void shutdown().finally(() => process.exit(1));

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../config';
+import { openConfiguredLedger } from '../../ledger/setup';
 import { assertReachable } from '../../temporal/client';
 import { createLogger, routeTemporalLogsTo } from '../logger';
 import { onShutdown, reportFatal } from '../process';
@@ -20,8 +21,15 @@ async function runWorker(): Promise<void> {
   routeTemporalLogsTo(logger);
   const address = config.temporal.address ?? `127.0.0.1:${config.temporal.devServer.port}`;
   await assertReachable(address, 5_000);
-  const worker = await startWorker(config, address, logger);
-  onShutdown(() => worker.stop());
+  const ledger = await openConfiguredLedger(config, logger);
+  const worker = await startWorker(config, address, logger, ledger.repo).catch(async (error: Error) => {
+    await ledger.close();
+    throw error;
+  });
+  onShutdown(async () => {
+    await worker.stop();
+    await ledger.close();
+  });
   logger.info({ address, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue }, 'worker polling');
   await worker.done;
 }

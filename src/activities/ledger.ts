@@ -1,0 +1,106 @@
+import { ApplicationFailure } from '@temporalio/activity';
+import type { PalyraConfig } from '../config';
+import { buildEstimate } from '../domain/pricing';
+import type { LedgerRepository } from '../ledger';
+import { UnknownPriceError } from '../pricing/catalog';
+import { loadPriceCatalog } from '../pricing/load';
+import { countPromptTokens } from '../pricing/tokens';
+import {
+  failureTypes,
+  runReservationId,
+  type AdmitRunInput,
+  type RunAdmission,
+  type SettleRunInput,
+  type SettleRunResult,
+} from '../temporal/contracts';
+
+export interface LedgerActivityDeps {
+  ledger: LedgerRepository;
+  config: Pick<PalyraConfig, 'models' | 'providers'>;
+}
+
+/**
+ * The run's side of the budget ledger. Every call is keyed by the run's reservation id, so an
+ * activity retried after a lost response (or on another worker) books nothing twice: the ledger
+ * answers a repeated reserve, settle or release with its first outcome.
+ */
+export function createLedgerActivities({ ledger, config }: LedgerActivityDeps) {
+  return {
+    /** Prices the prompt and reserves the upper estimate against every matching budget policy. */
+    async admitRun(input: AdmitRunInput): Promise<RunAdmission> {
+      const catalog = await loadPriceCatalog(ledger, config);
+      let answer;
+      try {
+        answer = catalog.priceFor(input.modelId);
+      } catch (error) {
+        if (!(error instanceof UnknownPriceError)) throw error;
+        throw ApplicationFailure.create({ type: failureTypes.unknownPrice, message: error.message, nonRetryable: true });
+      }
+      const { inputTokens, precision } = countPromptTokens(input.messages, input.modelId);
+      const estimate = buildEstimate({
+        modelId: input.modelId,
+        inputTokens,
+        maxOutputTokens: input.maxOutputTokens,
+        price: answer.price,
+        source: answer.source,
+        precision,
+        catalogVersion: answer.catalogVersion,
+      });
+      const reservationId = runReservationId(input.runId);
+      const outcome = await ledger.reserve({
+        reservationId,
+        runId: input.runId,
+        scope: { tenantId: input.tenantId, principalId: input.principalId, modelId: input.modelId },
+        inputTokens,
+        maxOutputTokens: input.maxOutputTokens,
+        price: answer.price,
+        catalogVersion: answer.catalogVersion,
+        expiresAt: new Date(input.expiresAt),
+      });
+      const { price: _price, modelId: _modelId, ...estimateView } = estimate;
+      return outcome.status === 'admitted'
+        ? {
+            status: 'admitted',
+            reservationId,
+            estimate: estimateView,
+            maxOutputTokens: outcome.maxOutputTokens,
+            clamped: outcome.clamped,
+            reservedMicroUsd: outcome.amountMicroUsd,
+          }
+        : {
+            status: 'denied',
+            reservationId,
+            estimate: estimateView,
+            maxOutputTokens: 0,
+            clamped: false,
+            reservedMicroUsd: 0,
+            refusal: outcome.refusal,
+          };
+    },
+
+    /** Books what the provider used, priced with the reservation's own prices. */
+    async settleRun(input: SettleRunInput): Promise<SettleRunResult> {
+      const outcome = await ledger.settle({
+        reservationId: input.reservationId,
+        actual: { inputTokens: input.usage.inputTokens, outputTokens: input.usage.outputTokens },
+        overageReason: 'the provider reported more tokens than were reserved',
+      });
+      if (outcome.status !== 'settled') {
+        // Expired by the sweeper before the run finished: the hold went back and nothing can be booked now.
+        throw ApplicationFailure.create({
+          type: 'ReservationNotSettleable',
+          message: `reservation ${input.reservationId} was already ${outcome.status}; its usage was not booked`,
+          nonRetryable: true,
+        });
+      }
+      return { costMicroUsd: outcome.costMicroUsd, overage: outcome.overage };
+    },
+
+    /** Gives the whole hold back (the run used nothing it will be charged for). */
+    async releaseRun(input: { reservationId: string }): Promise<void> {
+      const reservation = await ledger.getReservation(input.reservationId);
+      if (!reservation || reservation.state === 'refused') return; // nothing was ever held
+      await ledger.release(input.reservationId);
+    },
+  };
+}

@@ -1,0 +1,206 @@
+import { setTimeout as delay } from 'node:timers/promises';
+import type { Client, Connection } from '@temporalio/client';
+import type { FastifyInstance } from 'fastify';
+import type { PalyraConfig } from '../../src/config';
+import { costMicroUsd } from '../../src/domain/pricing';
+import { runStateQuery, runWorkflowId } from '../../src/temporal/contracts';
+import { bearer, buildTestApp, testTokens } from '../support/app';
+import { ledgerDialects, openTestLedger, type TestLedger } from '../support/ledger';
+import { connectTestClient, withTestWorker } from '../support/temporal';
+
+/** sim-standard in the default config: $2.50 in / $10 out per MTok. */
+const simStandard = { inputMicroUsdPerMTok: 2_500_000, outputMicroUsdPerMTok: 10_000_000 };
+
+let client: Client;
+let connection: Connection;
+beforeAll(async () => {
+  ({ client, connection } = await connectTestClient());
+});
+afterAll(() => connection.close());
+
+describe.each(ledgerDialects())('governed runs on the %s ledger', (dialect) => {
+  let ledger: TestLedger;
+  let app: FastifyInstance;
+  let config: PalyraConfig;
+
+  beforeEach(async () => {
+    ledger = await openTestLedger(dialect);
+    ({ app, config } = await buildTestApp({
+      client,
+      connection,
+      ledger: ledger.repo,
+      config: {
+        models: [
+          {
+            id: 'sim-standard',
+            provider: 'simulated',
+            tier: 'standard',
+            contextWindow: 128_000,
+            maxOutputTokens: 8_192,
+            pricing: { inputPerMTokUsd: 2.5, outputPerMTokUsd: 10 },
+          },
+          // Not in the genai-prices catalog and no price in config: must never run for free.
+          { id: 'sim-unpriced', provider: 'simulated', tier: 'low', contextWindow: 16_000, maxOutputTokens: 1_000 },
+        ],
+      },
+    }));
+  });
+  afterEach(async () => {
+    // After every scenario: the books balance and nothing is left on hold.
+    expect(await ledger.invariants(new Date())).toEqual([]);
+    const pending = await ledger.connection.db
+      .selectFrom('reservations')
+      .select('reservation_id')
+      .where('state', '=', 'pending')
+      .execute();
+    expect(pending).toEqual([]);
+    await app.close();
+    await ledger.close();
+  });
+
+  const withWorker = <T>(fn: () => Promise<T>) => withTestWorker(config, fn, ledger.repo);
+  const startRun = (body: Record<string, unknown> = {}) =>
+    app.inject({
+      method: 'POST',
+      url: '/v1/runs',
+      headers: bearer(testTokens.acmeService),
+      payload: {
+        tenantId: 'acme',
+        principalId: 'svc-checkout',
+        messages: [{ role: 'user', content: 'write a haiku about budgets' }],
+        model: 'sim-standard',
+        simulation: { outputTokens: 8, chunkDelayMs: 5 },
+        ...body,
+      },
+    });
+  async function finished(runId: string) {
+    for (let i = 0; i < 300; i++) {
+      const response = await app.inject({ method: 'GET', url: `/v1/runs/${runId}`, headers: bearer(testTokens.admin) });
+      if (['succeeded', 'failed', 'cancelled', 'denied'].includes(response.json().state)) return response.json();
+      await delay(50);
+    }
+    throw new Error(`run ${runId} did not finish`);
+  }
+  const putPolicy = (policyId: string, hardLimit: number) =>
+    ledger.repo.putPolicy({
+      policyId,
+      scope: { kind: 'tenant', id: 'acme' },
+      metric: 'cost',
+      window: 'day',
+      hardLimit,
+      action: 'block',
+      enabled: true,
+    });
+
+  it('answers with the admission at once, then settles the run at exactly the catalog’s arithmetic', async () => {
+    await putPolicy('acme-daily', 5_000_000);
+    await withWorker(async () => {
+      const started = await startRun({ maxOutputTokens: 100 });
+      expect(started.statusCode).toBe(202);
+      const { runId, admission } = started.json();
+      const inputTokens = admission.estimate.inputTokens;
+      expect(admission).toMatchObject({
+        status: 'admitted',
+        reservationId: `run-${runId}`,
+        clamped: false,
+        maxOutputTokens: 100,
+        reservedMicroUsd: costMicroUsd(simStandard, { inputTokens, outputTokens: 100 }),
+        estimate: {
+          maxOutputTokens: 100,
+          source: 'config',
+          upperMicroUsd: costMicroUsd(simStandard, { inputTokens, outputTokens: 100 }),
+        },
+      });
+
+      const run = await finished(runId);
+      expect(run.state).toBe('succeeded');
+      expect(run.usage).toMatchObject({ outputTokens: 8, estimated: false });
+      expect(run.costMicroUsd).toBe(costMicroUsd(simStandard, { inputTokens: run.usage.inputTokens, outputTokens: 8 }));
+      expect(await ledger.repo.getReservation(`run-${runId}`)).toMatchObject({ state: 'settled' });
+      const [window] = await ledger.repo.usageReport();
+      expect(window).toMatchObject({ policyId: 'acme-daily', spent: run.costMicroUsd, reserved: 0 });
+    });
+  });
+
+  it('refuses a run the budget cannot hold with 402 and the numbers, and records it as denied', async () => {
+    await putPolicy('acme-tiny', 10); // 10 µUSD: less than the prompt alone costs
+    await withWorker(async () => {
+      const refused = await startRun();
+      expect(refused.statusCode).toBe(402);
+      const { error } = refused.json();
+      expect(error).toMatchObject({
+        code: 'budget_exceeded',
+        message: expect.stringContaining("budget policy 'acme-tiny'"),
+        details: {
+          policyId: 'acme-tiny',
+          window: 'day',
+          spentMicroUsd: 0,
+          reservedMicroUsd: 0,
+          limitMicroUsd: 10,
+          requestedMicroUsd: expect.any(Number),
+          runId: expect.any(String),
+        },
+      });
+      const run = await finished(error.details.runId);
+      expect(run).toMatchObject({ state: 'denied', costMicroUsd: 0, error: { code: 'budget_exceeded' } });
+      expect(run.admission.refusal).toMatchObject({ policyId: 'acme-tiny', limit: 10 });
+      expect(await ledger.repo.getReservation(`run-${error.details.runId}`)).toMatchObject({ state: 'refused' });
+    });
+  });
+
+  it('clamps maxOutputTokens to what the budget still holds instead of refusing', async () => {
+    // The first run measures the prompt; the policy then holds it plus exactly 20 output tokens.
+    await withWorker(async () => {
+      const first = (await startRun({ maxOutputTokens: 10 })).json();
+      await finished(first.runId);
+      const inputTokens = first.admission.estimate.inputTokens;
+      const limit = first.admission.reservedMicroUsd + costMicroUsd(simStandard, { inputTokens, outputTokens: 20 });
+      await putPolicy('acme-clamp', limit);
+
+      const started = await startRun({ maxOutputTokens: 500, simulation: { outputTokens: 400, chunkDelayMs: 0 } });
+      expect(started.statusCode).toBe(202);
+      // The first run spent less than it reserved, so a little more than 20 tokens fit.
+      const { admission, runId } = started.json();
+      expect(admission).toMatchObject({ status: 'admitted', clamped: true });
+      expect(admission.maxOutputTokens).toBeGreaterThanOrEqual(20);
+      expect(admission.maxOutputTokens).toBeLessThan(500);
+      expect(started.json().maxOutputTokens).toBe(admission.maxOutputTokens);
+      const run = await finished(runId);
+      expect(run).toMatchObject({ state: 'succeeded', usage: { outputTokens: admission.maxOutputTokens } });
+      const [window] = (await ledger.repo.usageReport()).filter((w) => w.policyId === 'acme-clamp');
+      expect(window?.spent).toBeLessThanOrEqual(limit);
+    });
+  });
+
+  it('settles what a run cancelled mid-stream consumed and releases the rest', async () => {
+    await putPolicy('acme-daily', 5_000_000);
+    await withWorker(async () => {
+      const started = (await startRun({ simulation: { outputTokens: 200, chunkDelayMs: 50 } })).json();
+      const handle = client.workflow.getHandle(runWorkflowId(started.runId));
+      let state = await handle.query(runStateQuery);
+      while (state.state !== 'running') state = await handle.query(runStateQuery);
+      await delay(500); // some tokens stream first
+      await handle.cancel();
+      const run = await finished(started.runId);
+      expect(run.state).toBe('cancelled');
+      const streamed = run.usage.outputTokens;
+      expect(streamed).toBeGreaterThan(0);
+      expect(streamed).toBeLessThan(200);
+      expect(run.usage).toEqual({ inputTokens: started.admission.estimate.inputTokens, outputTokens: streamed, estimated: true });
+      expect(run.costMicroUsd).toBe(costMicroUsd(simStandard, { inputTokens: run.usage.inputTokens, outputTokens: streamed }));
+      expect(await ledger.repo.getReservation(`run-${started.runId}`)).toMatchObject({ state: 'settled' });
+      expect((await ledger.repo.usageReport())[0]).toMatchObject({ spent: run.costMicroUsd, reserved: 0 });
+    });
+  });
+
+  it('refuses a model with no price with 422 naming it, and holds nothing', async () => {
+    await withWorker(async () => {
+      const response = await startRun({ model: 'sim-unpriced' });
+      expect(response.statusCode).toBe(422);
+      expect(response.json().error).toMatchObject({
+        code: 'unknown_price',
+        message: expect.stringContaining("No price is known for model 'sim-unpriced'"),
+      });
+    });
+  });
+});
