@@ -134,8 +134,9 @@ describe('run workflow', () => {
       ],
       routing: { defaultModel: 'remote-model' },
     });
+    // The worker's registry has no provider 'retired' (e.g. removed from config while runs were queued).
     const input = runInput({
-      model: { requested: 'remote-model', selected: 'remote-model', providerId: 'remote' },
+      model: { requested: 'remote-model', selected: 'remote-model', providerId: 'retired' },
       simulation: undefined,
     });
     const failure = await withTestWorker(config, async () => (await start(config, input)).result().catch((e: unknown) => e));
@@ -148,7 +149,7 @@ describe('run workflow', () => {
     expect(run.state).toBe('failed');
     expect(run.error).toEqual({
       code: 'unknown_provider',
-      message: expect.stringContaining("provider 'remote' cannot serve model 'remote-model'"),
+      message: expect.stringContaining("provider 'retired' cannot serve model 'remote-model'"),
     });
     expect((await attemptsOf(input.runId, 'invokeProvider')).map((started) => started?.attempt)).toEqual([1]);
   });
