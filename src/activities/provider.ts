@@ -1,5 +1,6 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { CancelledFailure } from '@temporalio/common';
+import { countPromptTokens, countTextTokens } from '../pricing/tokens';
 import type { ProviderRegistry } from '../providers/registry';
 import { ProviderError } from '../providers/types';
 import { failureTypes, type InvokeProviderInput, type InvokeProviderResult, type ProviderHeartbeat } from '../temporal/contracts';
@@ -65,9 +66,15 @@ export function createProviderActivities({ providers }: ProviderActivityDeps) {
             },
           },
         );
+        // No usage from the provider: count both sides ourselves (never zero for a stream that
+        // produced text) and say the figures are estimates.
         const usage = response.usage
           ? { ...response.usage, estimated: false }
-          : { inputTokens: 0, outputTokens: tokensSoFar, estimated: true };
+          : {
+              inputTokens: countPromptTokens(input.messages, input.model).inputTokens,
+              outputTokens: Math.max(tokensSoFar > 0 ? 1 : 0, countTextTokens(output, input.model)),
+              estimated: true,
+            };
         return { output, usage, finishReason: response.finishReason };
       } catch (error) {
         if (stall.signal.aborted && !context.cancellationSignal.aborted) {

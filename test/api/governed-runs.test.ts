@@ -193,6 +193,87 @@ describe.each(ledgerDialects())('governed runs on the %s ledger', (dialect) => {
     });
   });
 
+  it('cancels a run through the API, and answers 409 for a run that has already ended', async () => {
+    await putPolicy('acme-daily', 5_000_000);
+    await withWorker(async () => {
+      const started = (await startRun({ simulation: { outputTokens: 200, chunkDelayMs: 50 } })).json();
+      const handle = client.workflow.getHandle(runWorkflowId(started.runId));
+      while ((await handle.query(runStateQuery)).state !== 'running') await delay(20);
+      const cancel = () =>
+        app.inject({ method: 'POST', url: `/v1/runs/${started.runId}/cancel`, headers: bearer(testTokens.acmeService) });
+      const accepted = await cancel();
+      expect(accepted.statusCode).toBe(202);
+      expect(accepted.json()).toEqual({ runId: started.runId, cancelRequested: true, state: 'running' });
+      const run = await finished(started.runId);
+      expect(run.state).toBe('cancelled');
+      const again = await cancel();
+      expect(again.statusCode).toBe(409);
+      expect(again.json().error).toMatchObject({ code: 'conflict', message: expect.stringContaining('already cancelled') });
+    });
+  });
+
+  it('returns the same run for the same idempotency key and books nothing new; other parameters are a 409', async () => {
+    await putPolicy('acme-daily', 5_000_000);
+    await withWorker(async () => {
+      const key = `order-${Math.random().toString(36).slice(2)}`;
+      const first = await startRun({ idempotencyKey: key });
+      expect(first.statusCode).toBe(202);
+      const run = await finished(first.json().runId);
+      const repeat = await startRun({ idempotencyKey: key });
+      expect(repeat.statusCode).toBe(202);
+      expect(repeat.json()).toMatchObject({ runId: first.json().runId, state: 'succeeded', admission: first.json().admission });
+      const reservations = await ledger.connection.db.selectFrom('reservations').select('reservation_id').execute();
+      expect(reservations).toEqual([{ reservation_id: `run-${run.runId}` }]);
+      expect((await ledger.repo.usageReport())[0]?.spent).toBe(run.costMicroUsd);
+
+      const changed = await startRun({ idempotencyKey: key, maxOutputTokens: 7 });
+      expect(changed.statusCode).toBe(409);
+      expect(changed.json().error).toMatchObject({
+        code: 'conflict',
+        details: { field: 'body.idempotencyKey', runId: run.runId },
+      });
+    });
+  });
+
+  it('lists runs through Temporal visibility with filters, cursor paging and tenant isolation', async () => {
+    const tenant = `lister-${Math.random().toString(36).slice(2, 8)}`;
+    await withWorker(async () => {
+      const ids: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        const response = await app.inject({
+          method: 'POST',
+          url: '/v1/runs',
+          headers: bearer(testTokens.admin),
+          payload: { tenantId: tenant, principalId: 'p', messages: [{ role: 'user', content: `n${i}` }], model: 'sim-standard' },
+        });
+        ids.push(response.json().runId);
+      }
+      for (const id of ids) await finished(id);
+      const list = (query: string, token = testTokens.admin) =>
+        app.inject({ method: 'GET', url: `/v1/runs?${query}`, headers: bearer(token) });
+      let page = await list(`tenantId=${tenant}&state=succeeded&limit=2`);
+      for (let i = 0; i < 100 && page.json().items.length < 2; i++) {
+        await delay(100); // visibility is eventually consistent
+        page = await list(`tenantId=${tenant}&state=succeeded&limit=2`);
+      }
+      expect(page.statusCode).toBe(200);
+      expect(page.json().items).toHaveLength(2);
+      expect(page.json().items[0]).toMatchObject({
+        tenantId: tenant,
+        state: 'succeeded',
+        temporal: { workflowId: expect.any(String) },
+      });
+      const rest = await list(`tenantId=${tenant}&state=succeeded&limit=2&cursor=${page.json().nextCursor}`);
+      const seen = [...page.json().items, ...rest.json().items].map((run: { runId: string }) => run.runId);
+      expect(seen.sort()).toEqual([...ids].sort());
+      expect((await list(`tenantId=${tenant}&state=failed`)).json().items).toEqual([]);
+      expect((await list(`tenantId=${tenant}`, testTokens.acmeService)).statusCode).toBe(403);
+      const asAcme = (await list('limit=200', testTokens.acmeService)).json();
+      expect(asAcme.items.every((run: { tenantId: string }) => run.tenantId === 'acme')).toBe(true);
+      expect((await list('cursor=not-a-cursor')).statusCode).toBe(400);
+    });
+  });
+
   it('refuses a model with no price with 422 naming it, and holds nothing', async () => {
     await withWorker(async () => {
       const response = await startRun({ model: 'sim-unpriced' });

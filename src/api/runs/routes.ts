@@ -1,7 +1,15 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { errorResponses } from '../errors';
 import { principalOf } from '../plugins/auth';
-import { runIdParamsSchema, runSchema, startRunBodySchema, startRunResponseSchema } from './schemas';
+import {
+  cancelRunResponseSchema,
+  listRunsQuerySchema,
+  runIdParamsSchema,
+  runListSchema,
+  runSchema,
+  startRunBodySchema,
+  startRunResponseSchema,
+} from './schemas';
 import type { RunService } from './service';
 
 export const runRoutes: FastifyPluginAsyncZod<{ runs: RunService }> = async (app, { runs }) => {
@@ -11,11 +19,14 @@ export const runRoutes: FastifyPluginAsyncZod<{ runs: RunService }> = async (app
       config: { auth: { role: 'service' } },
       schema: {
         summary: 'Start a run',
-        description: 'Starts the durable run workflow `run-<runId>` and answers once Temporal has accepted it.',
+        description:
+          'Starts the durable run workflow `run-<runId>` and answers with its budget decision: 202 admitted ' +
+          '(possibly with maxOutputTokens clamped to the budget), 402 when a budget policy refuses it (with the numbers), ' +
+          '422 when the model has no price, 409 when idempotencyKey was used with other parameters.',
         tags: ['runs'],
         security: [{ bearer: [] }],
         body: startRunBodySchema,
-        response: { 202: startRunResponseSchema, ...errorResponses(400, 401, 403, 413, 415, 429, 500, 503) },
+        response: { 202: startRunResponseSchema, ...errorResponses(400, 401, 402, 403, 409, 413, 415, 422, 429, 500, 503) },
       },
     },
     async (request, reply) => reply.code(202).send(await runs.start(principalOf(request), request.body)),
@@ -34,5 +45,42 @@ export const runRoutes: FastifyPluginAsyncZod<{ runs: RunService }> = async (app
       },
     },
     async (request) => runs.get(principalOf(request), request.params.runId),
+  );
+
+  app.get(
+    '/v1/runs',
+    {
+      config: { auth: { role: 'service' } },
+      schema: {
+        summary: 'List runs',
+        description: 'Newest first, through Temporal visibility; filter by tenant, state and model; page with `cursor`.',
+        tags: ['runs'],
+        security: [{ bearer: [] }],
+        querystring: listRunsQuerySchema,
+        response: { 200: runListSchema, ...errorResponses(400, 401, 403, 429, 500, 503) },
+      },
+    },
+    async (request) => runs.list(principalOf(request), request.query),
+  );
+
+  app.post(
+    '/v1/runs/:runId/cancel',
+    {
+      config: { auth: { role: 'service' } },
+      schema: {
+        summary: 'Cancel a run',
+        description:
+          'Stops the provider call; the run settles what it consumed, releases the rest and ends `cancelled`. ' +
+          '409 when the run has already ended.',
+        tags: ['runs'],
+        security: [{ bearer: [] }],
+        params: runIdParamsSchema,
+        response: { 202: cancelRunResponseSchema, ...errorResponses(400, 401, 403, 404, 409, 429, 500, 503) },
+      },
+    },
+    async (request, reply) => {
+      const run = await runs.cancel(principalOf(request), request.params.runId);
+      return reply.code(202).send({ runId: run.runId, cancelRequested: true, state: run.state });
+    },
   );
 };

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { budgetActions, budgetMetrics, budgetWindows } from '../../domain/budget';
 import { runStates } from '../../domain/run-state';
 
 const identifier = (what: string) =>
@@ -40,6 +41,12 @@ export const startRunBodySchema = z
     model: z.string().min(1).max(200).optional(),
     maxOutputTokens: z.number().int().positive().max(1_000_000).optional(),
     simulation: simulationSchema.optional(),
+    idempotencyKey: z
+      .string()
+      .min(1)
+      .max(200)
+      .optional()
+      .describe('the same key from the same tenant returns the same run and books nothing new; with other parameters, 409'),
   })
   .strict()
   .meta({ id: 'StartRunRequest' });
@@ -74,10 +81,10 @@ export const runAdmissionSchema = z
     refusal: z
       .object({
         policyId: z.string(),
-        window: z.string(),
+        window: z.enum(budgetWindows),
         periodKey: z.string(),
-        metric: z.string(),
-        action: z.string(),
+        metric: z.enum(budgetMetrics),
+        action: z.enum(budgetActions),
         spent: z.number(),
         reserved: z.number(),
         limit: z.number(),
@@ -130,3 +137,31 @@ export const startRunResponseSchema = z
   })
   .meta({ id: 'StartRunResponse' });
 export type StartRunResponse = z.infer<typeof startRunResponseSchema>;
+
+export const listRunsQuerySchema = z
+  .object({
+    tenantId: identifier('tenantId').optional(),
+    state: z.enum(runStates).optional(),
+    model: z
+      .string()
+      .min(1)
+      .max(200)
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._:/@-]*$/, 'model may contain letters, digits and . _ : / @ - only')
+      .optional(),
+    limit: z.coerce.number().int().min(1).max(200).default(50),
+    cursor: z.string().min(1).max(4096).optional().describe('nextCursor of the previous page'),
+  })
+  .strict();
+export type ListRunsQuery = z.infer<typeof listRunsQuerySchema>;
+
+export const runListSchema = z
+  .object({
+    items: z.array(runSchema.omit({ output: true })),
+    nextCursor: z.string().nullable(),
+  })
+  .meta({ id: 'RunList', description: 'Runs, newest first, without their output (GET the run for it).' });
+export type RunList = z.infer<typeof runListSchema>;
+
+export const cancelRunResponseSchema = z
+  .object({ runId: z.string(), cancelRequested: z.literal(true), state: z.enum(runStates) })
+  .meta({ id: 'CancelRunResponse' });

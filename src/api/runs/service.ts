@@ -1,6 +1,7 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import {
   WithStartWorkflowOperation,
+  WorkflowExecutionAlreadyStartedError,
   WorkflowFailedError,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
@@ -8,9 +9,10 @@ import {
   type Client,
   type WorkflowExecutionStatusName,
 } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, defaultPayloadConverter } from '@temporalio/common';
 import type { PalyraConfig } from '../../config';
 import { errorCodes, PalyraError, type ErrorCode } from '../../domain/errors';
+import { isTerminalRunState } from '../../domain/run-state';
 import { budgetRefusalError } from '../budgets/refusal';
 import { temporalUiLink } from '../../temporal/client';
 import {
@@ -25,7 +27,7 @@ import {
   type RunWorkflowInput,
 } from '../../temporal/contracts';
 import { assertTenantAccess, canAccessTenant, type Principal } from '../plugins/auth';
-import type { RunView, StartRunBody, StartRunResponse } from './schemas';
+import type { ListRunsQuery, RunList, RunView, StartRunBody, StartRunResponse } from './schemas';
 
 /** Temporal calls behind an HTTP request give up after this, so clients get a 503 rather than a hang. */
 const temporalCallDeadlineMs = 10_000;
@@ -80,7 +82,13 @@ export function createRunService({ client, config, temporalUiUrl, now = () => ne
       );
     }
 
-    const runId = randomUUID();
+    // The same idempotency key from the same tenant names the same run: its id is derived from them.
+    const digest = requestDigest(body);
+    const runId = body.idempotencyKey ? idempotentRunId(body.tenantId, body.idempotencyKey) : randomUUID();
+    if (body.idempotencyKey) {
+      const existing = await existingRun(principal, runId, digest);
+      if (existing) return existing;
+    }
     const input: RunWorkflowInput = {
       runId,
       tenantId: body.tenantId,
@@ -99,7 +107,7 @@ export function createRunService({ client, config, temporalUiUrl, now = () => ne
       taskQueue: config.temporal.taskQueue,
       args: [input],
       // The first memo makes the run readable at once, before any worker has picked it up.
-      memo: { [runMemoKey]: newRunDocument(input) },
+      memo: { [runMemoKey]: newRunDocument(input), [requestDigestMemoKey]: digest },
       staticSummary: `Run for ${body.tenantId}/${body.principalId} on ${model.id}`,
       typedSearchAttributes: [
         { key: searchAttributes.tenant, value: body.tenantId },
@@ -118,6 +126,11 @@ export function createRunService({ client, config, temporalUiUrl, now = () => ne
       );
     } catch (error) {
       if (error instanceof WorkflowUpdateFailedError) throw notAdmittedError(runId, error);
+      if (error instanceof WorkflowExecutionAlreadyStartedError && body.idempotencyKey) {
+        // Another request with this key started it a moment ago.
+        const existing = await existingRun(principal, runId, digest);
+        if (existing) return existing;
+      }
       // No decision in time (no worker free): the run was started and goes on; say so and let
       // the caller follow it, rather than fail a run that exists (describe below proves it exists).
       if (!isGrpcDeadlineError(error)) throw error;
@@ -161,11 +174,145 @@ export function createRunService({ client, config, temporalUiUrl, now = () => ne
     return { ...document, temporal: link(workflowId, description.runId) };
   }
 
+  /**
+   * The run an idempotency key already started, answered like a new start (the same run, nothing
+   * booked again); 409 when the key was used with different parameters. Undefined if there is none.
+   */
+  async function existingRun(principal: Principal, runId: string, digest: string): Promise<StartRunResponse | undefined> {
+    const workflowId = runWorkflowId(runId);
+    const description = await withDeadline(() => client.workflow.getHandle(workflowId).describe()).catch((error: unknown) => {
+      if (error instanceof WorkflowNotFoundError) return undefined;
+      throw error;
+    });
+    if (!description) return undefined;
+    if (description.memo?.[requestDigestMemoKey] !== digest) {
+      throw new PalyraError('conflict', `idempotencyKey was already used for run ${runId} with different parameters`, {
+        field: 'body.idempotencyKey',
+        runId,
+      });
+    }
+    const document = await get(principal, runId);
+    if (document.admission?.status === 'denied' && document.admission.refusal) {
+      const refusal = budgetRefusalError(document.admission.refusal);
+      throw new PalyraError(refusal.code, refusal.message, { ...refusal.details, runId, temporal: document.temporal });
+    }
+    return {
+      runId,
+      state: document.state,
+      model: document.model,
+      maxOutputTokens: document.admission?.maxOutputTokens ?? 0,
+      ...(document.admission ? { admission: document.admission } : {}),
+      temporal: document.temporal,
+    };
+  }
+
+  /**
+   * Lists runs through Temporal visibility (newest first), filtered by the search attributes the
+   * workflow keeps current. A token scoped to some tenants only ever sees theirs.
+   */
+  async function list(principal: Principal, filter: ListRunsQuery): Promise<RunList> {
+    if (filter.tenantId) assertTenantAccess(principal, filter.tenantId);
+    const clauses = [`WorkflowType = '${runWorkflowType}'`];
+    if (filter.tenantId) clauses.push(`${searchAttributes.tenant.name} = '${filter.tenantId}'`);
+    else if (!principal.tenants.includes('*')) {
+      clauses.push(`${searchAttributes.tenant.name} IN (${principal.tenants.map((t) => `'${t}'`).join(', ')})`);
+    }
+    if (filter.state) clauses.push(`${searchAttributes.runState.name} = '${filter.state}'`);
+    if (filter.model) clauses.push(`${searchAttributes.model.name} = '${filter.model}'`);
+    // No ORDER BY: SQL visibility stores refuse it, and all of them list newest first anyway.
+    const query = clauses.join(' AND ');
+    const page = await withDeadline(() =>
+      client.workflowService.listWorkflowExecutions({
+        namespace,
+        query,
+        pageSize: filter.limit,
+        nextPageToken: filter.cursor ? decodeCursor(filter.cursor, query) : undefined,
+      }),
+    );
+    const items = (page.executions ?? []).flatMap((execution) => {
+      const payload = execution.memo?.fields?.[runMemoKey];
+      const document = payload ? (defaultPayloadConverter.fromPayload(payload) as RunDocument) : undefined;
+      if (!document) return [];
+      const workflowId = execution.execution?.workflowId ?? runWorkflowId(document.runId);
+      return [{ ...document, temporal: link(workflowId, execution.execution?.runId ?? null) }];
+    });
+    const more = page.nextPageToken && page.nextPageToken.length > 0;
+    return { items, nextCursor: more ? encodeCursor(page.nextPageToken as Uint8Array, query) : null };
+  }
+
+  /** Asks the run to stop; the workflow settles what was consumed and releases the rest. */
+  async function cancel(principal: Principal, runId: string): Promise<RunView> {
+    const document = await get(principal, runId);
+    if (isTerminalRunState(document.state)) {
+      throw new PalyraError('conflict', `run ${runId} is already ${document.state}; there is nothing to cancel`, {
+        state: document.state,
+      });
+    }
+    await withDeadline(() => client.workflow.getHandle(runWorkflowId(runId)).cancel());
+    return document;
+  }
+
   function withDeadline<T>(call: () => Promise<T>): Promise<T> {
     return client.connection.withDeadline(Date.now() + temporalCallDeadlineMs, call);
   }
 
-  return { start, get };
+  return { start, get, cancel, list };
+}
+
+/**
+ * A list cursor: Temporal's page token bound to the query it pages through, so a cursor that was
+ * altered or belongs to other filters is a 400 naming it, not an error from deep in Temporal.
+ */
+function encodeCursor(pageToken: Uint8Array, query: string): string {
+  return Buffer.from(JSON.stringify({ q: queryDigest(query), t: Buffer.from(pageToken).toString('base64') })).toString(
+    'base64url',
+  );
+}
+
+function decodeCursor(cursor: string, query: string): Buffer {
+  const invalid = () =>
+    new PalyraError('validation_failed', 'query.cursor is not a cursor this API returned for these filters', {
+      field: 'query.cursor',
+    });
+  let parsed: { q?: unknown; t?: unknown };
+  try {
+    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { q?: unknown; t?: unknown };
+  } catch {
+    throw invalid();
+  }
+  if (parsed.q !== queryDigest(query) || typeof parsed.t !== 'string' || parsed.t.length === 0) throw invalid();
+  return Buffer.from(parsed.t, 'base64');
+}
+
+const queryDigest = (query: string) => createHash('sha256').update(query).digest('hex').slice(0, 16);
+
+/** Memo key of the digest of a run's parameters, compared when an idempotency key is reused. */
+const requestDigestMemoKey = 'requestDigest';
+
+function requestDigest(body: StartRunBody): string {
+  const { tenantId: _tenant, idempotencyKey: _key, ...parameters } = body;
+  return createHash('sha256').update(canonicalJson(parameters)).digest('hex');
+}
+
+/** JSON with sorted keys, so the same parameters in another key order have the same digest. */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/** A UUID (version 8, name-based) from the tenant and its idempotency key. */
+function idempotentRunId(tenantId: string, idempotencyKey: string): string {
+  const bytes = createHash('sha256').update(`${tenantId}\u0000${idempotencyKey}`).digest().subarray(0, 16);
+  bytes[6] = ((bytes[6] as number) & 0x0f) | 0x80;
+  bytes[8] = ((bytes[8] as number) & 0x3f) | 0x80;
+  const hex = bytes.toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
 /** A run that ended before its budget decision (e.g. a model with no price) as the API error it is. */
