@@ -46,7 +46,7 @@ export function createLedgerActivities({ ledger, config }: LedgerActivityDeps) {
         precision,
         catalogVersion: answer.catalogVersion,
       });
-      const reservationId = runReservationId(input.runId);
+      const reservationId = runReservationId(input.runId, input.approvalOverride !== undefined);
       const outcome = await ledger.reserve({
         reservationId,
         runId: input.runId,
@@ -56,6 +56,7 @@ export function createLedgerActivities({ ledger, config }: LedgerActivityDeps) {
         price: answer.price,
         catalogVersion: answer.catalogVersion,
         expiresAt: new Date(input.expiresAt),
+        ...(input.approvalOverride ? { approvalOverride: input.approvalOverride } : {}),
       });
       const { price: _price, modelId: _modelId, ...estimateView } = estimate;
       return outcome.status === 'admitted'
@@ -68,7 +69,8 @@ export function createLedgerActivities({ ledger, config }: LedgerActivityDeps) {
             reservedMicroUsd: outcome.amountMicroUsd,
           }
         : {
-            status: 'denied',
+            // An approval can lift an approval_required policy, unless this run was already approved.
+            status: outcome.refusal.action === 'approval_required' && !input.approvalOverride ? 'awaiting_approval' : 'denied',
             reservationId,
             estimate: estimateView,
             maxOutputTokens: 0,

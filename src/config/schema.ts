@@ -192,6 +192,12 @@ export const configSchema = z
          * the answer is 202 without `admission`; the run goes on and its document shows the decision.
          */
         admissionWaitMs: z.number().int().min(100).max(60_000).default(10_000),
+        /** A run parked by an `approval_required` budget ends `denied` if nobody decides within this. */
+        approvalTimeoutMs: z
+          .number()
+          .int()
+          .min(1000)
+          .default(24 * 3_600_000),
       })
       .strict()
       .prefault({}),

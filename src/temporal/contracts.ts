@@ -17,8 +17,11 @@ export const defaultTaskQueue = 'palyra';
 
 export const runWorkflowType = 'runWorkflow';
 export const runWorkflowId = (runId: string): string => `run-${runId}`;
-/** One reservation per run, keyed by the run, so a retried admission or settlement books once. */
-export const runReservationId = (runId: string): string => `run-${runId}`;
+/**
+ * One reservation per run, keyed by the run, so a retried admission or settlement books once. An
+ * approved run reserves again under its own id (the first, refused one stays on record).
+ */
+export const runReservationId = (runId: string, approved = false): string => `run-${runId}${approved ? ':approved' : ''}`;
 export const runIdFromWorkflowId = (workflowId: string): string | undefined =>
   workflowId.startsWith('run-') ? workflowId.slice('run-'.length) : undefined;
 
@@ -52,8 +55,8 @@ export interface RunWorkflowInput {
   model: RunModelChoice;
   maxOutputTokens: number;
   simulation?: SimulationOptions;
-  /** Activity timing chosen by the operator's config, copied in so a replay sees the same values. */
-  timing: { heartbeatTimeoutMs: number; providerTimeoutMs: number };
+  /** Timing chosen by the operator's config, copied in so a replay sees the same values. */
+  timing: { heartbeatTimeoutMs: number; providerTimeoutMs: number; approvalTimeoutMs: number };
 }
 
 export interface RunUsage {
@@ -70,7 +73,8 @@ export interface RunError {
 
 /** The budget admission of a run: what it was estimated at and what the ledger decided. */
 export interface RunAdmission {
-  status: 'admitted' | 'denied';
+  /** `awaiting_approval`: an `approval_required` policy refused it; an operator may let it pass. */
+  status: 'admitted' | 'denied' | 'awaiting_approval';
   reservationId: string;
   estimate: {
     inputTokens: number;
@@ -86,8 +90,20 @@ export interface RunAdmission {
   maxOutputTokens: number;
   clamped: boolean;
   reservedMicroUsd: number;
-  /** Why the run was denied, with the numbers (only when denied). */
+  /** Why the run was denied or waits for approval, with the numbers. */
   refusal?: BudgetRefusal;
+}
+
+/** An operator's decision on a run parked by an `approval_required` budget. */
+export interface RunApprovalDecision {
+  decision: 'approve' | 'deny';
+  note?: string;
+  /** The token name of who decided. */
+  decidedBy: string;
+}
+
+export interface RunApproval extends RunApprovalDecision {
+  decidedAt: string;
 }
 
 /** The run document of DESIGN section 10, as the workflow knows it (no Temporal UI link). */
@@ -101,6 +117,8 @@ export interface RunDocument {
   costMicroUsd: number;
   /** Set once the budget decision is made. */
   admission?: RunAdmission;
+  /** The operator's decision, for a run that waited for approval. */
+  approval?: RunApproval;
   output?: string;
   error?: RunError;
   backgroundTasks: { taskId: string; kind: string; state: string; costMicroUsd: number; error?: RunError }[];
@@ -131,6 +149,12 @@ export const runStateQuery = defineQuery<RunDocument>('state');
  * (update-with-start), so the caller learns synchronously whether the run was admitted.
  */
 export const runAdmissionUpdate = defineUpdate<RunAdmission>('admission');
+
+/**
+ * Approves or denies this run's budget override. Rejected (before it reaches the history) unless
+ * the run is `awaiting_approval`, so an approval can never attach to a run that already ended.
+ */
+export const runApprovalUpdate = defineUpdate<RunDocument, [RunApprovalDecision]>('approval');
 
 /** Memo key holding the run document without its output, so the API can read any run without a worker. */
 export const runMemoKey = 'run';
@@ -163,6 +187,8 @@ export interface AdmitRunInput {
   maxOutputTokens: number;
   /** When an unsettled hold goes back to the budget (the sweeper), as an ISO timestamp. */
   expiresAt: string;
+  /** Second admission of an approved run: passes its `approval_required` policies (recorded). */
+  approvalOverride?: { approvalId: string; approvedBy: string; note?: string };
 }
 
 export interface SettleRunInput {

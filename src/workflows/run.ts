@@ -21,11 +21,14 @@ import {
   newRunDocument,
   nonRetryableFailureTypes,
   runAdmissionUpdate,
+  runApprovalUpdate,
   runMemoKey,
-  runReservationId,
   runStateQuery,
   searchAttributes,
+  type AdmitRunInput,
   type ProviderHeartbeat,
+  type RunAdmission,
+  type RunApprovalDecision,
   type RunDocument,
   type RunError,
   type RunWorkflowInput,
@@ -72,6 +75,21 @@ export async function runWorkflow(input: RunWorkflowInput): Promise<RunDocument>
       nonRetryable: true,
     });
   });
+  setHandler(
+    runApprovalUpdate,
+    (decision) => {
+      run.approval = { ...decision, decidedAt: new Date().toISOString() };
+      publish(run);
+      return run;
+    },
+    {
+      validator: (_decision: RunApprovalDecision) => {
+        if (run.state !== 'awaiting_approval' || run.approval) {
+          throw new Error(`run ${run.runId} is ${run.state}; only a run awaiting approval can be approved or denied`);
+        }
+      },
+    },
+  );
   publish(run);
 
   const { invokeProvider } = proxyActivities<PalyraActivities>({
@@ -86,13 +104,19 @@ export async function runWorkflow(input: RunWorkflowInput): Promise<RunDocument>
     retry: ledgerRetry,
   });
 
-  try {
-    const expiresAt = Date.now() + input.timing.providerTimeoutMs * (providerRetry?.maximumAttempts ?? 1) + reservationMarginMs;
-    // Not cancellable: a cancel arriving mid-reserve must not leave a hold nobody knows about. It
-    // takes effect at the provider call, which then releases the hold.
-    run.admission = await CancellationScope.nonCancellable(() =>
+  const expiresAt = new Date(
+    Date.now() + input.timing.providerTimeoutMs * (providerRetry?.maximumAttempts ?? 1) + reservationMarginMs,
+  ).toISOString();
+  // Not cancellable: a cancel arriving mid-reserve must not leave a hold nobody knows about. It
+  // takes effect at the next step, which then releases the hold.
+  const admit = (approvalOverride?: AdmitRunInput['approvalOverride']) =>
+    CancellationScope.nonCancellable(() =>
       admitRun.executeWithOptions(
-        { summary: `reserve budget for up to ${input.maxOutputTokens} output tokens of ${input.model.selected}` },
+        {
+          summary:
+            `reserve budget for up to ${input.maxOutputTokens} output tokens of ${input.model.selected}` +
+            (approvalOverride ? `, approved by ${approvalOverride.approvedBy}` : ''),
+        },
         [
           {
             runId: input.runId,
@@ -101,16 +125,46 @@ export async function runWorkflow(input: RunWorkflowInput): Promise<RunDocument>
             modelId: input.model.selected,
             messages: input.messages,
             maxOutputTokens: input.maxOutputTokens,
-            expiresAt: new Date(expiresAt).toISOString(),
+            expiresAt,
+            ...(approvalOverride ? { approvalOverride } : {}),
           },
         ],
       ),
     );
+
+  let admission: RunAdmission;
+  try {
+    admission = run.admission = await admit();
+    if (admission.status === 'awaiting_approval') {
+      // Parked durably: survives worker restarts; an operator decides through the approval update.
+      moveTo(run, 'awaiting_approval');
+      publish(run);
+      const decided = await condition(() => run.approval !== undefined, input.timing.approvalTimeoutMs);
+      const approval = run.approval;
+      if (!decided || !approval) {
+        run.error = {
+          code: 'approval_timeout',
+          message: `nobody approved the budget override within ${input.timing.approvalTimeoutMs} ms`,
+        };
+        return finish(run, 'denied');
+      }
+      if (approval.decision === 'deny') {
+        run.error = {
+          code: 'approval_denied',
+          message: `the budget override was denied by ${approval.decidedBy}${approval.note ? `: ${approval.note}` : ''}`,
+        };
+        return finish(run, 'denied');
+      }
+      admission = run.admission = await admit({
+        approvalId: input.runId,
+        approvedBy: approval.decidedBy,
+        ...(approval.note ? { note: approval.note } : {}),
+      });
+    }
   } catch (error) {
     return finish(run, isCancellation(error) ? 'cancelled' : 'failed', error);
   }
-  const admission = run.admission;
-  if (admission.status === 'denied') {
+  if (admission.status !== 'admitted') {
     run.error = { code: 'budget_exceeded', message: admission.refusal?.message ?? 'refused by a budget policy' };
     return finish(run, 'denied');
   }
@@ -154,7 +208,7 @@ export async function runWorkflow(input: RunWorkflowInput): Promise<RunDocument>
   // The books are closed even when the run was cancelled: nothing of this may be cancelled again.
   try {
     await CancellationScope.nonCancellable(async () => {
-      const reservationId = runReservationId(input.runId);
+      const { reservationId } = admission;
       if (run.usage) {
         const settled = await settleRun.executeWithOptions({ summary: `settle ${reservationId} at the provider's usage` }, [
           { reservationId, usage: run.usage },

@@ -274,6 +274,106 @@ describe.each(ledgerDialects())('governed runs on the %s ledger', (dialect) => {
     });
   });
 
+  describe('approval_required budgets', () => {
+    const putApprovalPolicy = () =>
+      ledger.repo.putPolicy({
+        policyId: 'acme-needs-approval',
+        scope: { kind: 'tenant', id: 'acme' },
+        metric: 'cost',
+        window: 'day',
+        hardLimit: 10,
+        action: 'approval_required',
+        enabled: true,
+      });
+    const decide = (runId: string, decision: 'approve' | 'deny', token = testTokens.operator, note?: string) =>
+      app.inject({
+        method: 'POST',
+        url: `/v1/runs/${runId}/approval`,
+        headers: bearer(token),
+        payload: { decision, ...(note ? { note } : {}) },
+      });
+
+    it('parks the run until an operator approves it, then runs it past that policy and records the override', async () => {
+      await putApprovalPolicy();
+      await withWorker(async () => {
+        const started = await startRun();
+        expect(started.statusCode).toBe(202);
+        const { runId, admission } = started.json();
+        expect(started.json().state).toBe('awaiting_approval');
+        expect(admission).toMatchObject({ status: 'awaiting_approval', refusal: { policyId: 'acme-needs-approval' } });
+
+        expect((await decide(runId, 'approve', testTokens.acmeService)).statusCode).toBe(403); // operators decide
+        const approved = await decide(runId, 'approve', testTokens.operator, 'quarter-end report');
+        expect(approved.statusCode).toBe(200);
+        expect(approved.json().approval).toMatchObject({
+          decision: 'approve',
+          decidedBy: 'operator',
+          note: 'quarter-end report',
+        });
+
+        const run = await finished(runId);
+        expect(run).toMatchObject({
+          state: 'succeeded',
+          admission: { status: 'admitted', reservationId: `run-${runId}:approved` },
+        });
+        expect(await ledger.repo.getReservation(`run-${runId}`)).toMatchObject({ state: 'refused' });
+        expect(await ledger.repo.getReservation(`run-${runId}:approved`)).toMatchObject({ state: 'settled' });
+        const overrides = await ledger.connection.db.selectFrom('approval_overrides').selectAll().execute();
+        expect(overrides).toEqual([
+          expect.objectContaining({ reservation_id: `run-${runId}:approved`, approval_id: runId, approved_by: 'operator' }),
+        ]);
+        expect((await decide(runId, 'approve')).statusCode).toBe(409); // that run has ended
+      });
+    });
+
+    it('ends the run denied when the operator denies it', async () => {
+      await putApprovalPolicy();
+      await withWorker(async () => {
+        const { runId } = (await startRun()).json();
+        const denied = await decide(runId, 'deny', testTokens.operator, 'not this month');
+        expect(denied.statusCode).toBe(200);
+        const run = await finished(runId);
+        expect(run).toMatchObject({
+          state: 'denied',
+          costMicroUsd: 0,
+          error: { code: 'approval_denied', message: expect.stringContaining('not this month') },
+        });
+        const again = await decide(runId, 'approve');
+        expect(again.statusCode).toBe(409);
+        expect(again.json().error.message).toContain('is denied');
+      });
+    });
+
+    it('ends the run denied when nobody decides within the approval timeout', async () => {
+      await putApprovalPolicy();
+      const { app: impatient, config: impatientConfig } = await buildTestApp({
+        client,
+        connection,
+        ledger: ledger.repo,
+        config: { runs: { approvalTimeoutMs: 1_000 } },
+      });
+      try {
+        await withTestWorker(
+          impatientConfig,
+          async () => {
+            const started = await impatient.inject({
+              method: 'POST',
+              url: '/v1/runs',
+              headers: bearer(testTokens.acmeService),
+              payload: { tenantId: 'acme', principalId: 'p', messages: [{ role: 'user', content: 'hi' }], model: 'sim-standard' },
+            });
+            expect(started.json().state).toBe('awaiting_approval');
+            const run = await finished(started.json().runId);
+            expect(run).toMatchObject({ state: 'denied', error: { code: 'approval_timeout' } });
+          },
+          ledger.repo,
+        );
+      } finally {
+        await impatient.close();
+      }
+    });
+  });
+
   it('refuses a model with no price with 422 naming it, and holds nothing', async () => {
     await withWorker(async () => {
       const response = await startRun({ model: 'sim-unpriced' });

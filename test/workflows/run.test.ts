@@ -32,7 +32,7 @@ function runInput(overrides: Partial<RunWorkflowInput> = {}): RunWorkflowInput {
     model: { requested: 'sim-small', selected: 'sim-small', providerId: 'simulated' },
     maxOutputTokens: 256,
     simulation: { outputTokens: 12, chunkDelayMs: 5 },
-    timing: { heartbeatTimeoutMs: 15_000, providerTimeoutMs: 60_000 },
+    timing: { heartbeatTimeoutMs: 15_000, providerTimeoutMs: 60_000, approvalTimeoutMs: 60_000 },
     ...overrides,
   };
 }
@@ -105,7 +105,7 @@ describe('run workflow', () => {
     const config = testConfig();
     const input = runInput({
       simulation: { outputTokens: 6, chunkDelayMs: 0, stallAfterTokens: 3, stallMs: 60_000 },
-      timing: { heartbeatTimeoutMs: 1_500, providerTimeoutMs: 60_000 },
+      timing: { heartbeatTimeoutMs: 1_500, providerTimeoutMs: 60_000, approvalTimeoutMs: 60_000 },
     });
     const run = (await withTestWorker(config, async () => (await start(config, input)).result())) as RunDocument;
     expect(run.state).toBe('succeeded');

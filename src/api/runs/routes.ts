@@ -4,6 +4,7 @@ import { principalOf } from '../plugins/auth';
 import {
   cancelRunResponseSchema,
   listRunsQuerySchema,
+  runApprovalBodySchema,
   runIdParamsSchema,
   runListSchema,
   runSchema,
@@ -82,5 +83,25 @@ export const runRoutes: FastifyPluginAsyncZod<{ runs: RunService }> = async (app
       const run = await runs.cancel(principalOf(request), request.params.runId);
       return reply.code(202).send({ runId: run.runId, cancelRequested: true, state: run.state });
     },
+  );
+
+  app.post(
+    '/v1/runs/:runId/approval',
+    {
+      config: { auth: { role: 'operator' } },
+      schema: {
+        summary: 'Approve or deny a parked run',
+        description:
+          'For a run `awaiting_approval` because an `approval_required` budget policy refused it: `approve` admits it ' +
+          'past those policies (recorded in the ledger as an approval override), `deny` ends it `denied`. ' +
+          '409 when the run is not awaiting approval.',
+        tags: ['runs'],
+        security: [{ bearer: [] }],
+        params: runIdParamsSchema,
+        body: runApprovalBodySchema,
+        response: { 200: runSchema, ...errorResponses(400, 401, 403, 404, 409, 429, 500, 503) },
+      },
+    },
+    async (request) => runs.decideApproval(principalOf(request), request.params.runId, request.body),
   );
 };

@@ -64,7 +64,7 @@ export const temporalLinkSchema = z.object({
 
 export const runAdmissionSchema = z
   .object({
-    status: z.enum(['admitted', 'denied']),
+    status: z.enum(['admitted', 'denied', 'awaiting_approval']),
     reservationId: z.string(),
     estimate: z.object({
       inputTokens: z.number().int(),
@@ -105,6 +105,14 @@ export const runSchema = z
     usage: z.object({ inputTokens: z.number(), outputTokens: z.number(), estimated: z.boolean() }).nullable(),
     costMicroUsd: z.number().int(),
     admission: runAdmissionSchema.optional(),
+    approval: z
+      .object({
+        decision: z.enum(['approve', 'deny']),
+        note: z.string().optional(),
+        decidedBy: z.string(),
+        decidedAt: z.string(),
+      })
+      .optional(),
     output: z.string().optional(),
     error: runErrorSchema.optional(),
     backgroundTasks: z.array(
@@ -165,3 +173,12 @@ export type RunList = z.infer<typeof runListSchema>;
 export const cancelRunResponseSchema = z
   .object({ runId: z.string(), cancelRequested: z.literal(true), state: z.enum(runStates) })
   .meta({ id: 'CancelRunResponse' });
+
+export const runApprovalBodySchema = z
+  .object({
+    decision: z.enum(['approve', 'deny']),
+    note: z.string().max(2_000).optional(),
+  })
+  .strict()
+  .meta({ id: 'RunApprovalRequest' });
+export type RunApprovalBody = z.infer<typeof runApprovalBodySchema>;

@@ -18,6 +18,7 @@ import { temporalUiLink } from '../../temporal/client';
 import {
   newRunDocument,
   runAdmissionUpdate,
+  runApprovalUpdate,
   runMemoKey,
   runWorkflowId,
   runWorkflowType,
@@ -27,7 +28,7 @@ import {
   type RunWorkflowInput,
 } from '../../temporal/contracts';
 import { assertTenantAccess, canAccessTenant, type Principal } from '../plugins/auth';
-import type { ListRunsQuery, RunList, RunView, StartRunBody, StartRunResponse } from './schemas';
+import type { ListRunsQuery, RunApprovalBody, RunList, RunView, StartRunBody, StartRunResponse } from './schemas';
 
 /** Temporal calls behind an HTTP request give up after this, so clients get a 503 rather than a hang. */
 const temporalCallDeadlineMs = 10_000;
@@ -98,7 +99,11 @@ export function createRunService({ client, config, temporalUiUrl, now = () => ne
       model: { requested: body.model ?? null, selected: model.id, providerId: model.provider },
       maxOutputTokens: body.maxOutputTokens ?? model.maxOutputTokens,
       simulation: body.simulation,
-      timing: { heartbeatTimeoutMs: config.runs.heartbeatTimeoutMs, providerTimeoutMs: config.runs.providerTimeoutMs },
+      timing: {
+        heartbeatTimeoutMs: config.runs.heartbeatTimeoutMs,
+        providerTimeoutMs: config.runs.providerTimeoutMs,
+        approvalTimeoutMs: config.runs.approvalTimeoutMs,
+      },
     };
     const workflowId = runWorkflowId(runId);
     const startOperation = new WithStartWorkflowOperation(runWorkflowType, {
@@ -147,7 +152,7 @@ export function createRunService({ client, config, temporalUiUrl, now = () => ne
     }
     return {
       runId,
-      state: 'queued',
+      state: admission?.status === 'awaiting_approval' ? 'awaiting_approval' : 'queued',
       model: { requested: input.model.requested, selected: model.id },
       maxOutputTokens: admission?.maxOutputTokens ?? input.maxOutputTokens,
       ...(admission ? { admission } : {}),
@@ -240,6 +245,36 @@ export function createRunService({ client, config, temporalUiUrl, now = () => ne
     return { items, nextCursor: more ? encodeCursor(page.nextPageToken as Uint8Array, query) : null };
   }
 
+  /**
+   * An operator's decision on a run parked by an `approval_required` budget. The workflow refuses
+   * it (409, naming the state) unless that very run is awaiting approval.
+   */
+  async function decideApproval(principal: Principal, runId: string, body: RunApprovalBody): Promise<RunView> {
+    const current = await get(principal, runId); // 404 for a run this token cannot see
+    if (current.state !== 'awaiting_approval') {
+      throw new PalyraError(
+        'conflict',
+        `run ${runId} is ${current.state}; only a run awaiting approval can be approved or denied`,
+        {
+          runId,
+          state: current.state,
+        },
+      );
+    }
+    const handle = client.workflow.getHandle(runWorkflowId(runId));
+    const document = await withDeadline(() =>
+      handle.executeUpdate(runApprovalUpdate, {
+        args: [{ decision: body.decision, decidedBy: principal.tokenName, ...(body.note ? { note: body.note } : {}) }],
+      }),
+    ).catch((error: unknown) => {
+      if (error instanceof WorkflowUpdateFailedError) {
+        throw new PalyraError('conflict', error.cause?.message ?? error.message, { runId });
+      }
+      throw error;
+    });
+    return { ...document, temporal: current.temporal };
+  }
+
   /** Asks the run to stop; the workflow settles what was consumed and releases the rest. */
   async function cancel(principal: Principal, runId: string): Promise<RunView> {
     const document = await get(principal, runId);
@@ -256,7 +291,7 @@ export function createRunService({ client, config, temporalUiUrl, now = () => ne
     return client.connection.withDeadline(Date.now() + temporalCallDeadlineMs, call);
   }
 
-  return { start, get, cancel, list };
+  return { start, get, cancel, list, decideApproval };
 }
 
 /**
