@@ -1,4 +1,5 @@
 import type { ProviderConfig } from '../config';
+import { createOpenAICompatibleProvider } from './openai-compatible';
 import { createSimulatedProvider } from './simulated';
 import type { ProviderAdapter } from './types';
 
@@ -16,9 +17,13 @@ export function createProviderRegistry(providers: ProviderConfig[]): ProviderReg
       case 'simulated':
         adapters.set(provider.id, createSimulatedProvider(provider.id));
         break;
-      case 'openai-compatible':
-        unavailable.set(provider.id, 'the openai-compatible adapter is not part of this build yet (governed runs issue)');
+      case 'openai-compatible': {
+        const { id, baseUrl, apiKeyEnv } = provider;
+        // Config validation requires baseUrl for this kind; the check only narrows the type.
+        if (baseUrl === undefined) unavailable.set(id, 'an openai-compatible provider needs `baseUrl`');
+        else adapters.set(id, createOpenAICompatibleProvider({ id, baseUrl, apiKeyEnv }));
         break;
+      }
     }
   }
   return { get: (id) => adapters.get(id), unavailable };
