@@ -1,0 +1,175 @@
+import { once } from 'node:events';
+import { createServer, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { setTimeout as delay } from 'node:timers/promises';
+import type { Client, Connection } from '@temporalio/client';
+import type { FastifyInstance } from 'fastify';
+import type { PalyraConfig } from '../../src/config';
+import { costMicroUsd } from '../../src/domain/pricing';
+import { bearer, buildTestApp, testTokens } from '../support/app';
+import { openTestLedger, type TestLedger } from '../support/ledger';
+import { connectTestClient, withTestWorker } from '../support/temporal';
+
+/**
+ * Governed runs against an OpenAI-compatible server on loopback that speaks the real SSE format:
+ * the run is charged from the usage the server reports, or from our own count when it reports none.
+ */
+const price = { inputMicroUsdPerMTok: 1_000_000, outputMicroUsdPerMTok: 4_000_000 };
+const words = ['Budgets', ' are', ' hard', ' caps', '.'];
+
+let server: Server;
+let baseUrl: string;
+let answer: (res: ServerResponse, attempt: number) => void;
+let requests = 0;
+
+const sse = (res: ServerResponse, events: unknown[]) => {
+  res.writeHead(200, { 'content-type': 'text/event-stream' });
+  for (const event of events) res.write(`data: ${JSON.stringify(event)}\n\n`);
+  res.end('data: [DONE]\n\n');
+};
+const chunk = (content: string | null, finishReason: string | null = null, usage: object | null = null) => ({
+  id: 'chatcmpl-1',
+  object: 'chat.completion.chunk',
+  created: 1,
+  model: 'loop-model',
+  choices: content === null ? [] : [{ index: 0, delta: { content }, finish_reason: finishReason }],
+  usage,
+});
+const streamWith = (usage: object | null) => (res: ServerResponse) =>
+  sse(res, [
+    ...words.map((w, i) => chunk(w, i === words.length - 1 ? 'stop' : null)),
+    ...(usage ? [chunk(null, null, usage)] : []),
+  ]);
+
+let client: Client;
+let connection: Connection;
+let ledger: TestLedger;
+let app: FastifyInstance;
+let config: PalyraConfig;
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => answer(res, ++requests));
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
+  ({ client, connection } = await connectTestClient());
+  ledger = await openTestLedger('sqlite');
+  ({ app, config } = await buildTestApp({
+    client,
+    connection,
+    ledger: ledger.repo,
+    config: {
+      providers: [{ id: 'loop', kind: 'openai-compatible', baseUrl }],
+      models: [
+        {
+          id: 'loop-model',
+          provider: 'loop',
+          tier: 'standard',
+          contextWindow: 32_000,
+          maxOutputTokens: 512,
+          pricing: { inputPerMTokUsd: 1, outputPerMTokUsd: 4 },
+        },
+      ],
+      routing: { defaultModel: 'loop-model' },
+    },
+  }));
+});
+afterAll(async () => {
+  await app.close();
+  await ledger.close();
+  await connection.close();
+  server.closeAllConnections();
+  server.close();
+});
+beforeEach(() => {
+  requests = 0;
+});
+afterEach(async () => {
+  expect(await ledger.invariants(new Date())).toEqual([]);
+  const pending = await ledger.connection.db
+    .selectFrom('reservations')
+    .select('reservation_id')
+    .where('state', '=', 'pending')
+    .execute();
+  expect(pending).toEqual([]);
+});
+
+async function runToEnd() {
+  const started = await app.inject({
+    method: 'POST',
+    url: '/v1/runs',
+    headers: bearer(testTokens.acmeService),
+    payload: {
+      tenantId: 'acme',
+      principalId: 'svc',
+      messages: [{ role: 'user', content: 'What are budgets?' }],
+      maxOutputTokens: 100,
+    },
+  });
+  expect(started.statusCode).toBe(202);
+  for (let i = 0; i < 400; i++) {
+    const run = (
+      await app.inject({ method: 'GET', url: `/v1/runs/${started.json().runId}`, headers: bearer(testTokens.admin) })
+    ).json();
+    if (['succeeded', 'failed', 'cancelled', 'denied'].includes(run.state)) return run;
+    await delay(50);
+  }
+  throw new Error('the run did not finish');
+}
+
+describe('governed runs on an OpenAI-compatible provider', () => {
+  it('charges exactly the usage the server reports', async () => {
+    answer = streamWith({ prompt_tokens: 21, completion_tokens: 5, total_tokens: 26 });
+    const run = await withTestWorker(config, runToEnd, ledger.repo);
+    expect(run).toMatchObject({
+      state: 'succeeded',
+      output: words.join(''),
+      usage: { inputTokens: 21, outputTokens: 5, estimated: false },
+    });
+    expect(run.costMicroUsd).toBe(costMicroUsd(price, { inputTokens: 21, outputTokens: 5 }));
+  });
+
+  it('counts tokens itself, marked estimated and never zero, when the server reports no usage', async () => {
+    answer = streamWith(null);
+    const run = await withTestWorker(config, runToEnd, ledger.repo);
+    expect(run.state).toBe('succeeded');
+    expect(run.usage.estimated).toBe(true);
+    expect(run.usage.inputTokens).toBeGreaterThan(0);
+    expect(run.usage.outputTokens).toBeGreaterThan(0);
+    expect(run.costMicroUsd).toBe(costMicroUsd(price, run.usage));
+  });
+
+  it('retries HTTP 500 twice and charges the successful attempt once', async () => {
+    await ledger.repo.putPolicy({
+      policyId: 'acme-retries',
+      scope: { kind: 'tenant', id: 'acme' },
+      metric: 'cost',
+      window: 'day',
+      hardLimit: 1_000_000,
+      action: 'block',
+      enabled: true,
+    });
+    answer = (res, attempt) => {
+      if (attempt <= 2) {
+        res.writeHead(500, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ error: { message: 'upstream overloaded', type: 'server_error' } }));
+      } else streamWith({ prompt_tokens: 21, completion_tokens: 5, total_tokens: 26 })(res);
+    };
+    const run = await withTestWorker(config, runToEnd, ledger.repo);
+    expect(requests).toBe(3);
+    expect(run).toMatchObject({ state: 'succeeded', usage: { inputTokens: 21, outputTokens: 5 } });
+    const records = await ledger.connection.db
+      .selectFrom('usage_records')
+      .select('amount')
+      .where('run_id', '=', run.runId)
+      .execute();
+    expect(records).toEqual([{ amount: run.costMicroUsd }]); // booked once, for the attempt that answered
+    expect((await ledger.repo.usageReport()).find((w) => w.policyId === 'acme-retries')).toMatchObject({
+      spent: run.costMicroUsd,
+      reserved: 0,
+    });
+  });
+});
