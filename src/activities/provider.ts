@@ -2,6 +2,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import { CancelledFailure } from '@temporalio/common';
 import { countPromptTokens, countTextTokens } from '../pricing/tokens';
 import type { ProviderRegistry } from '../providers/registry';
+import type { ProviderHealthMonitor } from '../routing/health';
 import { ProviderError } from '../providers/types';
 import { failureTypes, type InvokeProviderInput, type InvokeProviderResult, type ProviderHeartbeat } from '../temporal/contracts';
 
@@ -10,6 +11,8 @@ const keepAliveIntervalMs = 5_000;
 
 export interface ProviderActivityDeps {
   providers: ProviderRegistry;
+  /** Fed with every call's outcome; routing fails over from providers whose breaker is open. */
+  providerHealth?: ProviderHealthMonitor;
 }
 
 /**
@@ -17,7 +20,7 @@ export interface ProviderActivityDeps {
  * stream that stops producing trips `heartbeatTimeout` and is retried, and a cancellation reaches
  * the stream through the heartbeat response and aborts it.
  */
-export function createProviderActivities({ providers }: ProviderActivityDeps) {
+export function createProviderActivities({ providers, providerHealth }: ProviderActivityDeps) {
   return {
     async invokeProvider(input: InvokeProviderInput): Promise<InvokeProviderResult> {
       const context = Context.current();
@@ -75,8 +78,10 @@ export function createProviderActivities({ providers }: ProviderActivityDeps) {
               outputTokens: Math.max(tokensSoFar > 0 ? 1 : 0, countTextTokens(output, input.model)),
               estimated: true,
             };
+        providerHealth?.record(input.providerId, true);
         return { output, usage, finishReason: response.finishReason };
       } catch (error) {
+        if (countsAgainstHealth(error, context.cancellationSignal.aborted)) providerHealth?.record(input.providerId, false);
         if (stall.signal.aborted && !context.cancellationSignal.aborted) {
           throw ApplicationFailure.create({
             type: failureTypes.providerStreamStalled,
@@ -90,6 +95,13 @@ export function createProviderActivities({ providers }: ProviderActivityDeps) {
       }
     },
   };
+}
+
+/** Outages count against a provider's breaker; a request it refused or a cancellation do not. */
+function countsAgainstHealth(error: unknown, cancelled: boolean): boolean {
+  if (cancelled) return false;
+  if (error instanceof ProviderError) return error.kind === 'unavailable' || error.kind === 'stream_cut';
+  return true; // a stalled stream or an unexpected error
 }
 
 function toActivityFailure(error: unknown, tokensSoFar: number): Error {

@@ -16,6 +16,9 @@ import { healthRoutes } from './health/routes';
 import { authPlugin } from './plugins/auth';
 import { metricsPlugin } from './plugins/metrics';
 import { pricingRoutes } from './pricing/routes';
+import { createProviderHealthMonitor, type ProviderHealthMonitor } from '../routing/health';
+import { createRoutePlanner } from '../routing/planner';
+import { routingRoutes } from './routing/routes';
 import { runRoutes } from './runs/routes';
 import { createRunService } from './runs/service';
 
@@ -25,6 +28,8 @@ export interface AppOptions {
   tokens: AuthTokenConfig[];
   /** The process's one ledger connection (shared with the worker under `palyra dev`). */
   ledger: LedgerRepository;
+  /** Provider health as this process sees it (shared with the worker under `palyra dev`). */
+  providerHealth?: ProviderHealthMonitor;
   version: string;
 }
 
@@ -84,6 +89,12 @@ export const palyraApp = fp(
     await app.register(runRoutes, { runs });
     await app.register(budgetRoutes, { ledger: options.ledger });
     await app.register(pricingRoutes, { ledger: options.ledger, config });
+    const planner = createRoutePlanner({
+      ledger: options.ledger,
+      config,
+      health: options.providerHealth ?? createProviderHealthMonitor(),
+    });
+    await app.register(routingRoutes, { planner, ledger: options.ledger });
     await app.register(consoleRoutes);
   },
   { name: 'palyra-app' },

@@ -6,6 +6,8 @@ import type { PalyraConfig } from '../config';
 import { buildServer } from '../api/server';
 import type { LedgerRepository } from '../ledger';
 import { createProviderRegistry } from '../providers/registry';
+import type { ProviderHealthMonitor } from '../routing/health';
+import { createRoutePlanner } from '../routing/planner';
 import { createPalyraWorker } from '../temporal/worker';
 import { isPortFree } from '../util/net';
 import type { ResolvedTokens } from './admin-token';
@@ -28,6 +30,7 @@ export async function startWorker(
   address: string,
   logger: Logger,
   ledger: LedgerRepository,
+  providerHealth: ProviderHealthMonitor,
 ): Promise<RunningWorker> {
   const providers = createProviderRegistry(config.providers);
   for (const [id, reason] of providers.unavailable) logger.warn({ provider: id }, `provider '${id}' is unavailable: ${reason}`);
@@ -35,7 +38,13 @@ export async function startWorker(
     address,
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
-    deps: { providers, ledger, config },
+    deps: {
+      providers,
+      ledger,
+      config,
+      providerHealth,
+      routePlanner: createRoutePlanner({ ledger, config, health: providerHealth }),
+    },
     logger,
   });
   const done = worker.run().finally(() => closeQuietly(connection));
@@ -71,6 +80,7 @@ export async function startApi(options: {
   temporalUiUrl: string | undefined;
   tokens: ResolvedTokens;
   ledger: LedgerRepository;
+  providerHealth: ProviderHealthMonitor;
 }): Promise<RunningApi> {
   const { config } = options;
   const app = await buildServer({
@@ -79,6 +89,7 @@ export async function startApi(options: {
     temporal: { client: options.client, connection: options.connection, uiUrl: options.temporalUiUrl },
     tokens: options.tokens.tokens,
     ledger: options.ledger,
+    providerHealth: options.providerHealth,
     version: palyraVersion(),
   });
   try {

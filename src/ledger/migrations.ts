@@ -121,6 +121,30 @@ const migrations: Record<string, Migration> = {
       await sql`insert into ledger_meta (key, value) values ('pricing_revision', '0')`.execute(db);
     },
   },
+  '0002_routing_decisions': {
+    async up(db) {
+      await db.schema
+        .createTable('routing_decisions')
+        .addColumn('decision_id', 'text', (c) => c.primaryKey())
+        .addColumn('run_id', 'text')
+        .addColumn('tenant_id', 'text', (c) => c.notNull())
+        .addColumn('principal_id', 'text', (c) => c.notNull())
+        .addColumn('task_class', 'text', (c) => c.notNull())
+        .addColumn('mode', 'text', (c) => c.notNull())
+        .addColumn('requested_model', 'text')
+        .addColumn('selected_model', 'text', (c) => c.notNull())
+        .addColumn('action', 'text', (c) => c.notNull())
+        .addColumn('reason_codes', 'text', (c) => c.notNull())
+        .addColumn('decision', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex('routing_decisions_tenant')
+        .on('routing_decisions')
+        .columns(['tenant_id', 'created_at'])
+        .execute();
+    },
+  },
 };
 
 export async function migrateLedger(db: Kysely<unknown>, dialect: 'sqlite' | 'postgres'): Promise<MigrationResultSet> {

@@ -8,10 +8,12 @@ import {
   type AdmissionDecision,
   type BudgetPolicy,
   type BudgetRefusal,
+  type BudgetRequest,
   type PolicyEvaluation,
   type RunScope,
 } from '../domain/budget';
 import { costMicroUsd, type ModelPrice } from '../domain/pricing';
+import type { RoutingDecision } from '../domain/routing';
 import type { LedgerConnection } from './database';
 import type { LedgerDatabase } from './schema';
 
@@ -619,6 +621,64 @@ export function createLedgerRepository({
   // ---- usage ------------------------------------------------------------------------------------
 
   /** Every policy's current window (at `now`): spent, reserved, limit, utilization, status, alerts. */
+  /**
+   * How every enabled policy that applies to the request would judge it now (routing reads the
+   * most severe status: a `downgrade` policy moves the run to a cheaper model before admission).
+   */
+  async function evaluateRequest(request: BudgetRequest, now: Date = clock()): Promise<PolicyEvaluation[]> {
+    const keys = (await listPolicies())
+      .filter((policy) => policyApplies(policy, request.scope))
+      .map((policy) => ({ policy, periodKey: periodKey(policy.window, now) }));
+    if (keys.length === 0) return [];
+    const rows = await db
+      .selectFrom('policy_windows')
+      .selectAll()
+      .where((eb) =>
+        eb.or(keys.map((k) => eb.and([eb('policy_id', '=', k.policy.policyId), eb('period_key', '=', k.periodKey)]))),
+      )
+      .execute();
+    const windows = new Map(rows.map((r) => [windowId(r.policy_id, r.period_key), { spent: r.spent, reserved: r.reserved }]));
+    const lookup = (policyId: string, key: string) => windows.get(windowId(policyId, key)) ?? { spent: 0, reserved: 0 };
+    return evaluateBudgets(
+      keys.map((k) => k.policy),
+      lookup,
+      request,
+      now,
+    );
+  }
+
+  /** Stores a routing decision once (a repeated call with the same id keeps the first). */
+  async function recordRoutingDecision(record: RoutingDecisionRecord): Promise<void> {
+    const { decision } = record;
+    await db
+      .insertInto('routing_decisions')
+      .values({
+        decision_id: record.decisionId,
+        run_id: record.runId,
+        tenant_id: record.tenantId,
+        principal_id: record.principalId,
+        task_class: decision.taskClass,
+        mode: decision.mode,
+        requested_model: decision.requestedModel,
+        selected_model: decision.selectedModel,
+        action: decision.action,
+        reason_codes: JSON.stringify(decision.reasonCodes),
+        decision: JSON.stringify(decision),
+        created_at: clock().toISOString(),
+      })
+      .onConflict((oc) => oc.column('decision_id').doNothing())
+      .execute();
+  }
+
+  async function getRoutingDecision(decisionId: string): Promise<RoutingDecision | undefined> {
+    const row = await db
+      .selectFrom('routing_decisions')
+      .select('decision')
+      .where('decision_id', '=', decisionId)
+      .executeTakeFirst();
+    return row ? (JSON.parse(row.decision) as RoutingDecision) : undefined;
+  }
+
   async function usageReport(now: Date = clock()): Promise<WindowReport[]> {
     const policies = await listPolicies();
     const keys = policies.map((p) => ({ policy: p, periodKey: periodKey(p.window, now) }));
@@ -830,6 +890,9 @@ export function createLedgerRepository({
     expireDue,
     getReservation,
     usageReport,
+    evaluateRequest,
+    recordRoutingDecision,
+    getRoutingDecision,
     ping,
   };
 }
@@ -837,6 +900,15 @@ export function createLedgerRepository({
 interface Usage {
   spent: number;
   reserved: number;
+}
+
+export interface RoutingDecisionRecord {
+  /** The run id for a run's decision; a fresh id for a plan asked for through the API. */
+  decisionId: string;
+  runId: string | null;
+  tenantId: string;
+  principalId: string;
+  decision: RoutingDecision;
 }
 
 interface Crossing {

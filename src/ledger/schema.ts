@@ -6,6 +6,21 @@ import type { Generated } from 'kysely';
  */
 export interface LedgerDatabase {
   ledger_meta: { key: string; value: string };
+  /** Every routing decision, for runs (keyed by run id) and for plans asked for through the API. */
+  routing_decisions: {
+    decision_id: string;
+    run_id: string | null;
+    tenant_id: string;
+    principal_id: string;
+    task_class: string;
+    mode: string;
+    requested_model: string | null;
+    selected_model: string;
+    action: string;
+    reason_codes: string;
+    decision: string;
+    created_at: string;
+  };
   pricing_overrides: {
     model_id: string;
     input_micro_usd_per_mtok: number;

@@ -9,6 +9,7 @@ import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/commo
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import type { BudgetRefusal } from '../domain/budget';
 import type { ChatMessage, SimulationOptions } from '../domain/chat';
+import type { RoutingDecision, RoutingMode, TaskClass } from '../domain/routing';
 import type { RunState } from '../domain/run-state';
 
 export const defaultTaskQueue = 'palyra';
@@ -53,7 +54,14 @@ export interface RunWorkflowInput {
   createdAt: string;
   messages: ChatMessage[];
   model: RunModelChoice;
+  /** The output cap for the requested (or default) model: the caller's, or the model's own. */
   maxOutputTokens: number;
+  /** The caller's own cap, if it set one (routing holds every candidate to it). */
+  requestedMaxOutputTokens?: number | null;
+  taskClass: TaskClass;
+  /** Routing mode for this run only; otherwise the configured one. */
+  routingMode?: RoutingMode | null;
+  jsonMode?: boolean;
   simulation?: SimulationOptions;
   /** Timing chosen by the operator's config, copied in so a replay sees the same values. */
   timing: { heartbeatTimeoutMs: number; providerTimeoutMs: number; approvalTimeoutMs: number };
@@ -115,6 +123,8 @@ export interface RunDocument {
   model: { requested: string | null; selected: string };
   usage: RunUsage | null;
   costMicroUsd: number;
+  /** Which model routing chose and why (also stored in the ledger database). */
+  routing?: RoutingDecision;
   /** Set once the budget decision is made. */
   admission?: RunAdmission;
   /** The operator's decision, for a run that waited for approval. */
@@ -189,6 +199,18 @@ export interface AdmitRunInput {
   expiresAt: string;
   /** Second admission of an approved run: passes its `approval_required` policies (recorded). */
   approvalOverride?: { approvalId: string; approvedBy: string; note?: string };
+}
+
+export interface PlanRunInput {
+  runId: string;
+  tenantId: string;
+  principalId: string;
+  taskClass: TaskClass;
+  model: string | null;
+  messages: ChatMessage[];
+  maxOutputTokens: number | null;
+  jsonMode: boolean;
+  routingMode: RoutingMode | null;
 }
 
 export interface SettleRunInput {

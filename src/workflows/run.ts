@@ -58,9 +58,8 @@ const ledgerRetry: ActivityOptions['retry'] = {
 const reservationMarginMs = 5 * 60_000;
 
 /**
- * One governed run: estimate and admit against the budgets → call the provider → settle → finish.
- * Routing (choosing another model than the requested one) arrives with the routing rules; today
- * the run uses the model the API resolved.
+ * One governed run: plan the route → estimate and admit against the budgets → call the provider →
+ * settle → finish. Every decision lands in the history (activity summaries) and the run document.
  */
 export async function runWorkflow(input: RunWorkflowInput): Promise<RunDocument> {
   const run = newRunDocument(input);
@@ -99,10 +98,21 @@ export async function runWorkflow(input: RunWorkflowInput): Promise<RunDocument>
     // Wait for the stream to stop and say how far it got, so a cancelled run pays for what it used.
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   });
-  const { admitRun, settleRun, releaseRun } = proxyActivities<PalyraActivities>({
+  const { planRun, admitRun, settleRun, releaseRun } = proxyActivities<PalyraActivities>({
     startToCloseTimeout: '30s',
     retry: ledgerRetry,
   });
+
+  let route: Route | RunError;
+  try {
+    route = await planTheRoute(run, input, planRun);
+  } catch (error) {
+    return finish(run, isCancellation(error) ? 'cancelled' : 'failed', error);
+  }
+  if ('code' in route) {
+    run.error = route;
+    return finish(run, 'failed');
+  }
 
   const expiresAt = new Date(
     Date.now() + input.timing.providerTimeoutMs * (providerRetry?.maximumAttempts ?? 1) + reservationMarginMs,
@@ -114,7 +124,7 @@ export async function runWorkflow(input: RunWorkflowInput): Promise<RunDocument>
       admitRun.executeWithOptions(
         {
           summary:
-            `reserve budget for up to ${input.maxOutputTokens} output tokens of ${input.model.selected}` +
+            `reserve budget for up to ${route.maxOutputTokens} output tokens of ${route.modelId}` +
             (approvalOverride ? `, approved by ${approvalOverride.approvedBy}` : ''),
         },
         [
@@ -122,9 +132,9 @@ export async function runWorkflow(input: RunWorkflowInput): Promise<RunDocument>
             runId: input.runId,
             tenantId: input.tenantId,
             principalId: input.principalId,
-            modelId: input.model.selected,
+            modelId: route.modelId,
             messages: input.messages,
-            maxOutputTokens: input.maxOutputTokens,
+            maxOutputTokens: route.maxOutputTokens,
             expiresAt,
             ...(approvalOverride ? { approvalOverride } : {}),
           },
@@ -177,14 +187,14 @@ export async function runWorkflow(input: RunWorkflowInput): Promise<RunDocument>
     const result = await invokeProvider.executeWithOptions(
       {
         summary:
-          `stream ${admission.maxOutputTokens} max tokens from ${input.model.selected} (${input.model.providerId})` +
-          (admission.clamped ? `, clamped from ${input.maxOutputTokens} to fit the budget` : ''),
+          `stream ${admission.maxOutputTokens} max tokens from ${route.modelId} (${route.providerId})` +
+          (admission.clamped ? `, clamped from ${route.maxOutputTokens} to fit the budget` : ''),
       },
       [
         {
           runId: input.runId,
-          providerId: input.model.providerId,
-          model: input.model.selected,
+          providerId: route.providerId,
+          model: route.modelId,
           messages: input.messages,
           maxOutputTokens: admission.maxOutputTokens,
           simulation: input.simulation,
@@ -222,6 +232,56 @@ export async function runWorkflow(input: RunWorkflowInput): Promise<RunDocument>
     outcome = { state: 'failed', error };
   }
   return finish(run, outcome.state, outcome.error);
+}
+
+interface Route {
+  modelId: string;
+  providerId: string;
+  maxOutputTokens: number;
+}
+
+/**
+ * Asks routing which model the run uses (recorded in the ledger database and in the run
+ * document). Returns the route, or the error that ends the run when no model can take it.
+ */
+async function planTheRoute(
+  run: RunDocument,
+  input: RunWorkflowInput,
+  planRun: ReturnType<typeof proxyActivities<PalyraActivities>>['planRun'],
+): Promise<Route | RunError> {
+  // Not cancellable, like admission: a plan is cheap and its record should be whole.
+  const decision = await CancellationScope.nonCancellable(() =>
+    planRun.executeWithOptions(
+      { summary: `route the ${input.taskClass} run (requested ${input.model.requested ?? 'default'})` },
+      [
+        {
+          runId: input.runId,
+          tenantId: input.tenantId,
+          principalId: input.principalId,
+          taskClass: input.taskClass,
+          model: input.model.requested,
+          messages: input.messages,
+          maxOutputTokens: input.requestedMaxOutputTokens ?? null,
+          jsonMode: input.jsonMode ?? false,
+          routingMode: input.routingMode ?? null,
+        },
+      ],
+    ),
+  );
+  run.routing = decision;
+  const unroutable = decision.reasonCodes.find((code) => code === 'no_model_fits' || code === 'no_healthy_model');
+  if (decision.action === 'blocked' && unroutable) {
+    return { code: 'no_route', message: decision.explanations.join(' ') };
+  }
+  // A budget block, approval or missing cheaper model is admission's to explain (402 with the numbers).
+  const chosen = decision.candidates.find((c) => c.modelId === decision.selectedModel);
+  run.model = { requested: input.model.requested, selected: decision.selectedModel };
+  publish(run);
+  return {
+    modelId: decision.selectedModel,
+    providerId: chosen?.providerId ?? input.model.providerId,
+    maxOutputTokens: chosen && chosen.plannedOutputTokens > 0 ? chosen.plannedOutputTokens : input.maxOutputTokens,
+  };
 }
 
 /** Ends the run: records the final state (and the failure), publishes it and waits for open updates. */

@@ -39,18 +39,34 @@ export async function connectTestClient(): Promise<{ connection: Connection; cli
  * look at the books), otherwise into a fresh SQLite ledger of their own.
  */
 export async function withTestWorker<T>(config: PalyraConfig, fn: () => Promise<T>, ledger?: LedgerRepository): Promise<T> {
-  const [{ createPalyraWorker }, { createProviderRegistry }, { openTestLedger }] = await Promise.all([
+  const [
+    { createPalyraWorker },
+    { createProviderRegistry },
+    { openTestLedger },
+    { createProviderHealthMonitor },
+    { createRoutePlanner },
+  ] = await Promise.all([
     import('../../src/temporal/worker'),
     import('../../src/providers/registry'),
     import('./ledger'),
+    import('../../src/routing/health'),
+    import('../../src/routing/planner'),
   ]);
   const ownLedger = ledger ? undefined : await openTestLedger('sqlite');
+  const books = ledger ?? (ownLedger as TestLedger).repo;
+  const providerHealth = createProviderHealthMonitor();
   try {
     const { worker, connection } = await createPalyraWorker({
       address: testTemporalAddress(),
       namespace: 'default',
       taskQueue: config.temporal.taskQueue,
-      deps: { providers: createProviderRegistry(config.providers), ledger: ledger ?? (ownLedger as TestLedger).repo, config },
+      deps: {
+        providers: createProviderRegistry(config.providers),
+        ledger: books,
+        config,
+        providerHealth,
+        routePlanner: createRoutePlanner({ ledger: books, config, health: providerHealth }),
+      },
       workflowBundle: await workflowBundle(),
     });
     try {

@@ -31,6 +31,7 @@ function runInput(overrides: Partial<RunWorkflowInput> = {}): RunWorkflowInput {
     messages: [{ role: 'user', content: 'summarise the quarterly report' }],
     model: { requested: 'sim-small', selected: 'sim-small', providerId: 'simulated' },
     maxOutputTokens: 256,
+    taskClass: 'primary_interactive',
     simulation: { outputTokens: 12, chunkDelayMs: 5 },
     timing: { heartbeatTimeoutMs: 15_000, providerTimeoutMs: 60_000, approvalTimeoutMs: 60_000 },
     ...overrides,
@@ -134,12 +135,15 @@ describe('run workflow', () => {
       ],
       routing: { defaultModel: 'remote-model' },
     });
-    // The worker's registry has no provider 'retired' (e.g. removed from config while runs were queued).
+    // This worker was deployed without provider 'remote' (e.g. its adapter is not configured here).
+    const workerConfig = { ...config, providers: config.providers.filter((p) => p.id !== 'remote') };
     const input = runInput({
-      model: { requested: 'remote-model', selected: 'remote-model', providerId: 'retired' },
+      model: { requested: 'remote-model', selected: 'remote-model', providerId: 'remote' },
       simulation: undefined,
     });
-    const failure = await withTestWorker(config, async () => (await start(config, input)).result().catch((e: unknown) => e));
+    const failure = await withTestWorker(workerConfig, async () =>
+      (await start(config, input)).result().catch((e: unknown) => e),
+    );
 
     expect(failure).toBeInstanceOf(WorkflowFailedError);
     const cause = (failure as WorkflowFailedError).cause;
@@ -149,7 +153,7 @@ describe('run workflow', () => {
     expect(run.state).toBe('failed');
     expect(run.error).toEqual({
       code: 'unknown_provider',
-      message: expect.stringContaining("provider 'retired' cannot serve model 'remote-model'"),
+      message: expect.stringContaining("provider 'remote' cannot serve model 'remote-model'"),
     });
     expect((await attemptsOf(input.runId, 'invokeProvider')).map((started) => started?.attempt)).toEqual([1]);
   });

@@ -1,20 +1,9 @@
 import { z } from 'zod';
+import { chatMessageSchema, identifier } from '../common-schemas';
 import { budgetActions, budgetMetrics, budgetWindows } from '../../domain/budget';
+import { routingModes, taskClasses } from '../../domain/routing';
 import { runStates } from '../../domain/run-state';
-
-const identifier = (what: string) =>
-  z
-    .string()
-    .min(1)
-    .max(128)
-    .regex(/^[A-Za-z0-9][A-Za-z0-9._:@-]*$/, `${what} may contain letters, digits and . _ : @ - only`);
-
-export const chatMessageSchema = z
-  .object({
-    role: z.enum(['system', 'user', 'assistant']),
-    content: z.string().max(512 * 1024),
-  })
-  .strict();
+import { routingDecisionSchema } from '../routing/schemas';
 
 export const simulationSchema = z
   .object({
@@ -41,6 +30,9 @@ export const startRunBodySchema = z
     model: z.string().min(1).max(200).optional(),
     maxOutputTokens: z.number().int().positive().max(1_000_000).optional(),
     simulation: simulationSchema.optional(),
+    taskClass: z.enum(taskClasses).default('primary_interactive'),
+    routingMode: z.enum(routingModes).optional().describe('this run only; otherwise routing.mode from config'),
+    jsonMode: z.boolean().default(false).describe('the caller needs JSON output: only models that support it are candidates'),
     idempotencyKey: z
       .string()
       .min(1)
@@ -104,6 +96,7 @@ export const runSchema = z
     model: z.object({ requested: z.string().nullable(), selected: z.string() }),
     usage: z.object({ inputTokens: z.number(), outputTokens: z.number(), estimated: z.boolean() }).nullable(),
     costMicroUsd: z.number().int(),
+    routing: routingDecisionSchema.optional(),
     admission: runAdmissionSchema.optional(),
     approval: z
       .object({

@@ -98,6 +98,10 @@ export function createRunService({ client, config, temporalUiUrl, now = () => ne
       messages: body.messages,
       model: { requested: body.model ?? null, selected: model.id, providerId: model.provider },
       maxOutputTokens: body.maxOutputTokens ?? model.maxOutputTokens,
+      requestedMaxOutputTokens: body.maxOutputTokens ?? null,
+      taskClass: body.taskClass,
+      routingMode: body.routingMode ?? null,
+      jsonMode: body.jsonMode,
       simulation: body.simulation,
       timing: {
         heartbeatTimeoutMs: config.runs.heartbeatTimeoutMs,
@@ -119,6 +123,7 @@ export function createRunService({ client, config, temporalUiUrl, now = () => ne
         { key: searchAttributes.principal, value: body.principalId },
         { key: searchAttributes.runState, value: 'queued' },
         { key: searchAttributes.model, value: model.id },
+        { key: searchAttributes.taskClass, value: body.taskClass },
         { key: searchAttributes.costMicroUsd, value: 0 },
       ],
     });

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../config';
 import { openConfiguredLedger } from '../../ledger/setup';
+import { createProviderHealthMonitor } from '../../routing/health';
 import { connectClient } from '../../temporal/client';
 import { registerSearchAttributes } from '../../temporal/search-attributes';
 import { resolveAuthTokens } from '../admin-token';
@@ -37,6 +38,7 @@ async function runApi(): Promise<void> {
     temporalUiUrl: config.temporal.uiUrl,
     tokens,
     ledger: ledger.repo,
+    providerHealth: createProviderHealthMonitor(),
   });
   onShutdown(async () => {
     await api.stop();

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../config';
 import { openConfiguredLedger, type ConfiguredLedger } from '../../ledger/setup';
+import { createProviderHealthMonitor } from '../../routing/health';
 import { connectClient } from '../../temporal/client';
 import { registerSearchAttributes } from '../../temporal/search-attributes';
 import { delay } from '../../util/time';
@@ -51,12 +52,23 @@ async function runDev(): Promise<void> {
     if (attributes.added.length > 0) logger.info({ added: attributes.added }, 'registered search attributes');
 
     const tokens = resolveAuthTokens(config);
-    worker = await startWorker(config, target.address, logger, ledger.repo);
+    // One view of provider health for the worker (fed by calls) and the API (routing plans).
+    const providerHealth = createProviderHealthMonitor();
+    worker = await startWorker(config, target.address, logger, ledger.repo, providerHealth);
     worker.done.catch((error: Error) => {
       process.stderr.write(`palyra: worker stopped: ${error.message}\n`);
       void shutdown().finally(() => process.exit(1));
     });
-    api = await startApi({ config, logger, client, connection, temporalUiUrl: target.uiUrl, tokens, ledger: ledger.repo });
+    api = await startApi({
+      config,
+      logger,
+      client,
+      connection,
+      temporalUiUrl: target.uiUrl,
+      tokens,
+      ledger: ledger.repo,
+      providerHealth,
+    });
 
     const readyAfterMs = await waitForReady(api.url, startedAt);
     const lines = [

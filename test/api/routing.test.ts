@@ -1,0 +1,128 @@
+import { setTimeout as delay } from 'node:timers/promises';
+import type { Client, Connection } from '@temporalio/client';
+import type { FastifyInstance } from 'fastify';
+import type { PalyraConfig } from '../../src/config';
+import { costMicroUsd } from '../../src/domain/pricing';
+import { bearer, buildTestApp, testTokens } from '../support/app';
+import { openTestLedger, type TestLedger } from '../support/ledger';
+import { connectTestClient, withTestWorker } from '../support/temporal';
+
+/** The default models: sim-small (16k context, $0.15/$0.60), sim-standard (128k, $2.50/$10), sim-premium. */
+const simSmall = { inputMicroUsdPerMTok: 150_000, outputMicroUsdPerMTok: 600_000 };
+
+let client: Client;
+let connection: Connection;
+let ledger: TestLedger;
+let app: FastifyInstance;
+let config: PalyraConfig;
+
+beforeAll(async () => {
+  ({ client, connection } = await connectTestClient());
+  ledger = await openTestLedger('sqlite');
+  ({ app, config } = await buildTestApp({ client, connection, ledger: ledger.repo, config: { routing: { mode: 'enforced' } } }));
+});
+afterAll(async () => {
+  await app.close();
+  await ledger.close();
+  await connection.close();
+});
+
+const message = (content: string) => [{ role: 'user', content }];
+
+async function finished(runId: string) {
+  for (let i = 0; i < 300; i++) {
+    const run = (await app.inject({ method: 'GET', url: `/v1/runs/${runId}`, headers: bearer(testTokens.admin) })).json();
+    if (['succeeded', 'failed', 'cancelled', 'denied'].includes(run.state)) return run;
+    await delay(50);
+  }
+  throw new Error(`run ${runId} did not finish`);
+}
+
+describe('routing', () => {
+  it('plans without starting anything, excluding a model whose context window the prompt does not fit', async () => {
+    const prompt = 'lorem ipsum dolor sit amet '.repeat(4_000); // ~20k tokens: more than sim-small's 16k window
+    const response = await app.inject({
+      method: 'POST',
+      url: '/v1/routing/plan',
+      headers: bearer(testTokens.acmeService),
+      payload: {
+        tenantId: 'acme',
+        principalId: 'svc',
+        taskClass: 'primary_interactive',
+        messages: message(prompt),
+        model: 'sim-small',
+      },
+    });
+    expect(response.statusCode).toBe(200);
+    const plan = response.json();
+    expect(plan).toMatchObject({ mode: 'enforced', requestedModel: 'sim-small', action: 'proceed' });
+    expect(plan.selectedModel).not.toBe('sim-small');
+    expect(plan.candidates.find((c: { modelId: string }) => c.modelId === 'sim-small')).toMatchObject({
+      eligible: false,
+      excludedBecause: 'context_window_exceeded',
+    });
+    expect(plan.explanations.join(' ')).toContain('sim-small');
+    const stored = await ledger.repo.getRoutingDecision(plan.decisionId);
+    expect(stored?.selectedModel).toBe(plan.selectedModel);
+
+    const invalid = await app.inject({
+      method: 'POST',
+      url: '/v1/routing/plan',
+      headers: bearer(testTokens.acmeService),
+      payload: { tenantId: 'acme', principalId: 'svc', taskClass: 'auxiliary_poetry', messages: message('hi') },
+    });
+    expect(invalid.statusCode).toBe(400);
+    expect(invalid.json().error.message).toContain('taskClass');
+  });
+
+  it('moves a run to the cheapest fitting model when a downgrade budget would refuse the requested one', async () => {
+    await ledger.repo.putPolicy({
+      policyId: 'acme-downgrade',
+      scope: { kind: 'tenant', id: 'acme' },
+      metric: 'cost',
+      window: 'day',
+      hardLimit: 5_000, // sim-standard at 1000 output tokens needs > 10,000 µUSD; sim-small about 600
+      action: 'downgrade',
+      enabled: true,
+    });
+    try {
+      await withTestWorker(
+        config,
+        async () => {
+          const started = await app.inject({
+            method: 'POST',
+            url: '/v1/runs',
+            headers: bearer(testTokens.acmeService),
+            payload: {
+              tenantId: 'acme',
+              principalId: 'svc',
+              messages: message('summarise our spending'),
+              model: 'sim-standard',
+              maxOutputTokens: 1_000,
+              simulation: { outputTokens: 10, chunkDelayMs: 0 },
+            },
+          });
+          expect(started.statusCode).toBe(202);
+          const run = await finished(started.json().runId);
+          expect(run).toMatchObject({
+            state: 'succeeded',
+            model: { requested: 'sim-standard', selected: 'sim-small' },
+            routing: { action: 'degrade', recommendedModel: 'sim-small', selectedModel: 'sim-small' },
+          });
+          expect(run.routing.reasonCodes).toContain('budget_downgrade');
+          expect(run.costMicroUsd).toBe(costMicroUsd(simSmall, run.usage));
+          expect(await ledger.repo.getRoutingDecision(run.runId)).toMatchObject({
+            action: 'degrade',
+            selectedModel: 'sim-small',
+          });
+          const description = await client.workflow.getHandle(`run-${run.runId}`).describe();
+          expect(description.searchAttributes.PalyraModel).toEqual(['sim-small']);
+          expect(description.searchAttributes.PalyraTaskClass).toEqual(['primary_interactive']);
+        },
+        ledger.repo,
+      );
+    } finally {
+      await ledger.repo.deletePolicy('acme-downgrade');
+    }
+  });
+});
