@@ -12,6 +12,7 @@ export const httpStatusByCode: Record<ErrorCode, number> = {
   unknown_model: 400,
   unknown_price: 422,
   budget_exceeded: 402,
+  no_route: 422,
   unauthorized: 401,
   forbidden: 403,
   not_found: 404,

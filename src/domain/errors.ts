@@ -11,6 +11,7 @@ export const errorCodes = [
   'unknown_model',
   'unknown_price',
   'budget_exceeded',
+  'no_route',
   'payload_too_large',
   'unsupported_media_type',
   'rate_limited',

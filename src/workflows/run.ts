@@ -286,7 +286,7 @@ async function planTheRoute(
 
 /** Ends the run: records the final state (and the failure), publishes it and waits for open updates. */
 async function finish(run: RunDocument, state: RunState, error?: unknown): Promise<RunDocument> {
-  if (state === 'failed') run.error = describeFailure(error);
+  if (state === 'failed' && error !== undefined) run.error = describeFailure(error);
   moveTo(run, state);
   run.finishedAt = new Date().toISOString();
   publish(run);

@@ -75,6 +75,30 @@ describe('routing', () => {
     expect(invalid.json().error.message).toContain('taskClass');
   });
 
+  it('refuses a run no configured model can take with 422 no_route and the reason', async () => {
+    await withTestWorker(
+      config,
+      async () => {
+        const response = await app.inject({
+          method: 'POST',
+          url: '/v1/runs',
+          headers: bearer(testTokens.acmeService),
+          payload: {
+            tenantId: 'acme',
+            principalId: 'svc',
+            messages: message(' 7'.repeat(210_000)), // ~210k tokens: above every model's context window
+            simulation: { outputTokens: 1, chunkDelayMs: 0 },
+          },
+        });
+        expect(response.statusCode).toBe(422);
+        expect(response.json().error).toMatchObject({ code: 'no_route', message: expect.stringContaining('context window') });
+        const run = await finished(response.json().error.details.runId);
+        expect(run).toMatchObject({ state: 'failed', error: { code: 'no_route' }, routing: { action: 'blocked' } });
+      },
+      ledger.repo,
+    );
+  });
+
   it('moves a run to the cheapest fitting model when a downgrade budget would refuse the requested one', async () => {
     await ledger.repo.putPolicy({
       policyId: 'acme-downgrade',
