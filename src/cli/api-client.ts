@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { PalyraConfig } from '../config';
+import { InvalidArgumentError, type Command } from 'commander';
+import { loadConfig, type PalyraConfig } from '../config';
 
 /** The CLI's thin client commands talk to the HTTP API, never to the ledger or Temporal directly. */
 export class ApiClientError extends Error {
@@ -70,4 +71,24 @@ export function formatTable(header: string[], rows: (string | number | undefined
         .trimEnd(),
     )
     .join('\n');
+}
+
+/** The options every API command takes: where the API is, which token, raw JSON output. */
+export function withApiOptions(command: Command): Command {
+  return command
+    .option('--url <url>', 'Palyra API base URL (default: PALYRA_URL or the configured host and port)')
+    .option('--token <token>', 'API token (default: PALYRA_TOKEN or the generated admin token)')
+    .option('--json', 'print the raw JSON answer');
+}
+
+export function target(options: ApiTargetOptions): ApiTarget {
+  return resolveApiTarget(options, loadConfig().config);
+}
+
+/** A commander argument parser that accepts one of `values` and names them otherwise. */
+export function oneOf(values: readonly string[]) {
+  return (value: string) => {
+    if (!values.includes(value)) throw new InvalidArgumentError(`expected one of ${values.join(', ')}`);
+    return value;
+  };
 }

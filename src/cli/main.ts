@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { registerApiCommand } from './commands/api';
 import { registerBudgetsCommand } from './commands/budgets';
+import { registerRunsCommand } from './commands/runs';
 import { registerDevCommand } from './commands/dev';
 import { registerToolsCommand } from './commands/tools';
 import { registerWorkerCommand } from './commands/worker';
@@ -16,6 +17,7 @@ registerWorkerCommand(program);
 registerApiCommand(program);
 registerToolsCommand(program);
 registerBudgetsCommand(program);
+registerRunsCommand(program);
 
 program.parseAsync(process.argv).catch((error: Error) => {
   process.stderr.write(`palyra: ${error.message}\n`);

@@ -1,7 +1,6 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { loadConfig } from '../../config';
 import { budgetActions, budgetMetrics, budgetWindows, scopeKinds } from '../../domain/budget';
-import { apiRequest, formatTable, resolveApiTarget, type ApiTargetOptions } from '../api-client';
+import { apiRequest, formatTable, oneOf, target, withApiOptions, type ApiTargetOptions } from '../api-client';
 import { reportFatal } from '../process';
 
 interface Policy {
@@ -34,24 +33,6 @@ const amountText = (metric: string, value: number | undefined) =>
 function nonNegativeNumber(value: string): number {
   if (!/^\d+(\.\d+)?$/.test(value)) throw new InvalidArgumentError('expected a non-negative number');
   return Number(value);
-}
-
-function oneOf(values: readonly string[]) {
-  return (value: string) => {
-    if (!values.includes(value)) throw new InvalidArgumentError(`expected one of ${values.join(', ')}`);
-    return value;
-  };
-}
-
-function withApiOptions(command: Command): Command {
-  return command
-    .option('--url <url>', 'Palyra API base URL (default: PALYRA_URL or the configured host and port)')
-    .option('--token <token>', 'API token (default: PALYRA_TOKEN or the generated admin token)')
-    .option('--json', 'print the raw JSON answer');
-}
-
-function target(options: ApiTargetOptions) {
-  return resolveApiTarget(options, loadConfig().config);
 }
 
 export function registerBudgetsCommand(program: Command): void {
