@@ -80,12 +80,35 @@ export function createLedgerActivities({ ledger, config }: LedgerActivityDeps) {
           };
     },
 
-    /** Books what the provider used, priced with the reservation's own prices. */
+    /**
+     * Closes the run's books: books the last attempt's usage plus every failed attempt that had
+     * streamed (the provider bills those), priced with the reservation's own prices; with nothing
+     * billable, gives the whole hold back.
+     */
     async settleRun(input: SettleRunInput): Promise<SettleRunResult> {
+      const failed = await ledger.failedAttempts(input.runId);
+      const chargedAttempts = failed.map(({ attempt, inputTokens, outputTokens, failure }) => ({
+        attempt,
+        inputTokens,
+        outputTokens,
+        failure,
+      }));
+      if (!input.usage && failed.length === 0) {
+        const reservation = await ledger.getReservation(input.reservationId);
+        if (reservation && reservation.state !== 'refused') await ledger.release(input.reservationId);
+        return { costMicroUsd: 0, overage: false, chargedAttempts, released: true };
+      }
+      const actual = failed.reduce(
+        (sum, a) => ({ inputTokens: sum.inputTokens + a.inputTokens, outputTokens: sum.outputTokens + a.outputTokens }),
+        { inputTokens: input.usage?.inputTokens ?? 0, outputTokens: input.usage?.outputTokens ?? 0 },
+      );
       const outcome = await ledger.settle({
         reservationId: input.reservationId,
-        actual: { inputTokens: input.usage.inputTokens, outputTokens: input.usage.outputTokens },
-        overageReason: 'the provider reported more tokens than were reserved',
+        actual,
+        overageReason:
+          failed.length > 0
+            ? `${failed.length} failed provider attempt(s) streamed tokens before the one that answered`
+            : 'the provider reported more tokens than were reserved',
       });
       if (outcome.status !== 'settled') {
         // Expired by the sweeper before the run finished: the hold went back and nothing can be booked now.
@@ -95,14 +118,7 @@ export function createLedgerActivities({ ledger, config }: LedgerActivityDeps) {
           nonRetryable: true,
         });
       }
-      return { costMicroUsd: outcome.costMicroUsd, overage: outcome.overage };
-    },
-
-    /** Gives the whole hold back (the run used nothing it will be charged for). */
-    async releaseRun(input: { reservationId: string }): Promise<void> {
-      const reservation = await ledger.getReservation(input.reservationId);
-      if (!reservation || reservation.state === 'refused') return; // nothing was ever held
-      await ledger.release(input.reservationId);
+      return { costMicroUsd: outcome.costMicroUsd, overage: outcome.overage, chargedAttempts, released: false };
     },
   };
 }

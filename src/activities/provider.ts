@@ -1,6 +1,7 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { CancelledFailure } from '@temporalio/common';
 import { countPromptTokens, countTextTokens } from '../pricing/tokens';
+import type { LedgerRepository } from '../ledger';
 import type { ProviderRegistry } from '../providers/registry';
 import type { ProviderHealthMonitor } from '../routing/health';
 import { ProviderError } from '../providers/types';
@@ -13,6 +14,8 @@ export interface ProviderActivityDeps {
   providers: ProviderRegistry;
   /** Fed with every call's outcome; routing fails over from providers whose breaker is open. */
   providerHealth?: ProviderHealthMonitor;
+  /** Where failed attempts that streamed are recorded, so settlement charges them too. */
+  ledger?: Pick<LedgerRepository, 'recordFailedAttempt'>;
 }
 
 /**
@@ -20,7 +23,7 @@ export interface ProviderActivityDeps {
  * stream that stops producing trips `heartbeatTimeout` and is retried, and a cancellation reaches
  * the stream through the heartbeat response and aborts it.
  */
-export function createProviderActivities({ providers, providerHealth }: ProviderActivityDeps) {
+export function createProviderActivities({ providers, providerHealth, ledger }: ProviderActivityDeps) {
   return {
     async invokeProvider(input: InvokeProviderInput): Promise<InvokeProviderResult> {
       const context = Context.current();
@@ -81,7 +84,18 @@ export function createProviderActivities({ providers, providerHealth }: Provider
         providerHealth?.record(input.providerId, true);
         return { output, usage, finishReason: response.finishReason };
       } catch (error) {
-        if (countsAgainstHealth(error, context.cancellationSignal.aborted)) providerHealth?.record(input.providerId, false);
+        const cancelled = context.cancellationSignal.aborted;
+        if (countsAgainstHealth(error, cancelled)) providerHealth?.record(input.providerId, false);
+        if (!cancelled && tokensSoFar > 0) {
+          // The provider bills what it streamed before failing; the retry must not make that free.
+          await ledger?.recordFailedAttempt({
+            runId: input.runId,
+            attempt: context.info.attempt,
+            inputTokens: countPromptTokens(input.messages, input.model).inputTokens,
+            outputTokens: Math.max(1, countTextTokens(output, input.model)),
+            failure: error instanceof Error ? error.message : String(error),
+          });
+        }
         if (stall.signal.aborted && !context.cancellationSignal.aborted) {
           throw ApplicationFailure.create({
             type: failureTypes.providerStreamStalled,

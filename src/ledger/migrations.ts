@@ -145,6 +145,20 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0003_provider_attempts': {
+    async up(db) {
+      await db.schema
+        .createTable('provider_attempts')
+        .addColumn('run_id', 'text', (c) => c.notNull())
+        .addColumn('attempt', 'integer', (c) => c.notNull())
+        .addColumn('input_tokens', 'bigint', (c) => c.notNull())
+        .addColumn('output_tokens', 'bigint', (c) => c.notNull())
+        .addColumn('failure', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('provider_attempts_pk', ['run_id', 'attempt'])
+        .execute();
+    },
+  },
 };
 
 export async function migrateLedger(db: Kysely<unknown>, dialect: 'sqlite' | 'postgres'): Promise<MigrationResultSet> {

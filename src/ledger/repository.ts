@@ -647,6 +647,33 @@ export function createLedgerRepository({
     );
   }
 
+  /** Records what a failed provider attempt streamed (once per run and attempt). */
+  async function recordFailedAttempt(attempt: FailedAttempt): Promise<void> {
+    await db
+      .insertInto('provider_attempts')
+      .values({
+        run_id: attempt.runId,
+        attempt: attempt.attempt,
+        input_tokens: attempt.inputTokens,
+        output_tokens: attempt.outputTokens,
+        failure: attempt.failure,
+        created_at: clock().toISOString(),
+      })
+      .onConflict((oc) => oc.columns(['run_id', 'attempt']).doNothing())
+      .execute();
+  }
+
+  async function failedAttempts(runId: string): Promise<FailedAttempt[]> {
+    const rows = await db.selectFrom('provider_attempts').selectAll().where('run_id', '=', runId).orderBy('attempt').execute();
+    return rows.map((r) => ({
+      runId: r.run_id,
+      attempt: r.attempt,
+      inputTokens: r.input_tokens,
+      outputTokens: r.output_tokens,
+      failure: r.failure,
+    }));
+  }
+
   /** Stores a routing decision once (a repeated call with the same id keeps the first). */
   async function recordRoutingDecision(record: RoutingDecisionRecord): Promise<void> {
     const { decision } = record;
@@ -893,6 +920,8 @@ export function createLedgerRepository({
     evaluateRequest,
     recordRoutingDecision,
     getRoutingDecision,
+    recordFailedAttempt,
+    failedAttempts,
     ping,
   };
 }
@@ -900,6 +929,15 @@ export function createLedgerRepository({
 interface Usage {
   spent: number;
   reserved: number;
+}
+
+/** A provider attempt that failed after streaming, with what it streamed (our own count). */
+export interface FailedAttempt {
+  runId: string;
+  attempt: number;
+  inputTokens: number;
+  outputTokens: number;
+  failure: string;
 }
 
 export interface RoutingDecisionRecord {

@@ -6,6 +6,15 @@ import type { Generated } from 'kysely';
  */
 export interface LedgerDatabase {
   ledger_meta: { key: string; value: string };
+  /** Provider attempts that failed after streaming: the provider bills them, so the run pays for them. */
+  provider_attempts: {
+    run_id: string;
+    attempt: number;
+    input_tokens: number;
+    output_tokens: number;
+    failure: string;
+    created_at: string;
+  };
   /** Every routing decision, for runs (keyed by run id) and for plans asked for through the API. */
   routing_decisions: {
     decision_id: string;

@@ -129,6 +129,8 @@ export interface RunDocument {
   admission?: RunAdmission;
   /** The operator's decision, for a run that waited for approval. */
   approval?: RunApproval;
+  /** Failed provider attempts that had streamed, charged with the run. */
+  chargedAttempts?: SettleRunResult['chargedAttempts'];
   output?: string;
   error?: RunError;
   backgroundTasks: { taskId: string; kind: string; state: string; costMicroUsd: number; error?: RunError }[];
@@ -214,13 +216,20 @@ export interface PlanRunInput {
 }
 
 export interface SettleRunInput {
+  runId: string;
   reservationId: string;
-  usage: RunUsage;
+  /** The last attempt's usage; null when it produced nothing billable (failed or cancelled early). */
+  usage: RunUsage | null;
 }
 
 export interface SettleRunResult {
+  /** What the run pays: its last attempt plus every failed attempt that had streamed. */
   costMicroUsd: number;
   overage: boolean;
+  /** Failed attempts charged with the run (empty when every attempt but the last streamed nothing). */
+  chargedAttempts: { attempt: number; inputTokens: number; outputTokens: number; failure: string }[];
+  /** True when nothing was billable and the whole hold went back. */
+  released: boolean;
 }
 
 /** Heartbeat details of the provider activity: what a stalled-stream detector looks at. */

@@ -98,7 +98,7 @@ export async function runWorkflow(input: RunWorkflowInput): Promise<RunDocument>
     // Wait for the stream to stop and say how far it got, so a cancelled run pays for what it used.
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   });
-  const { planRun, admitRun, settleRun, releaseRun } = proxyActivities<PalyraActivities>({
+  const { planRun, admitRun, settleRun } = proxyActivities<PalyraActivities>({
     startToCloseTimeout: '30s',
     retry: ledgerRetry,
   });
@@ -219,14 +219,16 @@ export async function runWorkflow(input: RunWorkflowInput): Promise<RunDocument>
   try {
     await CancellationScope.nonCancellable(async () => {
       const { reservationId } = admission;
-      if (run.usage) {
-        const settled = await settleRun.executeWithOptions({ summary: `settle ${reservationId} at the provider's usage` }, [
-          { reservationId, usage: run.usage },
-        ]);
-        run.costMicroUsd = settled.costMicroUsd;
-      } else {
-        await releaseRun.executeWithOptions({ summary: `release ${reservationId}: nothing to charge` }, [{ reservationId }]);
-      }
+      const settled = await settleRun.executeWithOptions(
+        {
+          summary: run.usage
+            ? `settle ${reservationId} at the provider's usage`
+            : `close ${reservationId}: nothing billed by the last attempt`,
+        },
+        [{ runId: input.runId, reservationId, usage: run.usage }],
+      );
+      run.costMicroUsd = settled.costMicroUsd;
+      if (settled.chargedAttempts.length > 0) run.chargedAttempts = settled.chargedAttempts;
     });
   } catch (error) {
     outcome = { state: 'failed', error };

@@ -193,6 +193,31 @@ describe.each(ledgerDialects())('governed runs on the %s ledger', (dialect) => {
     });
   });
 
+  it('charges a stream cut mid-way and retried for both attempts, once', async () => {
+    await putPolicy('acme-daily', 5_000_000);
+    await withWorker(async () => {
+      const started = (
+        await startRun({ simulation: { outputTokens: 20, chunkDelayMs: 0, failAttempts: 1, failure: 'stream_cut' } })
+      ).json();
+      const run = await finished(started.runId);
+      expect(run.state).toBe('succeeded');
+      expect(run.usage).toMatchObject({ outputTokens: 20, estimated: false });
+      expect(run.chargedAttempts).toEqual([
+        {
+          attempt: 1,
+          inputTokens: expect.any(Number),
+          outputTokens: expect.any(Number),
+          failure: expect.stringContaining('cut'),
+        },
+      ]);
+      const [cut] = run.chargedAttempts;
+      expect(cut.outputTokens).toBeGreaterThan(0);
+      const total = { inputTokens: run.usage.inputTokens + cut.inputTokens, outputTokens: 20 + cut.outputTokens };
+      expect(run.costMicroUsd).toBe(costMicroUsd(simStandard, total));
+      expect((await ledger.repo.usageReport())[0]).toMatchObject({ spent: run.costMicroUsd, reserved: 0 });
+    });
+  });
+
   it('cancels a run through the API, and answers 409 for a run that has already ended', async () => {
     await putPolicy('acme-daily', 5_000_000);
     await withWorker(async () => {

@@ -97,6 +97,17 @@ export const runSchema = z
     usage: z.object({ inputTokens: z.number(), outputTokens: z.number(), estimated: z.boolean() }).nullable(),
     costMicroUsd: z.number().int(),
     routing: routingDecisionSchema.optional(),
+    chargedAttempts: z
+      .array(
+        z.object({
+          attempt: z.number().int(),
+          inputTokens: z.number().int(),
+          outputTokens: z.number().int(),
+          failure: z.string(),
+        }),
+      )
+      .optional()
+      .describe('failed provider attempts that had streamed (the provider bills them), charged with the run'),
     admission: runAdmissionSchema.optional(),
     approval: z
       .object({
