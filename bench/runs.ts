@@ -1,0 +1,179 @@
+/**
+ * Governed runs end to end (API → workflow → routing → admission → simulated provider with no delay
+ * → settle) per second, beside a baseline workflow that runs one no-op activity, on the same dev
+ * server and worker settings in the same run; then `POST /v1/runs` latency at concurrency 32 with
+ * autocannon (each answer waits for the run's budget decision).
+ *
+ *   npm run bench -- runs [runs=200]
+ *
+ * Targets: governed throughput at least 0.5× the baseline; POST /v1/runs p99 under 150 ms.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import autocannon from 'autocannon';
+import { buildServer } from '../src/api/server';
+import { toolsDir } from '../src/cli/temporal-target';
+import { createLogger } from '../src/cli/logger';
+import { startWorker } from '../src/cli/services';
+import { configSchema, loadConfig } from '../src/config';
+import { openConfiguredLedger } from '../src/ledger/setup';
+import { createProviderHealthMonitor } from '../src/routing/health';
+import { connectClient } from '../src/temporal/client';
+import { locateTool, startDevServer, temporalCli } from '../src/temporal/dev-server';
+import { registerSearchAttributes } from '../src/temporal/search-attributes';
+import { findFreePort } from '../src/util/net';
+import { writeResults } from './results';
+
+const concurrency = 32;
+const token = 'bench-admin-token-0123456789';
+
+/** Runs `total` jobs with `concurrency` in flight; returns the elapsed milliseconds. */
+async function drive(total: number, job: (i: number) => Promise<void>): Promise<number> {
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < total) await job(next++);
+    }),
+  );
+  return performance.now() - started;
+}
+
+async function main() {
+  const total = Number(process.argv[2] ?? 200);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'palyra-bench-runs-'));
+  const cli = locateTool(temporalCli, { toolsDir: toolsDir(loadConfig().config), allowInstall: true });
+  const server = await startDevServer({
+    cliPath: cli.path,
+    port: await findFreePort(),
+    uiPort: await findFreePort(),
+    dbFile: path.join(dir, 'temporal.db'),
+    namespace: 'default',
+  });
+  const config = configSchema.parse({
+    dataDir: dir,
+    logLevel: 'warn',
+    temporal: { address: server.address, taskQueue: 'bench-governed' },
+    server: { port: await findFreePort(), rateLimit: { max: 1_000_000, timeWindowMs: 60_000 } },
+    auth: { tokens: [{ name: 'bench', token, role: 'admin', tenants: ['*'] }] },
+  });
+  const logger = createLogger(config, 'bench');
+  const { client, connection } = await connectClient({ address: server.address, namespace: 'default' });
+  await registerSearchAttributes(connection, 'default');
+  const ledger = await openConfiguredLedger(config, logger);
+  const health = createProviderHealthMonitor();
+  const worker = await startWorker(config, server.address, logger, ledger.repo, health);
+  // The baseline's own worker with default settings, like Palyra's, on a queue of its own.
+  const baselineConnection = await NativeConnection.connect({ address: server.address });
+  const baselineWorker = await Worker.create({
+    connection: baselineConnection,
+    namespace: 'default',
+    taskQueue: 'bench-baseline',
+    workflowsPath: require.resolve('./support/baseline-workflows'),
+    activities: { noop: async () => undefined },
+  });
+  const baselineDone = baselineWorker.run();
+  const app = await buildServer({
+    config,
+    logger: false,
+    temporal: { client, connection, uiUrl: undefined },
+    tokens: config.auth.tokens,
+    ledger: ledger.repo,
+    providerHealth: health,
+    version: 'bench',
+  });
+  const url = await app.listen({ host: '127.0.0.1', port: config.server.port });
+  const body = (i: number) =>
+    JSON.stringify({
+      tenantId: 'bench',
+      principalId: `p${i % 8}`,
+      messages: [{ role: 'user', content: `benchmark run ${i}` }],
+      maxOutputTokens: 16,
+      simulation: { outputTokens: 1, chunkDelayMs: 0 },
+    });
+  const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+
+  try {
+    // Warm-up: bundles are built, connections open, caches filled.
+    await drive(concurrency, async (i) => {
+      const response = await fetch(`${url}/v1/runs`, { method: 'POST', headers, body: body(i) });
+      const { runId } = (await response.json()) as { runId: string };
+      await client.workflow.getHandle(`run-${runId}`).result();
+      await client.workflow.execute('baselineWorkflow', { taskQueue: 'bench-baseline', workflowId: `warm-${i}` });
+    });
+
+    const governedMs = await drive(total, async (i) => {
+      const response = await fetch(`${url}/v1/runs`, { method: 'POST', headers, body: body(i) });
+      if (response.status !== 202) throw new Error(`POST /v1/runs answered ${response.status}: ${await response.text()}`);
+      const { runId } = (await response.json()) as { runId: string };
+      await client.workflow.getHandle(`run-${runId}`).result();
+    });
+    const baselineMs = await drive(total, async (i) => {
+      await client.workflow.execute('baselineWorkflow', { taskQueue: 'bench-baseline', workflowId: `baseline-${i}` });
+    });
+
+    const load = await autocannon({
+      url: `${url}/v1/runs`,
+      method: 'POST',
+      headers,
+      body: body(0),
+      connections: concurrency,
+      amount: Math.max(total, 320),
+    });
+    const governedPerSecond = (total / governedMs) * 1000;
+    const baselinePerSecond = (total / baselineMs) * 1000;
+    const ratio = governedPerSecond / baselinePerSecond;
+    const result = {
+      runs: total,
+      concurrency,
+      governedRunsPerSecond: governedPerSecond,
+      baselineWorkflowsPerSecond: baselinePerSecond,
+      ratio,
+      post: {
+        requests: load.requests.total,
+        non2xx: load.non2xx,
+        errors: load.errors,
+        p50Ms: load.latency.p50,
+        p99Ms: load.latency.p99,
+        maxMs: load.latency.max,
+        requestsPerSecond: load.requests.average,
+      },
+    };
+    const f = (n: number, d = 1) => n.toFixed(d);
+    process.stdout.write(
+      [
+        '',
+        '| measure | value |',
+        '|---|---|',
+        `| governed runs/s (end to end, c=${concurrency}) | ${f(governedPerSecond)} |`,
+        `| baseline workflows/s (one no-op activity) | ${f(baselinePerSecond)} |`,
+        `| ratio | ${f(ratio, 2)}× |`,
+        `| POST /v1/runs p50 / p99 / max (c=${concurrency}, ${load.requests.total} requests) | ${load.latency.p50} / ${load.latency.p99} / ${load.latency.max} ms |`,
+        `| POST /v1/runs non-2xx / errors | ${load.non2xx} / ${load.errors} |`,
+        '',
+        `targets: throughput ${f(ratio, 2)}× baseline (≥ 0.5×: ${ratio >= 0.5 ? 'met' : 'MISSED'}), ` +
+          `POST p99 ${load.latency.p99} ms (< 150 ms: ${load.latency.p99 < 150 ? 'met' : 'MISSED'})`,
+        `results: ${writeResults('runs', result)}`,
+        '',
+      ].join('\n'),
+    );
+  } finally {
+    await app.close();
+    baselineWorker.shutdown();
+    await baselineDone.catch(() => undefined);
+    await baselineConnection.close();
+    await worker.stop();
+    await ledger.close();
+    await connection.close();
+    await server.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((error: Error) => {
+  process.stderr.write(`${error.stack}\n`);
+  process.exit(1);
+});
