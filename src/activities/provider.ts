@@ -37,6 +37,7 @@ export function createProviderActivities({ providers, providerHealth, ledger }: 
         });
       }
 
+      await chargeCrashedAttempt(context, input, ledger);
       let output = '';
       let tokensSoFar = 0;
       let lastProgressAt = Date.now();
@@ -109,6 +110,28 @@ export function createProviderActivities({ providers, providerHealth, ledger }: 
       }
     },
   };
+}
+
+/**
+ * An earlier attempt whose worker died mid-stream never reached its catch block; its last
+ * heartbeat still says how far it got, and the provider billed that much. Recorded once (the
+ * attempt's own record, when it did fail normally, comes first and wins).
+ */
+async function chargeCrashedAttempt(
+  context: Context,
+  input: InvokeProviderInput,
+  ledger: Pick<LedgerRepository, 'recordFailedAttempt'> | undefined,
+): Promise<void> {
+  const previous = context.info.heartbeatDetails as Partial<ProviderHeartbeat> | undefined;
+  const streamed = typeof previous?.tokensSoFar === 'number' ? previous.tokensSoFar : 0;
+  if (!ledger || context.info.attempt < 2 || streamed === 0) return;
+  await ledger.recordFailedAttempt({
+    runId: input.runId,
+    attempt: context.info.attempt - 1,
+    inputTokens: countPromptTokens(input.messages, input.model).inputTokens,
+    outputTokens: streamed,
+    failure: `the attempt stopped after ${streamed} streamed chunks without reporting (worker lost or heartbeat timed out)`,
+  });
 }
 
 /** Outages count against a provider's breaker; a request it refused or a cancellation do not. */

@@ -60,6 +60,9 @@ export async function createPalyraWorker(
       // Heartbeats carry cancellation back to a provider stream; the default throttle (80 % of the
       // heartbeat timeout) would let a cancelled run stream on for ~12 s, so flush at least every second.
       maxHeartbeatThrottleInterval: '1s',
+      // After a worker dies, its runs' next workflow task waits this long on its sticky queue before
+      // going to any worker (the default is 10 s).
+      stickyQueueScheduleToStartTimeout: '2s',
       identity: `palyra-worker@${process.pid}`,
     });
     return { worker, connection };

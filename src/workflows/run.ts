@@ -292,7 +292,13 @@ async function finish(run: RunDocument, state: RunState, error?: unknown): Promi
   moveTo(run, state);
   run.finishedAt = new Date().toISOString();
   publish(run);
-  await condition(allHandlersFinished);
+  // Open updates get their answer first; a cancelled run must still get here, hence non-cancellable.
+  await CancellationScope.nonCancellable(() => condition(allHandlersFinished));
+  if (run.state === 'cancelled' && CancellationScope.current().consideredCancelled) {
+    // Cancelled from outside: end as a cancelled workflow, so the Temporal UI says so too (the
+    // document is in the memo and in this failure).
+    throw new CancelledFailure('run cancelled', [run]);
+  }
 
   if (run.state === 'failed') {
     // A failed run is a failed workflow, so it stands out in the Temporal UI; the document rides along.

@@ -1,0 +1,129 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { defaultPayloadConverter } from '@temporalio/common';
+import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
+import type { temporal } from '@temporalio/proto';
+import { Worker } from '@temporalio/worker';
+import { DeterminismViolationError } from '@temporalio/workflow';
+import { runMemoKey, type RunDocument } from '../../src/temporal/contracts';
+import { workflowBundle } from '../support/temporal';
+
+/**
+ * Histories recorded from real runs (test/workflows/record-histories.ts) replayed on the current
+ * workflow code: a change that would break runs already in flight fails here, naming the path.
+ */
+type History = temporal.api.history.v1.IHistory;
+
+const historiesDir = path.join(__dirname, 'histories');
+
+/** Every recorded path, what its run ended as, and the attempt the provider call succeeded or stopped on. */
+const recordedPaths: Record<string, { document: Partial<Record<keyof RunDocument, unknown>>; providerAttempt?: number }> = {
+  succeeded: { document: { state: 'succeeded', usage: expect.objectContaining({ estimated: false }) }, providerAttempt: 1 },
+  'denied-by-budget': { document: { state: 'denied', error: expect.objectContaining({ code: 'budget_exceeded' }) } },
+  clamped: { document: { state: 'succeeded', admission: expect.objectContaining({ clamped: true }) }, providerAttempt: 1 },
+  'cancelled-mid-stream': {
+    document: { state: 'cancelled', usage: expect.objectContaining({ estimated: true }) },
+    providerAttempt: 1,
+  },
+  'approval-approved': {
+    document: { state: 'succeeded', approval: expect.objectContaining({ decision: 'approve' }) },
+    providerAttempt: 1,
+  },
+  'approval-denied': { document: { state: 'denied', error: expect.objectContaining({ code: 'approval_denied' }) } },
+  'approval-timed-out': { document: { state: 'denied', error: expect.objectContaining({ code: 'approval_timeout' }) } },
+  'provider-retry-succeeded': { document: { state: 'succeeded' }, providerAttempt: 3 },
+  'unknown-provider-failed': {
+    document: { state: 'failed', error: expect.objectContaining({ code: 'unknown_provider' }) },
+    providerAttempt: 1,
+  },
+};
+
+const recordedFiles = fs
+  .readdirSync(historiesDir)
+  .filter((file) => file.endsWith('.json'))
+  .map((file) => path.basename(file, '.json'))
+  .sort();
+
+const readHistoryJson = (name: string): { events: Record<string, unknown>[] } =>
+  JSON.parse(fs.readFileSync(path.join(historiesDir, `${name}.json`), 'utf8'));
+
+/** The last run document the workflow published (its memo), decoded from the history. */
+function lastPublishedDocument(history: History): RunDocument | undefined {
+  const payload = (history.events ?? [])
+    .map((event) => event.workflowPropertiesModifiedEventAttributes?.upsertedMemo?.fields?.[runMemoKey])
+    .filter((field) => field != null)
+    .at(-1);
+  return payload ? defaultPayloadConverter.fromPayload<RunDocument>(payload) : undefined;
+}
+
+/** The attempt of the provider call's last start, or undefined when the run never called the provider. */
+function lastProviderAttempt(history: History): number | undefined {
+  const providerCalls = new Set(
+    (history.events ?? [])
+      .filter((event) => event.activityTaskScheduledEventAttributes?.activityType?.name === 'invokeProvider')
+      .map((event) => String(event.eventId)),
+  );
+  const attempt = (history.events ?? [])
+    .map((event) => event.activityTaskStartedEventAttributes)
+    .filter((started) => started != null && providerCalls.has(String(started.scheduledEventId)))
+    .at(-1)?.attempt;
+  return attempt ?? undefined;
+}
+
+/** A copy of a history whose first activity was scheduled under another name: no code can replay it. */
+function withRenamedFirstActivity(name: string): History {
+  const json = readHistoryJson(name);
+  const scheduled = json.events.find((event) => event.activityTaskScheduledEventAttributes) as {
+    activityTaskScheduledEventAttributes: { activityType: { name: string } };
+  };
+  scheduled.activityTaskScheduledEventAttributes.activityType.name = 'anActivityTheWorkflowNeverCalls';
+  return historyFromJSON(json);
+}
+
+function describeReplayFailure(label: string, error: Error): string {
+  return (
+    `history ${label} no longer replays on the current workflow code: ${error.name}: ${error.message}\n` +
+    'Runs like it may still be open. Make the change replay-compatible (patched()/deprecatePatch()) ' +
+    'instead of re-recording the history.'
+  );
+}
+
+const tamperedLabel = 'succeeded.json with its first activity renamed';
+const histories = new Map<string, History>(recordedFiles.map((name) => [name, historyFromJSON(readHistoryJson(name))]));
+const replayErrors = new Map<string, Error | undefined>();
+
+beforeAll(async () => {
+  const inputs = [
+    ...[...histories].map(([name, history]) => ({ workflowId: `${name}.json`, history })),
+    { workflowId: tamperedLabel, history: withRenamedFirstActivity('succeeded') },
+  ];
+  const replay = Worker.runReplayHistories({ workflowBundle: await workflowBundle(), replayName: 'palyra-replay' }, inputs);
+  for await (const result of replay) replayErrors.set(result.workflowId, result.error);
+}, 120_000);
+
+describe('recorded run histories', () => {
+  it('cover every run path, one file each', () => {
+    expect(recordedFiles).toEqual(Object.keys(recordedPaths).sort());
+  });
+
+  it.each(recordedFiles)('%s is the path it is named after', (name) => {
+    const history = histories.get(name) as History;
+    const expected = recordedPaths[name];
+    expect(expected).toBeDefined();
+    expect(lastPublishedDocument(history)).toMatchObject(expected?.document ?? {});
+    expect(lastProviderAttempt(history)).toBe(expected?.providerAttempt);
+  });
+
+  it.each(recordedFiles)('%s replays on the current workflow code', (name) => {
+    expect(replayErrors.has(`${name}.json`)).toBe(true);
+    const error = replayErrors.get(`${name}.json`);
+    if (error) throw new Error(describeReplayFailure(`test/workflows/histories/${name}.json`, error));
+  });
+
+  it('detects a history the workflow code does not produce, as a determinism violation naming it', () => {
+    const error = replayErrors.get(tamperedLabel);
+    expect(error).toBeInstanceOf(DeterminismViolationError);
+    expect(error?.message).toMatch(/anActivityTheWorkflowNeverCalls/);
+    expect(describeReplayFailure(tamperedLabel, error as Error)).toContain(`history ${tamperedLabel} no longer replays`);
+  });
+});
