@@ -4,7 +4,10 @@
  * server and worker settings in the same run; then `POST /v1/runs` latency at concurrency 32 with
  * autocannon (each answer waits for the run's budget decision).
  *
- *   npm run bench -- runs [runs=200]
+ *   npm run bench -- runs [runs=200] [dir for the dev server's DB, e.g. /dev/shm]
+ *
+ * The second argument shows how much of the figure is the dev server's disk: its SQLite file
+ * syncs every write, and on a slow disk that, not Palyra, bounds workflows per second.
  *
  * Targets: governed throughput at least 0.5× the baseline; POST /v1/runs p99 under 150 ms.
  */
@@ -25,7 +28,7 @@ import { connectClient } from '../src/temporal/client';
 import { locateTool, startDevServer, temporalCli } from '../src/temporal/dev-server';
 import { registerSearchAttributes } from '../src/temporal/search-attributes';
 import { findFreePort } from '../src/util/net';
-import { writeResults } from './results';
+import { percentile, writeResults } from './results';
 
 const concurrency = 32;
 const token = 'bench-admin-token-0123456789';
@@ -45,12 +48,13 @@ async function drive(total: number, job: (i: number) => Promise<void>): Promise<
 async function main() {
   const total = Number(process.argv[2] ?? 200);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'palyra-bench-runs-'));
+  const dbDir = process.argv[3] ? fs.mkdtempSync(path.join(process.argv[3], 'palyra-bench-temporal-')) : dir;
   const cli = locateTool(temporalCli, { toolsDir: toolsDir(loadConfig().config), allowInstall: true });
   const server = await startDevServer({
     cliPath: cli.path,
     port: await findFreePort(),
     uiPort: await findFreePort(),
-    dbFile: path.join(dir, 'temporal.db'),
+    dbFile: path.join(dbDir, 'temporal.db'),
     namespace: 'default',
   });
   const config = configSchema.parse({
@@ -115,6 +119,16 @@ async function main() {
       await client.workflow.execute('baselineWorkflow', { taskQueue: 'bench-baseline', workflowId: `baseline-${i}` });
     });
 
+    // Unloaded: one POST at a time, what a single caller waits for its admission.
+    const single: number[] = [];
+    for (let i = 0; i < 30; i++) {
+      const t0 = performance.now();
+      const response = await fetch(`${url}/v1/runs`, { method: 'POST', headers, body: body(i) });
+      await response.arrayBuffer();
+      single.push(performance.now() - t0);
+    }
+    single.sort((a, b) => a - b);
+
     const load = await autocannon({
       url: `${url}/v1/runs`,
       method: 'POST',
@@ -127,11 +141,13 @@ async function main() {
     const baselinePerSecond = (total / baselineMs) * 1000;
     const ratio = governedPerSecond / baselinePerSecond;
     const result = {
+      temporalDb: path.join(dbDir, 'temporal.db'),
       runs: total,
       concurrency,
       governedRunsPerSecond: governedPerSecond,
       baselineWorkflowsPerSecond: baselinePerSecond,
       ratio,
+      postAlone: { requests: single.length, p50Ms: percentile(single, 50), p99Ms: percentile(single, 99) },
       post: {
         requests: load.requests.total,
         non2xx: load.non2xx,
@@ -153,6 +169,7 @@ async function main() {
         `| ratio | ${f(ratio, 2)}× |`,
         `| POST /v1/runs p50 / p99 / max (c=${concurrency}, ${load.requests.total} requests) | ${load.latency.p50} / ${load.latency.p99} / ${load.latency.max} ms |`,
         `| POST /v1/runs non-2xx / errors | ${load.non2xx} / ${load.errors} |`,
+        `| POST /v1/runs alone p50 / p99 (c=1, ${single.length} requests) | ${f(percentile(single, 50), 0)} / ${f(percentile(single, 99), 0)} ms |`,
         '',
         `targets: throughput ${f(ratio, 2)}× baseline (≥ 0.5×: ${ratio >= 0.5 ? 'met' : 'MISSED'}), ` +
           `POST p99 ${load.latency.p99} ms (< 150 ms: ${load.latency.p99 < 150 ? 'met' : 'MISSED'})`,
@@ -170,6 +187,7 @@ async function main() {
     await connection.close();
     await server.stop();
     fs.rmSync(dir, { recursive: true, force: true });
+    fs.rmSync(dbDir, { recursive: true, force: true });
   }
 }
 

@@ -8,6 +8,7 @@ import {
   condition,
   isCancellation,
   proxyActivities,
+  proxyLocalActivities,
   setCurrentDetails,
   setHandler,
   TimeoutFailure,
@@ -43,7 +44,7 @@ const providerRetry: ActivityOptions['retry'] = {
   nonRetryableErrorTypes: nonRetryableFailureTypes,
 };
 
-/** Ledger calls are short database transactions; they retry until the database answers. */
+/** Ledger calls are short database transactions; they retry (backing off) until the database answers. */
 const ledgerRetry: ActivityOptions['retry'] = {
   initialInterval: '500ms',
   backoffCoefficient: 2,
@@ -98,7 +99,9 @@ export async function runWorkflow(input: RunWorkflowInput): Promise<RunDocument>
     // Wait for the stream to stop and say how far it got, so a cancelled run pays for what it used.
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   });
-  const { planRun, admitRun, settleRun } = proxyActivities<PalyraActivities>({
+  // Routing and the ledger are short database calls: local activities run them inside the workflow
+  // task, without a round trip through the task queue each (so admission answers in one task).
+  const { planRun, admitRun, settleRun } = proxyLocalActivities<PalyraActivities>({
     startToCloseTimeout: '30s',
     retry: ledgerRetry,
   });
@@ -249,7 +252,7 @@ interface Route {
 async function planTheRoute(
   run: RunDocument,
   input: RunWorkflowInput,
-  planRun: ReturnType<typeof proxyActivities<PalyraActivities>>['planRun'],
+  planRun: ReturnType<typeof proxyLocalActivities<PalyraActivities>>['planRun'],
 ): Promise<Route | RunError> {
   // Not cancellable, like admission: a plan is cheap and its record should be whole.
   const decision = await CancellationScope.nonCancellable(() =>
