@@ -87,6 +87,14 @@ export function createProviderActivities({ providers, providerHealth, ledger }: 
       } catch (error) {
         const cancelled = context.cancellationSignal.aborted;
         if (countsAgainstHealth(error, cancelled)) providerHealth?.record(input.providerId, false);
+        const failure =
+          stall.signal.aborted && !cancelled
+            ? ApplicationFailure.create({
+                type: failureTypes.providerStreamStalled,
+                message: `no chunk from the provider for ${input.stallTimeoutMs} ms after ${tokensSoFar} tokens`,
+                details: [{ tokensSoFar }],
+              })
+            : toActivityFailure(error, tokensSoFar);
         if (!cancelled && tokensSoFar > 0) {
           // The provider bills what it streamed before failing; the retry must not make that free.
           await ledger?.recordFailedAttempt({
@@ -94,17 +102,10 @@ export function createProviderActivities({ providers, providerHealth, ledger }: 
             attempt: context.info.attempt,
             inputTokens: countPromptTokens(input.messages, input.model).inputTokens,
             outputTokens: Math.max(1, countTextTokens(output, input.model)),
-            failure: error instanceof Error ? error.message : String(error),
+            failure: failure.message,
           });
         }
-        if (stall.signal.aborted && !context.cancellationSignal.aborted) {
-          throw ApplicationFailure.create({
-            type: failureTypes.providerStreamStalled,
-            message: `no chunk from the provider for ${input.stallTimeoutMs} ms after ${tokensSoFar} tokens`,
-            details: [{ tokensSoFar }],
-          });
-        }
-        throw toActivityFailure(error, tokensSoFar);
+        throw failure;
       } finally {
         clearInterval(keepAlive);
       }

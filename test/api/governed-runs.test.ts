@@ -218,6 +218,51 @@ describe.each(ledgerDialects())('governed runs on the %s ledger', (dialect) => {
     });
   });
 
+  it('retries a stream that stalls past the heartbeat timeout and charges the stalled attempt too', async () => {
+    await putPolicy('acme-daily', 5_000_000);
+    const stallingConfig = { ...config, runs: { ...config.runs, heartbeatTimeoutMs: 1_500 } };
+    const { app: stallingApp } = await buildTestApp({ client, connection, ledger: ledger.repo, config: stallingConfig });
+    try {
+      await withTestWorker(
+        stallingConfig,
+        async () => {
+          const started = await stallingApp.inject({
+            method: 'POST',
+            url: '/v1/runs',
+            headers: bearer(testTokens.acmeService),
+            payload: {
+              tenantId: 'acme',
+              principalId: 'svc-checkout',
+              messages: [{ role: 'user', content: 'write a haiku about budgets' }],
+              model: 'sim-standard',
+              simulation: { outputTokens: 6, chunkDelayMs: 0, stallAfterTokens: 3, stallMs: 60_000 },
+            },
+          });
+          const run = await finished(started.json().runId);
+          expect(run).toMatchObject({ state: 'succeeded', usage: { outputTokens: 6 } });
+          expect(run.chargedAttempts).toEqual([
+            {
+              attempt: 1,
+              inputTokens: expect.any(Number),
+              outputTokens: expect.any(Number),
+              failure: expect.stringContaining('no chunk'),
+            },
+          ]);
+          const [stalled] = run.chargedAttempts;
+          expect(run.costMicroUsd).toBe(
+            costMicroUsd(simStandard, {
+              inputTokens: run.usage.inputTokens + stalled.inputTokens,
+              outputTokens: 6 + stalled.outputTokens,
+            }),
+          );
+        },
+        ledger.repo,
+      );
+    } finally {
+      await stallingApp.close();
+    }
+  });
+
   it('cancels a run through the API, and answers 409 for a run that has already ended', async () => {
     await putPolicy('acme-daily', 5_000_000);
     await withWorker(async () => {

@@ -21,6 +21,16 @@ beforeAll(async () => {
   ledger = await openTestLedger('sqlite');
   ({ app, config } = await buildTestApp({ client, connection, ledger: ledger.repo, config: { routing: { mode: 'enforced' } } }));
 });
+afterEach(async () => {
+  // After every scenario: the books balance and nothing is left on hold.
+  expect(await ledger.invariants(new Date())).toEqual([]);
+  const pending = await ledger.connection.db
+    .selectFrom('reservations')
+    .select('reservation_id')
+    .where('state', '=', 'pending')
+    .execute();
+  expect(pending).toEqual([]);
+});
 afterAll(async () => {
   await app.close();
   await ledger.close();
