@@ -6,6 +6,7 @@ import { costMicroUsd } from '../../src/domain/pricing';
 import { runStateQuery, runWorkflowId } from '../../src/temporal/contracts';
 import { bearer, buildTestApp, testTokens } from '../support/app';
 import { ledgerDialects, openTestLedger, type TestLedger } from '../support/ledger';
+import { expectBooksClosed, waitForRunEnd } from '../support/runs';
 import { connectTestClient, withTestWorker } from '../support/temporal';
 
 /** sim-standard in the default config: $2.50 in / $10 out per MTok. */
@@ -46,14 +47,7 @@ describe.each(ledgerDialects())('governed runs on the %s ledger', (dialect) => {
     }));
   });
   afterEach(async () => {
-    // After every scenario: the books balance and nothing is left on hold.
-    expect(await ledger.invariants(new Date())).toEqual([]);
-    const pending = await ledger.connection.db
-      .selectFrom('reservations')
-      .select('reservation_id')
-      .where('state', '=', 'pending')
-      .execute();
-    expect(pending).toEqual([]);
+    await expectBooksClosed(ledger);
     await app.close();
     await ledger.close();
   });
@@ -73,14 +67,7 @@ describe.each(ledgerDialects())('governed runs on the %s ledger', (dialect) => {
         ...body,
       },
     });
-  async function finished(runId: string) {
-    for (let i = 0; i < 300; i++) {
-      const response = await app.inject({ method: 'GET', url: `/v1/runs/${runId}`, headers: bearer(testTokens.admin) });
-      if (['succeeded', 'failed', 'cancelled', 'denied'].includes(response.json().state)) return response.json();
-      await delay(50);
-    }
-    throw new Error(`run ${runId} did not finish`);
-  }
+  const finished = (runId: string) => waitForRunEnd(app, runId);
   const putPolicy = (policyId: string, hardLimit: number) =>
     ledger.repo.putPolicy({
       policyId,

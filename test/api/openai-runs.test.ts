@@ -1,13 +1,13 @@
 import { once } from 'node:events';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { setTimeout as delay } from 'node:timers/promises';
 import type { Client, Connection } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
 import type { PalyraConfig } from '../../src/config';
 import { costMicroUsd } from '../../src/domain/pricing';
 import { bearer, buildTestApp, testTokens } from '../support/app';
 import { openTestLedger, type TestLedger } from '../support/ledger';
+import { expectBooksClosed, waitForRunEnd } from '../support/runs';
 import { connectTestClient, withTestWorker } from '../support/temporal';
 
 /**
@@ -88,13 +88,7 @@ beforeEach(() => {
   requests = 0;
 });
 afterEach(async () => {
-  expect(await ledger.invariants(new Date())).toEqual([]);
-  const pending = await ledger.connection.db
-    .selectFrom('reservations')
-    .select('reservation_id')
-    .where('state', '=', 'pending')
-    .execute();
-  expect(pending).toEqual([]);
+  await expectBooksClosed(ledger);
 });
 
 async function runToEnd() {
@@ -110,14 +104,7 @@ async function runToEnd() {
     },
   });
   expect(started.statusCode).toBe(202);
-  for (let i = 0; i < 400; i++) {
-    const run = (
-      await app.inject({ method: 'GET', url: `/v1/runs/${started.json().runId}`, headers: bearer(testTokens.admin) })
-    ).json();
-    if (['succeeded', 'failed', 'cancelled', 'denied'].includes(run.state)) return run;
-    await delay(50);
-  }
-  throw new Error('the run did not finish');
+  return waitForRunEnd(app, started.json().runId);
 }
 
 describe('governed runs on an OpenAI-compatible provider', () => {

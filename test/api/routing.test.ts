@@ -1,10 +1,10 @@
-import { setTimeout as delay } from 'node:timers/promises';
 import type { Client, Connection } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
 import type { PalyraConfig } from '../../src/config';
 import { costMicroUsd } from '../../src/domain/pricing';
 import { bearer, buildTestApp, testTokens } from '../support/app';
 import { openTestLedger, type TestLedger } from '../support/ledger';
+import { expectBooksClosed, waitForRunEnd } from '../support/runs';
 import { connectTestClient, withTestWorker } from '../support/temporal';
 
 /** The default models: sim-small (16k context, $0.15/$0.60), sim-standard (128k, $2.50/$10), sim-premium. */
@@ -22,14 +22,7 @@ beforeAll(async () => {
   ({ app, config } = await buildTestApp({ client, connection, ledger: ledger.repo, config: { routing: { mode: 'enforced' } } }));
 });
 afterEach(async () => {
-  // After every scenario: the books balance and nothing is left on hold.
-  expect(await ledger.invariants(new Date())).toEqual([]);
-  const pending = await ledger.connection.db
-    .selectFrom('reservations')
-    .select('reservation_id')
-    .where('state', '=', 'pending')
-    .execute();
-  expect(pending).toEqual([]);
+  await expectBooksClosed(ledger);
 });
 afterAll(async () => {
   await app.close();
@@ -39,14 +32,7 @@ afterAll(async () => {
 
 const message = (content: string) => [{ role: 'user', content }];
 
-async function finished(runId: string) {
-  for (let i = 0; i < 300; i++) {
-    const run = (await app.inject({ method: 'GET', url: `/v1/runs/${runId}`, headers: bearer(testTokens.admin) })).json();
-    if (['succeeded', 'failed', 'cancelled', 'denied'].includes(run.state)) return run;
-    await delay(50);
-  }
-  throw new Error(`run ${runId} did not finish`);
-}
+const finished = (runId: string) => waitForRunEnd(app, runId);
 
 describe('routing', () => {
   it('plans without starting anything, excluding a model whose context window the prompt does not fit', async () => {

@@ -141,9 +141,13 @@ export function createRunService({ client, config, temporalUiUrl, now = () => ne
         const existing = await existingRun(principal, runId, digest);
         if (existing) return existing;
       }
-      // No decision in time (no worker free): the run was started and goes on; say so and let
-      // the caller follow it, rather than fail a run that exists (describe below proves it exists).
+      // No decision in time (no worker free, or a slow server): the run goes on; say so and let the
+      // caller follow it. If the deadline cut the call before the start itself, start it now (the
+      // same id and options; an in-flight start that wins the race is simply used).
       if (!isGrpcDeadlineError(error)) throw error;
+      await withDeadline(() =>
+        client.workflow.start(runWorkflowType, { ...startOperation.options, workflowIdConflictPolicy: 'USE_EXISTING' }),
+      );
     }
     // An update-with-start handle does not expose the execution's run id; the link needs it.
     const { runId: executionRunId } = await withDeadline(() => client.workflow.getHandle(workflowId).describe());

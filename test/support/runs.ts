@@ -1,0 +1,28 @@
+import { setTimeout as delay } from 'node:timers/promises';
+import type { FastifyInstance } from 'fastify';
+import { bearer, testTokens } from './app';
+import type { TestLedger } from './ledger';
+
+const terminalStates = ['succeeded', 'failed', 'cancelled', 'denied'];
+
+/** Polls `GET /v1/runs/:runId` (as admin) until the run has ended; returns its document. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the run document as JSON, asserted field by field
+export async function waitForRunEnd(app: FastifyInstance, runId: string): Promise<any> {
+  for (let i = 0; i < 300; i++) {
+    const run = (await app.inject({ method: 'GET', url: `/v1/runs/${runId}`, headers: bearer(testTokens.admin) })).json();
+    if (terminalStates.includes(run.state)) return run;
+    await delay(50);
+  }
+  throw new Error(`run ${runId} did not finish`);
+}
+
+/** What every run scenario must leave behind: books that balance and nothing left on hold. */
+export async function expectBooksClosed(ledger: TestLedger): Promise<void> {
+  expect(await ledger.invariants(new Date())).toEqual([]);
+  const pending = await ledger.connection.db
+    .selectFrom('reservations')
+    .select('reservation_id')
+    .where('state', '=', 'pending')
+    .execute();
+  expect(pending).toEqual([]);
+}
