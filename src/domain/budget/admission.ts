@@ -66,9 +66,12 @@ export function decideAdmission(windows: readonly AdmissionWindow[], request: Ad
   let tightest: { window: AdmissionWindow; allowed: number } | undefined;
   for (const window of binding) {
     const headroom = window.policy.hardLimit - window.usage.spent - window.usage.reserved;
+    // -1 when not even the prompt fits: maxOutputTokensWithin answers 0 for that too, which would
+    // admit a request for 0 output tokens whose prompt alone passes the limit.
+    const promptCost = costMicroUsd(request.price, { inputTokens: request.inputTokens, outputTokens: 0 });
     const allowed =
       window.policy.metric === 'cost'
-        ? headroom < 0
+        ? promptCost > headroom
           ? -1
           : maxOutputTokensWithin(request.price, request.inputTokens, headroom)
         : headroom - request.inputTokens;
