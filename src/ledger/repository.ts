@@ -9,6 +9,7 @@ import {
   type BudgetPolicy,
   type BudgetRefusal,
   type BudgetRequest,
+  type Hold,
   type PolicyEvaluation,
   type RunScope,
 } from '../domain/budget';
@@ -313,27 +314,16 @@ export function createLedgerRepository({
         };
         await insertReservation(trx, request, now, outcome);
         await checkpoint('reserve:reservation-inserted');
-        const holds = keys.map(({ policy, periodKey: key }) => ({
-          policyId: policy.policyId,
-          periodKey: key,
-          metric: policy.metric,
-          amount: amounts[policy.metric],
-        }));
-        if (holds.length > 0) {
-          await trx
-            .insertInto('reservation_holds')
-            .values(
-              holds.map((h) => ({
-                reservation_id: request.reservationId,
-                policy_id: h.policyId,
-                period_key: h.periodKey,
-                metric: h.metric,
-                amount: h.amount,
-              })),
-            )
-            .execute();
-          await checkpoint('reserve:holds-inserted');
-        }
+        await insertHolds(
+          trx,
+          request.reservationId,
+          keys.map(({ policy, periodKey: key }) => ({
+            policyId: policy.policyId,
+            periodKey: key,
+            metric: policy.metric,
+            amount: amounts[policy.metric],
+          })),
+        );
         const crossings: Crossing[] = [];
         for (const { policy, periodKey: key } of [...keys].sort(byWindow)) {
           const amount = amounts[policy.metric];
@@ -405,23 +395,18 @@ export function createLedgerRepository({
       await checkpoint('reserve:reservation-inserted');
       if (!decision.admitted) return outcome;
 
+      await insertHolds(trx, request.reservationId, decision.holds);
+      const crossings: Crossing[] = [];
       for (const hold of decision.holds) {
-        await trx
-          .insertInto('reservation_holds')
-          .values({
-            reservation_id: request.reservationId,
-            policy_id: hold.policyId,
-            period_key: hold.periodKey,
-            metric: hold.metric,
-            amount: hold.amount,
-          })
-          .execute();
         await trx
           .updateTable('policy_windows')
           .set((eb) => ({ reserved: eb('reserved', '+', hold.amount) }))
           .where('policy_id', '=', hold.policyId)
           .where('period_key', '=', hold.periodKey)
           .execute();
+        const { policy } = keys.find((k) => k.policy.policyId === hold.policyId) as (typeof keys)[number];
+        const { spent, reserved } = usage.get(windowId(hold.policyId, hold.periodKey)) as Usage;
+        crossings.push({ policy, periodKey: hold.periodKey, before: spent + reserved, after: spent + reserved + hold.amount });
         await checkpoint(`reserve:hold-booked:${hold.policyId}`);
       }
       if (request.approvalOverride && decision.overriddenPolicyIds.length > 0) {
@@ -437,12 +422,7 @@ export function createLedgerRepository({
           })
           .execute();
       }
-      await recordAlerts(
-        trx,
-        keys.map((k) => k.policy),
-        decision.holds,
-        now,
-      );
+      await recordCrossings(trx, crossings, now);
       await checkpoint('reserve:alerts-recorded');
       return outcome;
     });
@@ -630,21 +610,31 @@ export function createLedgerRepository({
       .filter((policy) => policyApplies(policy, request.scope))
       .map((policy) => ({ policy, periodKey: periodKey(policy.window, now) }));
     if (keys.length === 0) return [];
-    const rows = await db
-      .selectFrom('policy_windows')
-      .selectAll()
-      .where((eb) =>
-        eb.or(keys.map((k) => eb.and([eb('policy_id', '=', k.policy.policyId), eb('period_key', '=', k.periodKey)]))),
-      )
-      .execute();
-    const windows = new Map(rows.map((r) => [windowId(r.policy_id, r.period_key), { spent: r.spent, reserved: r.reserved }]));
-    const lookup = (policyId: string, key: string) => windows.get(windowId(policyId, key)) ?? { spent: 0, reserved: 0 };
+    const lookup = await readWindows(keys);
     return evaluateBudgets(
       keys.map((k) => k.policy),
       lookup,
       request,
       now,
     );
+  }
+
+  /** Current spent and reserved of these windows, unlocked (reports and routing, not admission). */
+  async function readWindows(
+    keys: { policy: BudgetPolicy; periodKey: string }[],
+  ): Promise<(policyId: string, key: string) => Usage> {
+    const rows =
+      keys.length === 0
+        ? []
+        : await db
+            .selectFrom('policy_windows')
+            .selectAll()
+            .where((eb) =>
+              eb.or(keys.map((k) => eb.and([eb('policy_id', '=', k.policy.policyId), eb('period_key', '=', k.periodKey)]))),
+            )
+            .execute();
+    const windows = new Map(rows.map((r) => [windowId(r.policy_id, r.period_key), { spent: r.spent, reserved: r.reserved }]));
+    return (policyId, key) => windows.get(windowId(policyId, key)) ?? { spent: 0, reserved: 0 };
   }
 
   /** Records what a failed provider attempt streamed (once per run and attempt). */
@@ -709,17 +699,9 @@ export function createLedgerRepository({
   async function usageReport(now: Date = clock()): Promise<WindowReport[]> {
     const policies = await listPolicies();
     const keys = policies.map((p) => ({ policy: p, periodKey: periodKey(p.window, now) }));
-    const windows = new Map<string, Usage>();
     const alerts = new Map<string, WindowReport['alerts']>();
+    const lookup = await readWindows(keys);
     if (keys.length > 0) {
-      const rows = await db
-        .selectFrom('policy_windows')
-        .selectAll()
-        .where((eb) =>
-          eb.or(keys.map((k) => eb.and([eb('policy_id', '=', k.policy.policyId), eb('period_key', '=', k.periodKey)]))),
-        )
-        .execute();
-      rows.forEach((r) => windows.set(windowId(r.policy_id, r.period_key), { spent: r.spent, reserved: r.reserved }));
       const alertRows = await db
         .selectFrom('budget_alerts')
         .selectAll()
@@ -736,7 +718,6 @@ export function createLedgerRepository({
         ]);
       }
     }
-    const lookup = (policyId: string, key: string) => windows.get(windowId(policyId, key)) ?? { spent: 0, reserved: 0 };
     return keys.map(({ policy, periodKey: key }) => {
       const { spent, reserved } = lookup(policy.policyId, key);
       const [evaluation] = evaluateBudgets([{ ...policy, enabled: true }], lookup, null, now);
@@ -799,6 +780,24 @@ export function createLedgerRepository({
     afterCommit(trx, () => missing.forEach((k) => knownWindows.add(windowId(k.policy.policyId, k.periodKey))));
   }
 
+  /** The reservation's holds, one per policy window, in one statement. */
+  async function insertHolds(trx: Db, reservationId: string, holds: Hold[]): Promise<void> {
+    if (holds.length === 0) return;
+    await trx
+      .insertInto('reservation_holds')
+      .values(
+        holds.map((h) => ({
+          reservation_id: reservationId,
+          policy_id: h.policyId,
+          period_key: h.periodKey,
+          metric: h.metric,
+          amount: h.amount,
+        })),
+      )
+      .execute();
+    await checkpoint('reserve:holds-inserted');
+  }
+
   async function insertReservation(trx: Db, request: ReserveRequest, now: Date, outcome: ReserveOutcome): Promise<void> {
     const admitted = outcome.status === 'admitted' ? outcome : null;
     await trx
@@ -846,7 +845,7 @@ export function createLedgerRepository({
     return usage;
   }
 
-  /** Alerts for thresholds a window crossed in this transaction (before < threshold ≤ after). */
+  /** Alerts for thresholds a window crossed in this transaction (before < threshold ≤ after); the primary key keeps one per threshold per window. */
   async function recordCrossings(trx: Db, crossings: Crossing[], now: Date): Promise<void> {
     for (const { policy, periodKey: key, before, after } of crossings) {
       const crossed = reachedThresholds(policy, after).filter((t) => !reachedThresholds(policy, before).includes(t));
@@ -858,41 +857,6 @@ export function createLedgerRepository({
             period_key: key,
             threshold,
             committed: after,
-            limit_value: policy.hardLimit,
-            created_at: now.toISOString(),
-          })
-          .onConflict((oc) => oc.columns(['policy_id', 'period_key', 'threshold']).doNothing())
-          .execute();
-      }
-    }
-  }
-
-  /** One alert per threshold per window: the primary key deduplicates. */
-  async function recordAlerts(
-    trx: Db,
-    policies: BudgetPolicy[],
-    touched: { policyId: string; periodKey: string }[],
-    now: Date,
-  ): Promise<void> {
-    for (const { policyId, periodKey: key } of touched) {
-      const policy = policies.find((p) => p.policyId === policyId);
-      if (!policy) continue;
-      const window = await trx
-        .selectFrom('policy_windows')
-        .select(['spent', 'reserved'])
-        .where('policy_id', '=', policyId)
-        .where('period_key', '=', key)
-        .executeTakeFirst();
-      if (!window) continue;
-      const committed = window.spent + window.reserved;
-      for (const threshold of reachedThresholds(policy, committed)) {
-        await trx
-          .insertInto('budget_alerts')
-          .values({
-            policy_id: policyId,
-            period_key: key,
-            threshold,
-            committed,
             limit_value: policy.hardLimit,
             created_at: now.toISOString(),
           })
