@@ -63,6 +63,7 @@ export function createLedgerActivities({ ledger, config }: LedgerActivityDeps) {
         ? {
             status: 'admitted',
             reservationId,
+            modelId: input.modelId,
             estimate: estimateView,
             maxOutputTokens: outcome.maxOutputTokens,
             clamped: outcome.clamped,
@@ -72,6 +73,7 @@ export function createLedgerActivities({ ledger, config }: LedgerActivityDeps) {
             // An approval can lift an approval_required policy, unless this run was already approved.
             status: outcome.refusal.action === 'approval_required' && !input.approvalOverride ? 'awaiting_approval' : 'denied',
             reservationId,
+            modelId: input.modelId,
             estimate: estimateView,
             maxOutputTokens: 0,
             clamped: false,

@@ -84,6 +84,8 @@ export interface RunAdmission {
   /** `awaiting_approval`: an `approval_required` policy refused it; an operator may let it pass. */
   status: 'admitted' | 'denied' | 'awaiting_approval';
   reservationId: string;
+  /** The model admitted (routing's choice), which the reservation is priced for. */
+  modelId: string;
   estimate: {
     inputTokens: number;
     /** What the caller asked for (or the model's cap). */

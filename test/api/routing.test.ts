@@ -123,6 +123,11 @@ describe('routing', () => {
             },
           });
           expect(started.statusCode).toBe(202);
+          // The answer already names the model the run was admitted on.
+          expect(started.json()).toMatchObject({
+            model: { requested: 'sim-standard', selected: 'sim-small' },
+            admission: { status: 'admitted', modelId: 'sim-small' },
+          });
           const run = await finished(started.json().runId);
           expect(run).toMatchObject({
             state: 'succeeded',

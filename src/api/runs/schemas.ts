@@ -58,6 +58,7 @@ export const runAdmissionSchema = z
   .object({
     status: z.enum(['admitted', 'denied', 'awaiting_approval']),
     reservationId: z.string(),
+    modelId: z.string().describe('the model admitted: routing may have chosen another than the one requested'),
     estimate: z.object({
       inputTokens: z.number().int(),
       maxOutputTokens: z.number().int(),

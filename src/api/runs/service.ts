@@ -11,6 +11,7 @@ import {
 } from '@temporalio/client';
 import { ApplicationFailure, defaultPayloadConverter } from '@temporalio/common';
 import type { PalyraConfig } from '../../config';
+import type { BudgetRefusal } from '../../domain/budget';
 import { errorCodes, PalyraError, type ErrorCode } from '../../domain/errors';
 import { isTerminalRunState } from '../../domain/run-state';
 import { budgetRefusalError } from '../budgets/refusal';
@@ -152,17 +153,13 @@ export function createRunService({ client, config, temporalUiUrl, now = () => ne
     // An update-with-start handle does not expose the execution's run id; the link needs it.
     const { runId: executionRunId } = await withDeadline(() => client.workflow.getHandle(workflowId).describe());
     if (admission?.status === 'denied' && admission.refusal) {
-      const refusal = budgetRefusalError(admission.refusal);
-      throw new PalyraError(refusal.code, refusal.message, {
-        ...refusal.details,
-        runId,
-        temporal: link(workflowId, executionRunId),
-      });
+      throw deniedRunError(admission.refusal, runId, link(workflowId, executionRunId));
     }
     return {
       runId,
       state: admission?.status === 'awaiting_approval' ? 'awaiting_approval' : 'queued',
-      model: { requested: input.model.requested, selected: model.id },
+      // Routing may have moved the run to another model before admitting it there.
+      model: { requested: input.model.requested, selected: admission?.modelId ?? model.id },
       maxOutputTokens: admission?.maxOutputTokens ?? input.maxOutputTokens,
       ...(admission ? { admission } : {}),
       temporal: link(workflowId, executionRunId),
@@ -207,8 +204,7 @@ export function createRunService({ client, config, temporalUiUrl, now = () => ne
     }
     const document = await get(principal, runId);
     if (document.admission?.status === 'denied' && document.admission.refusal) {
-      const refusal = budgetRefusalError(document.admission.refusal);
-      throw new PalyraError(refusal.code, refusal.message, { ...refusal.details, runId, temporal: document.temporal });
+      throw deniedRunError(document.admission.refusal, runId, document.temporal);
     }
     return {
       runId,
@@ -357,6 +353,12 @@ function idempotentRunId(tenantId: string, idempotencyKey: string): string {
   bytes[8] = ((bytes[8] as number) & 0x3f) | 0x80;
   const hex = bytes.toString('hex');
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/** A run a budget refused: the 402 of the budgets API, plus the run it concerns. */
+function deniedRunError(refusal: BudgetRefusal, runId: string, temporal: RunView['temporal']): PalyraError {
+  const error = budgetRefusalError(refusal);
+  return new PalyraError(error.code, error.message, { ...error.details, runId, temporal });
 }
 
 /** A run that ended before its budget decision (e.g. a model with no price) as the API error it is. */
