@@ -1,14 +1,13 @@
 import { once } from 'node:events';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Client, Connection } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
 import type { PalyraConfig } from '../../src/config';
 import { costMicroUsd } from '../../src/domain/pricing';
-import { bearer, buildTestApp, testTokens } from '../support/app';
-import { openTestLedger, type TestLedger } from '../support/ledger';
+import { bearer, openTestStack, testTokens, type TestStack } from '../support/app';
+import type { TestLedger } from '../support/ledger';
 import { expectBooksClosed, waitForRunEnd } from '../support/runs';
-import { connectTestClient, withTestWorker } from '../support/temporal';
+import { withTestWorker } from '../support/temporal';
 
 /**
  * Governed runs against an OpenAI-compatible server on loopback that speaks the real SSE format:
@@ -41,8 +40,7 @@ const streamWith = (usage: object | null) => (res: ServerResponse) =>
     ...(usage ? [chunk(null, null, usage)] : []),
   ]);
 
-let client: Client;
-let connection: Connection;
+let stack: TestStack;
 let ledger: TestLedger;
 let app: FastifyInstance;
 let config: PalyraConfig;
@@ -55,32 +53,24 @@ beforeAll(async () => {
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
-  ({ client, connection } = await connectTestClient());
-  ledger = await openTestLedger('sqlite');
-  ({ app, config } = await buildTestApp({
-    client,
-    connection,
-    ledger: ledger.repo,
-    config: {
-      providers: [{ id: 'loop', kind: 'openai-compatible', baseUrl }],
-      models: [
-        {
-          id: 'loop-model',
-          provider: 'loop',
-          tier: 'standard',
-          contextWindow: 32_000,
-          maxOutputTokens: 512,
-          pricing: { inputPerMTokUsd: 1, outputPerMTokUsd: 4 },
-        },
-      ],
-      routing: { defaultModel: 'loop-model' },
-    },
-  }));
+  stack = await openTestStack({
+    providers: [{ id: 'loop', kind: 'openai-compatible', baseUrl }],
+    models: [
+      {
+        id: 'loop-model',
+        provider: 'loop',
+        tier: 'standard',
+        contextWindow: 32_000,
+        maxOutputTokens: 512,
+        pricing: { inputPerMTokUsd: 1, outputPerMTokUsd: 4 },
+      },
+    ],
+    routing: { defaultModel: 'loop-model' },
+  });
+  ({ ledger, app, config } = stack);
 });
 afterAll(async () => {
-  await app.close();
-  await ledger.close();
-  await connection.close();
+  await stack.close();
   server.closeAllConnections();
   server.close();
 });

@@ -1,34 +1,29 @@
-import type { Client, Connection } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
 import type { PalyraConfig } from '../../src/config';
 import { costMicroUsd } from '../../src/domain/pricing';
-import { bearer, buildTestApp, testTokens } from '../support/app';
-import { openTestLedger, type TestLedger } from '../support/ledger';
+import { bearer, openTestStack, testTokens, type TestStack } from '../support/app';
+import type { TestLedger } from '../support/ledger';
 import { expectBooksClosed, waitForRunEnd } from '../support/runs';
-import { connectTestClient, withTestWorker } from '../support/temporal';
+import { withTestWorker } from '../support/temporal';
 
 /** The default models: sim-small (16k context, $0.15/$0.60), sim-standard (128k, $2.50/$10), sim-premium. */
 const simSmall = { inputMicroUsdPerMTok: 150_000, outputMicroUsdPerMTok: 600_000 };
 
 let client: Client;
-let connection: Connection;
+let stack: TestStack;
 let ledger: TestLedger;
 let app: FastifyInstance;
 let config: PalyraConfig;
 
 beforeAll(async () => {
-  ({ client, connection } = await connectTestClient());
-  ledger = await openTestLedger('sqlite');
-  ({ app, config } = await buildTestApp({ client, connection, ledger: ledger.repo, config: { routing: { mode: 'enforced' } } }));
+  stack = await openTestStack({ routing: { mode: 'enforced' } });
+  ({ client, ledger, app, config } = stack);
 });
 afterEach(async () => {
   await expectBooksClosed(ledger);
 });
-afterAll(async () => {
-  await app.close();
-  await ledger.close();
-  await connection.close();
-});
+afterAll(() => stack.close());
 
 const message = (content: string) => [{ role: 'user', content }];
 

@@ -1,27 +1,19 @@
-import type { Client, Connection } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
-import { buildTestApp, testTokens } from '../support/app';
-import { openTestLedger, type TestLedger } from '../support/ledger';
+import { openTestStack, testTokens, type TestStack } from '../support/app';
+import type { TestLedger } from '../support/ledger';
 import { cliEnv, runCli } from '../support/processes';
-import { connectTestClient } from '../support/temporal';
 
-let client: Client;
-let connection: Connection;
+let stack: TestStack;
 let ledger: TestLedger;
 let app: FastifyInstance;
 let url: string;
 
 beforeAll(async () => {
-  ({ client, connection } = await connectTestClient());
-  ledger = await openTestLedger('sqlite');
-  ({ app } = await buildTestApp({ client, connection, ledger: ledger.repo }));
+  stack = await openTestStack();
+  ({ ledger, app } = stack);
   url = await app.listen({ host: '127.0.0.1', port: 0 });
 });
-afterAll(async () => {
-  await app.close();
-  await ledger.close();
-  await connection.close();
-});
+afterAll(() => stack.close());
 
 async function palyra(args: string[], token = testTokens.admin) {
   const cli = runCli(['budgets', ...args, '--url', url, '--token', token], cliEnv({ PALYRA_CONFIG: '/dev/null' }));

@@ -3,7 +3,8 @@ import type { FastifyInstance } from 'fastify';
 import { buildServer } from '../../src/api/server';
 import type { AuthTokenConfig, PalyraConfig, PalyraConfigInput } from '../../src/config';
 import type { LedgerRepository } from '../../src/ledger';
-import { testConfig } from './temporal';
+import { openTestLedger, type TestLedger } from './ledger';
+import { connectTestClient, testConfig } from './temporal';
 
 /** Tokens the API tests use: an all-tenant admin, two tenant-scoped services and an operator. */
 export const testTokens = {
@@ -40,4 +41,31 @@ export async function buildTestApp(options: {
     version: 'test',
   });
   return { app, config };
+}
+
+/** A test API over the shared dev server and a SQLite ledger of its own, with one close for all. */
+export interface TestStack {
+  client: Client;
+  connection: Connection;
+  ledger: TestLedger;
+  app: FastifyInstance;
+  config: PalyraConfig;
+  close(): Promise<void>;
+}
+
+export async function openTestStack(config?: PalyraConfigInput): Promise<TestStack> {
+  const { client, connection } = await connectTestClient();
+  const ledger = await openTestLedger('sqlite');
+  const built = await buildTestApp({ client, connection, ledger: ledger.repo, ...(config ? { config } : {}) });
+  return {
+    client,
+    connection,
+    ledger,
+    ...built,
+    async close() {
+      await built.app.close();
+      await ledger.close();
+      await connection.close();
+    },
+  };
 }
