@@ -17,6 +17,7 @@ import {
   type ActivityOptions,
 } from '@temporalio/workflow';
 import type { PalyraActivities } from '../activities';
+import { chosenRoute, type ChosenRoute } from '../domain/routing';
 import { assertRunTransition, isTerminalRunState, type RunState } from '../domain/run-state';
 import {
   newRunDocument,
@@ -106,7 +107,7 @@ export async function runWorkflow(input: RunWorkflowInput): Promise<RunDocument>
     retry: ledgerRetry,
   });
 
-  let route: Route | RunError;
+  let route: ChosenRoute | RunError;
   try {
     route = await planTheRoute(run, input, planRun);
   } catch (error) {
@@ -239,12 +240,6 @@ export async function runWorkflow(input: RunWorkflowInput): Promise<RunDocument>
   return finish(run, outcome.state, outcome.error);
 }
 
-interface Route {
-  modelId: string;
-  providerId: string;
-  maxOutputTokens: number;
-}
-
 /**
  * Asks routing which model the run uses (recorded in the ledger database and in the run
  * document). Returns the route, or the error that ends the run when no model can take it.
@@ -253,7 +248,7 @@ async function planTheRoute(
   run: RunDocument,
   input: RunWorkflowInput,
   planRun: ReturnType<typeof proxyLocalActivities<PalyraActivities>>['planRun'],
-): Promise<Route | RunError> {
+): Promise<ChosenRoute | RunError> {
   // Not cancellable, like admission: a plan is cheap and its record should be whole.
   const decision = await CancellationScope.nonCancellable(() =>
     planRun.executeWithOptions(
@@ -274,19 +269,15 @@ async function planTheRoute(
     ),
   );
   run.routing = decision;
-  const unroutable = decision.reasonCodes.find((code) => code === 'no_model_fits' || code === 'no_healthy_model');
-  if (decision.action === 'blocked' && unroutable) {
-    return { code: 'no_route', message: decision.explanations.join(' ') };
-  }
-  // A budget block, approval or missing cheaper model is admission's to explain (402 with the numbers).
-  const chosen = decision.candidates.find((c) => c.modelId === decision.selectedModel);
-  run.model = { requested: input.model.requested, selected: decision.selectedModel };
+  const route = chosenRoute(decision, {
+    modelId: input.model.selected,
+    providerId: input.model.providerId,
+    maxOutputTokens: input.maxOutputTokens,
+  });
+  if ('unroutable' in route) return { code: 'no_route', message: route.unroutable };
+  run.model = { requested: input.model.requested, selected: route.modelId };
   publish(run);
-  return {
-    modelId: decision.selectedModel,
-    providerId: chosen?.providerId ?? input.model.providerId,
-    maxOutputTokens: chosen && chosen.plannedOutputTokens > 0 ? chosen.plannedOutputTokens : input.maxOutputTokens,
-  };
+  return route;
 }
 
 /** Ends the run: records the final state (and the failure), publishes it and waits for open updates. */

@@ -53,8 +53,9 @@ describe.each(ledgerDialects())('governed runs on the %s ledger', (dialect) => {
   });
 
   const withWorker = <T>(fn: () => Promise<T>) => withTestWorker(config, fn, ledger.repo);
-  const startRun = (body: Record<string, unknown> = {}) =>
-    app.inject({
+  /** Starts a run through `target` (the describe's app unless a test built one with other config). */
+  const startRun = (body: Record<string, unknown> = {}, target: FastifyInstance = app) =>
+    target.inject({
       method: 'POST',
       url: '/v1/runs',
       headers: bearer(testTokens.acmeService),
@@ -213,18 +214,10 @@ describe.each(ledgerDialects())('governed runs on the %s ledger', (dialect) => {
       await withTestWorker(
         stallingConfig,
         async () => {
-          const started = await stallingApp.inject({
-            method: 'POST',
-            url: '/v1/runs',
-            headers: bearer(testTokens.acmeService),
-            payload: {
-              tenantId: 'acme',
-              principalId: 'svc-checkout',
-              messages: [{ role: 'user', content: 'write a haiku about budgets' }],
-              model: 'sim-standard',
-              simulation: { outputTokens: 6, chunkDelayMs: 0, stallAfterTokens: 3, stallMs: 60_000 },
-            },
-          });
+          const started = await startRun(
+            { simulation: { outputTokens: 6, chunkDelayMs: 0, stallAfterTokens: 3, stallMs: 60_000 } },
+            stallingApp,
+          );
           const run = await finished(started.json().runId);
           expect(run).toMatchObject({ state: 'succeeded', usage: { outputTokens: 6 } });
           expect(run.chargedAttempts).toEqual([
@@ -413,12 +406,7 @@ describe.each(ledgerDialects())('governed runs on the %s ledger', (dialect) => {
         await withTestWorker(
           impatientConfig,
           async () => {
-            const started = await impatient.inject({
-              method: 'POST',
-              url: '/v1/runs',
-              headers: bearer(testTokens.acmeService),
-              payload: { tenantId: 'acme', principalId: 'p', messages: [{ role: 'user', content: 'hi' }], model: 'sim-standard' },
-            });
+            const started = await startRun({}, impatient);
             expect(started.json().state).toBe('awaiting_approval');
             const run = await finished(started.json().runId);
             expect(run).toMatchObject({ state: 'denied', error: { code: 'approval_timeout' } });

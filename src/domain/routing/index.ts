@@ -6,3 +6,4 @@ export * from './circuit-breaker';
 export * from './decision';
 export { planRoute } from './plan';
 export { formatCount } from './explain';
+export * from './route';
