@@ -6,7 +6,7 @@ import { costMicroUsd } from '../../src/domain/pricing';
 import { runStateQuery, runWorkflowId } from '../../src/temporal/contracts';
 import { bearer, buildTestApp, testTokens } from '../support/app';
 import { ledgerDialects, openTestLedger, type TestLedger } from '../support/ledger';
-import { expectBooksClosed, waitForRunEnd } from '../support/runs';
+import { expectBooksClosed, waitForRunEnd, windowsOfRun } from '../support/runs';
 import { connectTestClient, withTestWorker } from '../support/temporal';
 
 /** sim-standard in the default config: $2.50 in / $10 out per MTok. */
@@ -105,7 +105,7 @@ describe.each(ledgerDialects())('governed runs on the %s ledger', (dialect) => {
       expect(run.usage).toMatchObject({ outputTokens: 8, estimated: false });
       expect(run.costMicroUsd).toBe(costMicroUsd(simStandard, { inputTokens: run.usage.inputTokens, outputTokens: 8 }));
       expect(await ledger.repo.getReservation(`run-${runId}`)).toMatchObject({ state: 'settled' });
-      const [window] = await ledger.repo.usageReport();
+      const [window] = await windowsOfRun(ledger.repo, run.runId);
       expect(window).toMatchObject({ policyId: 'acme-daily', spent: run.costMicroUsd, reserved: 0 });
     });
   });
@@ -155,7 +155,7 @@ describe.each(ledgerDialects())('governed runs on the %s ledger', (dialect) => {
       expect(started.json().maxOutputTokens).toBe(admission.maxOutputTokens);
       const run = await finished(runId);
       expect(run).toMatchObject({ state: 'succeeded', usage: { outputTokens: admission.maxOutputTokens } });
-      const [window] = (await ledger.repo.usageReport()).filter((w) => w.policyId === 'acme-clamp');
+      const [window] = (await windowsOfRun(ledger.repo, run.runId)).filter((w) => w.policyId === 'acme-clamp');
       expect(window?.spent).toBeLessThanOrEqual(limit);
     });
   });
@@ -177,7 +177,7 @@ describe.each(ledgerDialects())('governed runs on the %s ledger', (dialect) => {
       expect(run.usage).toEqual({ inputTokens: started.admission.estimate.inputTokens, outputTokens: streamed, estimated: true });
       expect(run.costMicroUsd).toBe(costMicroUsd(simStandard, { inputTokens: run.usage.inputTokens, outputTokens: streamed }));
       expect(await ledger.repo.getReservation(`run-${started.runId}`)).toMatchObject({ state: 'settled' });
-      expect((await ledger.repo.usageReport())[0]).toMatchObject({ spent: run.costMicroUsd, reserved: 0 });
+      expect((await windowsOfRun(ledger.repo, run.runId))[0]).toMatchObject({ spent: run.costMicroUsd, reserved: 0 });
     });
   });
 
@@ -202,7 +202,7 @@ describe.each(ledgerDialects())('governed runs on the %s ledger', (dialect) => {
       expect(cut.outputTokens).toBeGreaterThan(0);
       const total = { inputTokens: run.usage.inputTokens + cut.inputTokens, outputTokens: 20 + cut.outputTokens };
       expect(run.costMicroUsd).toBe(costMicroUsd(simStandard, total));
-      expect((await ledger.repo.usageReport())[0]).toMatchObject({ spent: run.costMicroUsd, reserved: 0 });
+      expect((await windowsOfRun(ledger.repo, run.runId))[0]).toMatchObject({ spent: run.costMicroUsd, reserved: 0 });
     });
   });
 
@@ -274,7 +274,7 @@ describe.each(ledgerDialects())('governed runs on the %s ledger', (dialect) => {
       expect(repeat.json()).toMatchObject({ runId: first.json().runId, state: 'succeeded', admission: first.json().admission });
       const reservations = await ledger.connection.db.selectFrom('reservations').select('reservation_id').execute();
       expect(reservations).toEqual([{ reservation_id: `run-${run.runId}` }]);
-      expect((await ledger.repo.usageReport())[0]?.spent).toBe(run.costMicroUsd);
+      expect((await windowsOfRun(ledger.repo, run.runId))[0]?.spent).toBe(run.costMicroUsd);
 
       const changed = await startRun({ idempotencyKey: key, maxOutputTokens: 7 });
       expect(changed.statusCode).toBe(409);

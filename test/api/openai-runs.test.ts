@@ -6,7 +6,7 @@ import type { PalyraConfig } from '../../src/config';
 import { costMicroUsd } from '../../src/domain/pricing';
 import { bearer, openTestStack, testTokens, type TestStack } from '../support/app';
 import type { TestLedger } from '../support/ledger';
-import { expectBooksClosed, waitForRunEnd } from '../support/runs';
+import { expectBooksClosed, waitForRunEnd, windowsOfRun } from '../support/runs';
 import { withTestWorker } from '../support/temporal';
 
 /**
@@ -144,7 +144,7 @@ describe('governed runs on an OpenAI-compatible provider', () => {
       .where('run_id', '=', run.runId)
       .execute();
     expect(records).toEqual([{ amount: run.costMicroUsd }]); // booked once, for the attempt that answered
-    expect((await ledger.repo.usageReport()).find((w) => w.policyId === 'acme-retries')).toMatchObject({
+    expect((await windowsOfRun(ledger.repo, run.runId)).find((w) => w.policyId === 'acme-retries')).toMatchObject({
       spent: run.costMicroUsd,
       reserved: 0,
     });

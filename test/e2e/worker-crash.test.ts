@@ -13,6 +13,7 @@ import { runStateQuery, runWorkflowId, type ProviderHeartbeat, type RunDocument 
 import { bearer, buildTestApp, testTokens } from '../support/app';
 import { createTestLedgerStore, ledgerDialects, type TestLedgerStore } from '../support/ledger';
 import { cliEnv, descendantsOf, isAlive, killLeftoverProcesses, runCli, type CliProcess } from '../support/processes';
+import { windowsOfRun } from '../support/runs';
 import { connectTestClient, testTemporalAddress } from '../support/temporal';
 
 /** sim-standard in the default config: $2.50 in / $10 out per MTok. */
@@ -224,7 +225,7 @@ describe.each(ledgerDialects())('a worker killed with SIGKILL mid-stream, on the
       ['crash-principal-daily', run.costMicroUsd],
       ['crash-tenant-daily', run.costMicroUsd],
     ]);
-    const windows = await repo.usageReport();
+    const windows = await windowsOfRun(repo, runId);
     expect(windows.map((w) => ({ policyId: w.policyId, spent: w.spent, reserved: w.reserved }))).toEqual(
       expect.arrayContaining([
         { policyId: 'crash-tenant-daily', spent: run.costMicroUsd, reserved: 0 },

@@ -1,6 +1,8 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
 import { bearer, testTokens } from './app';
+import type { LedgerRepository, WindowReport } from '../../src/ledger';
+import { runReservationId } from '../../src/temporal/contracts';
 import type { TestLedger } from './ledger';
 
 const terminalStates = ['succeeded', 'failed', 'cancelled', 'denied'];
@@ -25,4 +27,14 @@ export async function expectBooksClosed(ledger: TestLedger): Promise<void> {
     .where('state', '=', 'pending')
     .execute();
   expect(pending).toEqual([]);
+}
+
+/**
+ * The policy windows a run's hold was booked into, read at its reservation time: a run that
+ * crosses 00:00 UTC is still found in its own day's window, not the new (empty) one.
+ */
+export async function windowsOfRun(repo: LedgerRepository, runId: string): Promise<WindowReport[]> {
+  const reservation = await repo.getReservation(runReservationId(runId));
+  if (!reservation) throw new Error(`run ${runId} has no reservation`);
+  return repo.usageReport(new Date(reservation.createdAt));
 }
