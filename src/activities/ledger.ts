@@ -46,7 +46,7 @@ export function createLedgerActivities({ ledger, config }: LedgerActivityDeps) {
         precision,
         catalogVersion: answer.catalogVersion,
       });
-      const reservationId = runReservationId(input.runId, input.approvalOverride !== undefined);
+      const reservationId = input.reservationId ?? runReservationId(input.runId, input.approvalOverride !== undefined);
       const outcome = await ledger.reserve({
         reservationId,
         runId: input.runId,

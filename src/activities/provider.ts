@@ -61,7 +61,7 @@ export function createProviderActivities({ providers, providerHealth, ledger }: 
             messages: input.messages,
             maxOutputTokens: input.maxOutputTokens,
             simulation: input.simulation,
-            attempt: context.info.attempt,
+            attempt: input.attempt ?? context.info.attempt,
           },
           {
             signal: AbortSignal.any([context.cancellationSignal, stall.signal]),
@@ -99,7 +99,7 @@ export function createProviderActivities({ providers, providerHealth, ledger }: 
           // The provider bills what it streamed before failing; the retry must not make that free.
           await ledger?.recordFailedAttempt({
             runId: input.runId,
-            attempt: context.info.attempt,
+            attempt: input.attempt ?? context.info.attempt,
             inputTokens: countPromptTokens(input.messages, input.model).inputTokens,
             outputTokens: Math.max(1, countTextTokens(output, input.model)),
             failure: failure.message,

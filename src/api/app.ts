@@ -21,6 +21,8 @@ import { createRoutePlanner } from '../routing/planner';
 import { routingRoutes } from './routing/routes';
 import { runRoutes } from './runs/routes';
 import { createRunService } from './runs/service';
+import { taskRoutes } from './tasks/routes';
+import { createTaskService } from './tasks/service';
 
 export interface AppOptions {
   config: PalyraConfig;
@@ -87,6 +89,7 @@ export const palyraApp = fp(
     });
     const runs = createRunService({ client: options.temporal.client, config, temporalUiUrl: options.temporal.uiUrl });
     await app.register(runRoutes, { runs });
+    await app.register(taskRoutes, { tasks: createTaskService({ client: options.temporal.client, config, runs }) });
     await app.register(budgetRoutes, { ledger: options.ledger });
     await app.register(pricingRoutes, { ledger: options.ledger, config });
     const planner = createRoutePlanner({

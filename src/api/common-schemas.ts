@@ -14,3 +14,20 @@ export const chatMessageSchema = z
     content: z.string().max(512 * 1024),
   })
   .strict();
+
+export const simulationSchema = z
+  .object({
+    outputTokens: z.number().int().min(0).max(100_000),
+    chunkDelayMs: z.number().int().min(0).max(60_000),
+    stallAfterTokens: z
+      .number()
+      .int()
+      .min(0)
+      .optional()
+      .describe('on the first attempt, pause for stallMs after this many tokens'),
+    stallMs: z.number().int().min(0).max(3_600_000).optional(),
+    failAttempts: z.number().int().min(0).max(100).optional(),
+    failure: z.enum(['http_429', 'http_500', 'stream_cut']).optional(),
+  })
+  .strict()
+  .meta({ id: 'Simulation', description: 'Pacing and fault injection; only for models of a `simulated` provider.' });

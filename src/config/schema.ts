@@ -201,6 +201,26 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /** Background tasks (DESIGN section 7): the defaults a run's tasks are scheduled with. */
+    tasks: z
+      .object({
+        /** Task children a run runs at once unless it sets its own `maxConcurrentChildren`. */
+        maxConcurrentChildren: z.number().int().min(1).max(32).default(4),
+        /** Most tasks one run may have (they live in its history and memo). */
+        maxPerRun: z.number().int().min(1).max(200).default(50),
+        /** Runs complete without waiting for running tasks unless a run says otherwise. */
+        detachByDefault: z.boolean().default(false),
+        /** Backoff between a task's attempts: doubling from the initial interval up to the maximum. */
+        retryInitialIntervalMs: z.number().int().min(10).max(3_600_000).default(1_000),
+        retryMaximumIntervalMs: z.number().int().min(10).max(3_600_000).default(60_000),
+        /**
+         * A run whose work is done stays open this long after a task of it ended failed, cancelled
+         * or expired, so an operator can retry that task (0: complete at once).
+         */
+        retryGraceMs: z.number().int().min(0).max(86_400_000).default(60_000),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict()
   .superRefine((config, ctx) => {
@@ -236,6 +256,13 @@ export const configSchema = z
       }
       policyIds.add(policy.policyId);
     });
+    if (config.tasks.retryMaximumIntervalMs < config.tasks.retryInitialIntervalMs) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['tasks', 'retryMaximumIntervalMs'],
+        message: `must be at least tasks.retryInitialIntervalMs (${config.tasks.retryInitialIntervalMs})`,
+      });
+    }
     if (!modelIds.has(config.routing.defaultModel)) {
       ctx.addIssue({
         code: 'custom',

@@ -11,6 +11,7 @@ import type { BudgetRefusal } from '../domain/budget';
 import type { ChatMessage, SimulationOptions } from '../domain/chat';
 import type { RoutingDecision, RoutingMode, TaskClass } from '../domain/routing';
 import type { RunState } from '../domain/run-state';
+import type { TaskInput, TaskKind, TaskOperatorAction, TaskState } from '../domain/tasks';
 
 export const defaultTaskQueue = 'palyra';
 
@@ -25,6 +26,20 @@ export const runWorkflowId = (runId: string): string => `run-${runId}`;
 export const runReservationId = (runId: string, approved = false): string => `run-${runId}${approved ? ':approved' : ''}`;
 export const runIdFromWorkflowId = (workflowId: string): string | undefined =>
   workflowId.startsWith('run-') ? workflowId.slice('run-'.length) : undefined;
+
+export const backgroundTaskWorkflowType = 'backgroundTaskWorkflow';
+export const backgroundTaskWorkflowId = (taskId: string): string => `bgtask-${taskId}`;
+/** A task id names its run: `<runId>-<n>`, n counting the run's tasks from 1 in creation order. */
+export const backgroundTaskId = (runId: string, sequence: number): string => `${runId}-${sequence}`;
+export function runIdOfTask(taskId: string): string | undefined {
+  return /^(.+)-([1-9][0-9]*)$/.exec(taskId)?.[1];
+}
+/**
+ * The ledger key of one attempt of a task (its routing decision, reservation and failed provider
+ * attempts): every dispatch (the first, and each operator retry) and every attempt books apart.
+ */
+export const taskAttemptBookingId = (taskId: string, dispatch: number, attempt: number): string =>
+  `bgtask-${taskId}:${dispatch}.${attempt}`;
 
 // ---- search attributes (registered idempotently at start-up) -----------------------------------
 
@@ -65,6 +80,107 @@ export interface RunWorkflowInput {
   simulation?: SimulationOptions;
   /** Timing chosen by the operator's config, copied in so a replay sees the same values. */
   timing: { heartbeatTimeoutMs: number; providerTimeoutMs: number; approvalTimeoutMs: number };
+  /** Background work the run spawns as child workflows once it is admitted (DESIGN section 7). */
+  backgroundTasks?: BackgroundTaskSpec[];
+  /** How this run schedules its tasks (absent in runs started before background tasks existed). */
+  taskPolicy?: RunTaskPolicy;
+}
+
+export interface RunTaskPolicy {
+  /** At most this many task children run at once; the rest wait in priority order. */
+  maxConcurrentChildren: number;
+  /** Most tasks a run may have in all (a bound on its history and memo). */
+  maxTasks: number;
+  /**
+   * Detached: the run completes once its own work is done and every task has been dispatched, and
+   * running children finish on their own (parent-close policy ABANDON). Otherwise it waits for them.
+   */
+  detached: boolean;
+  retry: TaskRetryTiming;
+  /**
+   * How long a run whose own work succeeded stays open once its tasks have ended, while one of them
+   * ended failed, cancelled or expired, so an operator can still retry it (each retry restarts it).
+   */
+  retryGraceMs?: number;
+}
+
+export interface TaskRetryTiming {
+  initialIntervalMs: number;
+  maximumIntervalMs: number;
+}
+
+/** A background task as the API accepted it (model resolved, timing validated). */
+export type BackgroundTaskSpec = TaskInput & {
+  /** -10..10; higher starts first. */
+  priority: number;
+  notBefore?: string;
+  expiresAt?: string;
+  /** Bounds the task's child run (all its attempts); past it the child is cancelled: `child_timeout`. */
+  timeoutMs?: number;
+  maxAttempts: number;
+  /** Caps the output tokens of each attempt (its reservation is sized to it). */
+  budgetTokens?: number;
+  model: RunModelChoice;
+  /** The model's own output cap. */
+  maxOutputTokens: number;
+  simulation?: SimulationOptions;
+};
+
+/** The task document of DESIGN section 10, as the run workflow keeps it (no Temporal UI link). */
+export interface BackgroundTaskDocument {
+  taskId: string;
+  runId: string;
+  kind: TaskKind;
+  state: TaskState;
+  /** The attempt under way or last made (0 before the first); an operator retry resets it. */
+  attempt: number;
+  maxAttempts: number;
+  priority: number;
+  /** Creation order within the run. */
+  sequence: number;
+  notBefore?: string;
+  expiresAt?: string;
+  timeoutMs?: number;
+  budgetTokens?: number;
+  model: { requested: string | null; selected: string };
+  /** All the task has paid, over every attempt and retry. */
+  costMicroUsd: number;
+  /** The start of the model's answer (at most {@link taskResultSummaryLength} characters). */
+  result?: string;
+  error?: RunError;
+  /** How many times the task was started (the first dispatch and each operator retry). */
+  dispatches: number;
+  createdAt: string;
+  startedAt?: string;
+  finishedAt?: string;
+}
+
+export const taskResultSummaryLength = 500;
+
+export function newTaskDocument(
+  spec: BackgroundTaskSpec,
+  runId: string,
+  sequence: number,
+  createdAt: string,
+): BackgroundTaskDocument {
+  return {
+    taskId: backgroundTaskId(runId, sequence),
+    runId,
+    kind: spec.kind,
+    state: 'queued',
+    attempt: 0,
+    maxAttempts: spec.maxAttempts,
+    priority: spec.priority,
+    sequence,
+    ...(spec.notBefore ? { notBefore: spec.notBefore } : {}),
+    ...(spec.expiresAt ? { expiresAt: spec.expiresAt } : {}),
+    ...(spec.timeoutMs !== undefined ? { timeoutMs: spec.timeoutMs } : {}),
+    ...(spec.budgetTokens !== undefined ? { budgetTokens: spec.budgetTokens } : {}),
+    model: { requested: spec.model.requested, selected: spec.model.selected },
+    costMicroUsd: 0,
+    dispatches: 0,
+    createdAt,
+  };
 }
 
 export interface RunUsage {
@@ -135,7 +251,9 @@ export interface RunDocument {
   chargedAttempts?: SettleRunResult['chargedAttempts'];
   output?: string;
   error?: RunError;
-  backgroundTasks: { taskId: string; kind: string; state: string; costMicroUsd: number; error?: RunError }[];
+  backgroundTasks: BackgroundTaskDocument[];
+  /** What the run's background tasks have paid so far (not included in `costMicroUsd`). */
+  backgroundTasksCostMicroUsd?: number;
   createdAt: string;
   startedAt?: string;
   finishedAt?: string;
@@ -151,7 +269,9 @@ export function newRunDocument(input: RunWorkflowInput): RunDocument {
     model: { requested: input.model.requested, selected: input.model.selected },
     usage: null,
     costMicroUsd: 0,
-    backgroundTasks: [],
+    backgroundTasks: (input.backgroundTasks ?? []).map((spec, index) =>
+      newTaskDocument(spec, input.runId, index + 1, input.createdAt),
+    ),
     createdAt: input.createdAt,
   };
 }
@@ -170,8 +290,103 @@ export const runAdmissionUpdate = defineUpdate<RunAdmission>('admission');
  */
 export const runApprovalUpdate = defineUpdate<RunDocument, [RunApprovalDecision]>('approval');
 
+/**
+ * Adds background tasks to a run that has not ended. Rejected when the run is finishing or the
+ * tasks would exceed its limit; answers with the new tasks' documents.
+ */
+export const runAddTasksUpdate = defineUpdate<BackgroundTaskDocument[], [AddTasksRequest]>('addTasks');
+
+export interface AddTasksRequest {
+  tasks: BackgroundTaskSpec[];
+  /** ISO timestamp the API accepted them at (their `createdAt`). */
+  requestedAt: string;
+}
+
+/**
+ * An operator's action on one of the run's tasks. The validator refuses an illegal transition with
+ * a message naming the task's current state, before anything reaches the history.
+ */
+export const taskControlUpdate = defineUpdate<BackgroundTaskDocument, [TaskControlRequest]>('controlTask');
+
+export interface TaskControlRequest {
+  taskId: string;
+  action: TaskOperatorAction;
+  /** The token name of who acted. */
+  by: string;
+  /** Retry only: a new start deadline; `null` drops it. Without it a deadline already past is dropped. */
+  expiresAt?: string | null;
+}
+
 /** Memo key holding the run document without its output, so the API can read any run without a worker. */
 export const runMemoKey = 'run';
+
+// ---- background task workflow (one child run per dispatch of a task) --------------------------
+
+export interface BackgroundTaskWorkflowInput {
+  taskId: string;
+  runId: string;
+  tenantId: string;
+  principalId: string;
+  kind: TaskKind;
+  taskClass: TaskClass;
+  messages: ChatMessage[];
+  jsonMode: boolean;
+  model: RunModelChoice;
+  /** The output cap of each attempt: the task's budgetTokens, or the model's own cap. */
+  maxOutputTokens: number;
+  /** Whether the caller capped the output (routing then holds every candidate to it). */
+  outputCapped: boolean;
+  simulation?: SimulationOptions;
+  maxAttempts: number;
+  /** Which dispatch of the task this is (1, then one more per operator retry): part of its ledger keys. */
+  dispatch: number;
+  /** The task must be done by then or it is stopped and ends `expired`. */
+  expiresAt?: string;
+  /** The child stops itself this long after it started and ends `failed` with `child_timeout`. */
+  timeoutMs?: number;
+  timing: { heartbeatTimeoutMs: number; providerTimeoutMs: number; retry: TaskRetryTiming };
+}
+
+/** How a dispatch of a task ended; the child completes with it whatever the state (so it reaches the parent). */
+export interface BackgroundTaskOutcome {
+  state: Extract<TaskState, 'succeeded' | 'failed' | 'cancelled' | 'expired'>;
+  attempt: number;
+  /** What this dispatch paid (all its attempts). */
+  costMicroUsd: number;
+  modelId: string;
+  output?: string;
+  error?: RunError;
+}
+
+/**
+ * A task's document once a dispatch has ended: the run records it so, and the API reads a detached
+ * child that outlived its run the same way. A cancellation the run asked for keeps the reason it
+ * gave; a child that finished before the request reached it keeps its own terminal state.
+ */
+export function withTaskOutcome<T extends BackgroundTaskDocument>(task: T, outcome: BackgroundTaskOutcome, finishedAt: string): T {
+  const { error: requestedReason, result: _previousResult, ...rest } = task;
+  const error = outcome.state === 'cancelled' ? (requestedReason ?? outcome.error) : outcome.error;
+  return {
+    ...rest,
+    state: outcome.state,
+    attempt: outcome.attempt,
+    costMicroUsd: task.costMicroUsd + outcome.costMicroUsd,
+    model: { ...task.model, selected: outcome.modelId },
+    ...(outcome.output !== undefined ? { result: outcome.output.slice(0, taskResultSummaryLength) } : {}),
+    ...(error ? { error } : {}),
+    finishedAt,
+  } as T;
+}
+
+/** Memo key of a task child's progress (state, attempt, cost), readable while it runs. */
+export const taskMemoKey = 'task';
+
+export interface BackgroundTaskProgress {
+  state: TaskState;
+  attempt: number;
+  costMicroUsd: number;
+  modelId: string;
+}
 
 // ---- activities --------------------------------------------------------------------------------
 
@@ -184,6 +399,11 @@ export interface InvokeProviderInput {
   simulation?: SimulationOptions;
   /** A stream with no new chunk for this long is aborted and retried (normally the heartbeat timeout). */
   stallTimeoutMs: number;
+  /**
+   * The attempt as the caller counts them, when it retries by itself (a background task makes each
+   * attempt a new activity); otherwise the activity's own attempt number.
+   */
+  attempt?: number;
 }
 
 export interface InvokeProviderResult {
@@ -203,6 +423,8 @@ export interface AdmitRunInput {
   expiresAt: string;
   /** Second admission of an approved run: passes its `approval_required` policies (recorded). */
   approvalOverride?: { approvalId: string; approvedBy: string; note?: string };
+  /** The reservation's id when it is not the run's own (a background task's attempt). */
+  reservationId?: string;
 }
 
 export interface PlanRunInput {

@@ -1,6 +1,5 @@
 import {
   ActivityCancellationType,
-  ActivityFailure,
   ApplicationFailure,
   CancellationScope,
   CancelledFailure,
@@ -11,53 +10,30 @@ import {
   proxyLocalActivities,
   setCurrentDetails,
   setHandler,
-  TimeoutFailure,
   upsertMemo,
   upsertSearchAttributes,
-  type ActivityOptions,
 } from '@temporalio/workflow';
 import type { PalyraActivities } from '../activities';
 import { chosenRoute, type ChosenRoute } from '../domain/routing';
 import { assertRunTransition, isTerminalRunState, type RunState } from '../domain/run-state';
 import {
   newRunDocument,
-  nonRetryableFailureTypes,
+  runAddTasksUpdate,
   runAdmissionUpdate,
   runApprovalUpdate,
   runMemoKey,
   runStateQuery,
   searchAttributes,
+  taskControlUpdate,
   type AdmitRunInput,
-  type ProviderHeartbeat,
   type RunAdmission,
   type RunApprovalDecision,
   type RunDocument,
   type RunError,
   type RunWorkflowInput,
 } from '../temporal/contracts';
-
-/** Retry profile of the provider call: transient provider errors back off, rejections do not. */
-const providerRetry: ActivityOptions['retry'] = {
-  initialInterval: '1s',
-  backoffCoefficient: 2,
-  maximumInterval: '30s',
-  maximumAttempts: 5,
-  nonRetryableErrorTypes: nonRetryableFailureTypes,
-};
-
-/** Ledger calls are short database transactions; they retry (backing off) until the database answers. */
-const ledgerRetry: ActivityOptions['retry'] = {
-  initialInterval: '500ms',
-  backoffCoefficient: 2,
-  maximumInterval: '10s',
-  nonRetryableErrorTypes: nonRetryableFailureTypes,
-};
-
-/**
- * A hold outlives the longest the provider step can take (every attempt to its timeout) plus a
- * margin, so the sweeper never takes back the hold of a run that is still going.
- */
-const reservationMarginMs = 5 * 60_000;
+import { describeFailure, ledgerRetry, providerRetry, reservationExpiresAt, tokensStreamedBeforeStop } from './governed-steps';
+import { createTaskScheduler, type TaskScheduler } from './task-scheduler';
 
 /**
  * One governed run: plan the route → estimate and admit against the budgets → call the provider →
@@ -91,7 +67,32 @@ export async function runWorkflow(input: RunWorkflowInput): Promise<RunDocument>
       },
     },
   );
+  const tasks = createTaskScheduler(run, input, () => publish(run));
+  setHandler(runAddTasksUpdate, (request) => tasks.add(request), {
+    validator: (request) => {
+      const refusal = tasks.addRefusal(request);
+      if (refusal) throw new Error(refusal);
+    },
+  });
+  setHandler(taskControlUpdate, (request) => tasks.control(request), {
+    validator: (request) => {
+      const refusal = tasks.controlRefusal(request);
+      if (refusal) throw new Error(refusal);
+    },
+  });
+  // The scheduler runs beside the run's own steps; it cancels children itself, never by scope.
+  const taskLoop = CancellationScope.nonCancellable(() => tasks.run());
   publish(run);
+  const finish = async (state: RunState, error?: unknown): Promise<RunDocument> => {
+    if (run.backgroundTasks.length === 0) {
+      // Nothing to wait for: finish in this very step, as runs did before tasks existed (their
+      // histories replay), and take no tasks from here on.
+      tasks.close();
+      tasks.stop();
+      return finishRun(run, state, error);
+    }
+    return finishRun(run, await settleBackgroundTasks(tasks, taskLoop, state), error);
+  };
 
   const { invokeProvider } = proxyActivities<PalyraActivities>({
     startToCloseTimeout: input.timing.providerTimeoutMs,
@@ -111,16 +112,14 @@ export async function runWorkflow(input: RunWorkflowInput): Promise<RunDocument>
   try {
     route = await planTheRoute(run, input, planRun);
   } catch (error) {
-    return finish(run, isCancellation(error) ? 'cancelled' : 'failed', error);
+    return finish(isCancellation(error) ? 'cancelled' : 'failed', error);
   }
   if ('code' in route) {
     run.error = route;
-    return finish(run, 'failed');
+    return finish('failed');
   }
 
-  const expiresAt = new Date(
-    Date.now() + input.timing.providerTimeoutMs * (providerRetry?.maximumAttempts ?? 1) + reservationMarginMs,
-  ).toISOString();
+  const expiresAt = reservationExpiresAt(Date.now(), input.timing.providerTimeoutMs, providerRetry?.maximumAttempts ?? 1);
   // Not cancellable: a cancel arriving mid-reserve must not leave a hold nobody knows about. It
   // takes effect at the next step, which then releases the hold.
   const admit = (approvalOverride?: AdmitRunInput['approvalOverride']) =>
@@ -160,14 +159,14 @@ export async function runWorkflow(input: RunWorkflowInput): Promise<RunDocument>
           code: 'approval_timeout',
           message: `nobody approved the budget override within ${input.timing.approvalTimeoutMs} ms`,
         };
-        return finish(run, 'denied');
+        return finish('denied');
       }
       if (approval.decision === 'deny') {
         run.error = {
           code: 'approval_denied',
           message: `the budget override was denied by ${approval.decidedBy}${approval.note ? `: ${approval.note}` : ''}`,
         };
-        return finish(run, 'denied');
+        return finish('denied');
       }
       admission = run.admission = await admit({
         approvalId: input.runId,
@@ -176,16 +175,17 @@ export async function runWorkflow(input: RunWorkflowInput): Promise<RunDocument>
       });
     }
   } catch (error) {
-    return finish(run, isCancellation(error) ? 'cancelled' : 'failed', error);
+    return finish(isCancellation(error) ? 'cancelled' : 'failed', error);
   }
   if (admission.status !== 'admitted') {
     run.error = { code: 'budget_exceeded', message: admission.refusal?.message ?? 'refused by a budget policy' };
-    return finish(run, 'denied');
+    return finish('denied');
   }
 
   moveTo(run, 'running');
   run.startedAt = new Date().toISOString();
   publish(run);
+  tasks.openDispatch();
   let outcome: { state: RunState; error?: unknown };
   try {
     const result = await invokeProvider.executeWithOptions(
@@ -211,7 +211,7 @@ export async function runWorkflow(input: RunWorkflowInput): Promise<RunDocument>
     outcome = { state: 'succeeded' };
   } catch (error) {
     outcome = { state: isCancellation(error) ? 'cancelled' : 'failed', error };
-    const streamed = tokensStreamedBeforeCancel(error);
+    const streamed = tokensStreamedBeforeStop(error, { includeTimeouts: false });
     if (streamed !== undefined) {
       // The prompt was sent and `streamed` tokens came back: that much is owed. The provider sends
       // no usage for an aborted stream, so the input side is our own count (marked estimated).
@@ -237,7 +237,7 @@ export async function runWorkflow(input: RunWorkflowInput): Promise<RunDocument>
   } catch (error) {
     outcome = { state: 'failed', error };
   }
-  return finish(run, outcome.state, outcome.error);
+  return finish(outcome.state, outcome.error);
 }
 
 /**
@@ -280,8 +280,53 @@ async function planTheRoute(
   return route;
 }
 
+/**
+ * Before the run ends, its tasks end: a run that did not succeed cancels every task still going;
+ * a successful one waits for them (or, detached, until every task has started), and stays open
+ * for `retryGraceMs` while a task that did not succeed could be retried by an operator. A
+ * cancellation arriving during that wait reaches the tasks and ends the run `cancelled`. Returns
+ * the run's final state.
+ */
+async function settleBackgroundTasks(tasks: TaskScheduler, taskLoop: Promise<void>, state: RunState): Promise<RunState> {
+  let finalState = state;
+  tasks.close();
+  if (state !== 'succeeded') tasks.cancelAll(parentEnded(state));
+  else {
+    try {
+      await waitForTasks(tasks);
+    } catch (error) {
+      if (!isCancellation(error)) throw error;
+      tasks.cancelAll(parentEnded('cancelled'));
+      finalState = 'cancelled';
+    }
+  }
+  // Whatever happens to the run now, its children's outcomes are recorded before it completes.
+  await CancellationScope.nonCancellable(async () => {
+    await condition(tasks.settled);
+    tasks.stop();
+    await taskLoop;
+  });
+  return finalState;
+}
+
+async function waitForTasks(tasks: TaskScheduler): Promise<void> {
+  for (;;) {
+    await condition(tasks.settled);
+    if (!tasks.anyRetryable() || tasks.retryGraceMs <= 0) return;
+    // An operator retry makes the tasks unsettled again; without one the grace runs out.
+    const retried = await condition(() => !tasks.settled(), tasks.retryGraceMs);
+    if (!retried) return;
+  }
+}
+
+function parentEnded(state: RunState): RunError {
+  return state === 'cancelled'
+    ? { code: 'parent_cancelled', message: 'the run was cancelled' }
+    : { code: 'parent_ended', message: `the run ended ${state} before the task finished` };
+}
+
 /** Ends the run: records the final state (and the failure), publishes it and waits for open updates. */
-async function finish(run: RunDocument, state: RunState, error?: unknown): Promise<RunDocument> {
+async function finishRun(run: RunDocument, state: RunState, error?: unknown): Promise<RunDocument> {
   if (state === 'failed' && error !== undefined) run.error = describeFailure(error);
   moveTo(run, state);
   run.finishedAt = new Date().toISOString();
@@ -322,28 +367,4 @@ function publish(run: RunDocument): void {
   upsertMemo({ [runMemoKey]: summary });
   const tokens = run.usage ? `, ${run.usage.inputTokens} in / ${run.usage.outputTokens} out tokens` : '';
   setCurrentDetails(`**${run.state}** on \`${run.model.selected}\`, cost ${run.costMicroUsd} µUSD${tokens}`);
-}
-
-/** Tokens a cancelled provider stream had produced, as its CancelledFailure reports them. */
-function tokensStreamedBeforeCancel(error: unknown): number | undefined {
-  const cause = error instanceof ActivityFailure ? error.cause : error;
-  if (!(cause instanceof CancelledFailure)) return undefined;
-  const details = cause.details[0] as Partial<ProviderHeartbeat> | undefined;
-  return typeof details?.tokensSoFar === 'number' ? details.tokensSoFar : undefined;
-}
-
-function describeFailure(error: unknown): RunError {
-  const cause = error instanceof ActivityFailure ? error.cause : error;
-  if (cause instanceof TimeoutFailure) {
-    return { code: 'provider_timeout', message: `the provider call timed out (${cause.timeoutType}) on its last attempt` };
-  }
-  if (cause instanceof ApplicationFailure) {
-    return { code: toSnakeCase(cause.type ?? 'Error'), message: cause.message };
-  }
-  if (cause instanceof Error) return { code: 'internal_error', message: cause.message };
-  return { code: 'internal_error', message: String(cause) };
-}
-
-function toSnakeCase(type: string): string {
-  return type.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase();
 }

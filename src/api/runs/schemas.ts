@@ -1,26 +1,10 @@
 import { z } from 'zod';
-import { chatMessageSchema, identifier } from '../common-schemas';
+import { chatMessageSchema, identifier, simulationSchema } from '../common-schemas';
+import { backgroundTasksField, taskSchema } from '../tasks/schemas';
 import { budgetActions, budgetMetrics, budgetWindows } from '../../domain/budget';
 import { routingModes, taskClasses } from '../../domain/routing';
 import { runStates } from '../../domain/run-state';
 import { routingDecisionSchema } from '../routing/schemas';
-
-export const simulationSchema = z
-  .object({
-    outputTokens: z.number().int().min(0).max(100_000),
-    chunkDelayMs: z.number().int().min(0).max(60_000),
-    stallAfterTokens: z
-      .number()
-      .int()
-      .min(0)
-      .optional()
-      .describe('on the first attempt, pause for stallMs after this many tokens'),
-    stallMs: z.number().int().min(0).max(3_600_000).optional(),
-    failAttempts: z.number().int().min(0).max(100).optional(),
-    failure: z.enum(['http_429', 'http_500', 'stream_cut']).optional(),
-  })
-  .strict()
-  .meta({ id: 'Simulation', description: 'Pacing and fault injection; only for models of a `simulated` provider.' });
 
 export const startRunBodySchema = z
   .object({
@@ -39,6 +23,22 @@ export const startRunBodySchema = z
       .max(200)
       .optional()
       .describe('the same key from the same tenant returns the same run and books nothing new; with other parameters, 409'),
+    backgroundTasks: backgroundTasksField.optional().describe('child workflows the run starts once it is admitted'),
+    maxConcurrentChildren: z
+      .number()
+      .int()
+      .min(1)
+      .max(32)
+      .optional()
+      .describe(
+        'task children running at once (otherwise tasks.maxConcurrentChildren from config); the rest wait in priority order',
+      ),
+    detachBackgroundTasks: z
+      .boolean()
+      .optional()
+      .describe(
+        'complete once every task has started and let running tasks finish on their own (otherwise the run waits for them)',
+      ),
   })
   .strict()
   .meta({ id: 'StartRunRequest' });
@@ -120,15 +120,8 @@ export const runSchema = z
       .optional(),
     output: z.string().optional(),
     error: runErrorSchema.optional(),
-    backgroundTasks: z.array(
-      z.object({
-        taskId: z.string(),
-        kind: z.string(),
-        state: z.string(),
-        costMicroUsd: z.number().int(),
-        error: runErrorSchema.optional(),
-      }),
-    ),
+    backgroundTasks: z.array(taskSchema),
+    backgroundTasksCostMicroUsd: z.number().int().optional().describe('what the tasks paid (not in costMicroUsd)'),
     createdAt: z.string(),
     startedAt: z.string().optional(),
     finishedAt: z.string().optional(),
@@ -146,6 +139,7 @@ export const startRunResponseSchema = z
     admission: runAdmissionSchema
       .optional()
       .describe('absent when no worker decided within runs.admissionWaitMs; GET the run to follow it'),
+    backgroundTasks: z.array(taskSchema).describe('the tasks as accepted (queued until the run is admitted)'),
     temporal: temporalLinkSchema,
   })
   .meta({ id: 'StartRunResponse' });

@@ -17,6 +17,7 @@ import { isTerminalRunState } from '../../domain/run-state';
 import { budgetRefusalError } from '../budgets/refusal';
 import { temporalUiLink } from '../../temporal/client';
 import {
+  backgroundTaskWorkflowId,
   newRunDocument,
   runAdmissionUpdate,
   runApprovalUpdate,
@@ -24,11 +25,14 @@ import {
   runWorkflowId,
   runWorkflowType,
   searchAttributes,
+  type BackgroundTaskDocument,
   type RunAdmission,
   type RunDocument,
   type RunWorkflowInput,
 } from '../../temporal/contracts';
 import { assertTenantAccess, canAccessTenant, type Principal } from '../plugins/auth';
+import { resolveTaskSpecs } from '../tasks/specs';
+import { resolveModelChoice } from './model-choice';
 import type { ListRunsQuery, RunApprovalBody, RunList, RunView, StartRunBody, StartRunResponse } from './schemas';
 
 /** Temporal calls behind an HTTP request give up after this, so clients get a 503 rather than a hang. */
@@ -51,38 +55,20 @@ export function createRunService({ client, config, temporalUiUrl, now = () => ne
     runId,
     uiUrl: temporalUiLink(temporalUiUrl, namespace, workflowId, runId ?? undefined),
   });
+  const taskViews = (tasks: readonly BackgroundTaskDocument[]) =>
+    tasks.map((task) => ({ ...task, temporal: link(backgroundTaskWorkflowId(task.taskId), null) }));
+  /** The run document as the API shows it: with links to its workflow and its tasks' workflows. */
+  const viewOf = (document: RunDocument, workflowId: string, executionRunId: string | null): RunView => ({
+    ...document,
+    backgroundTasks: taskViews(document.backgroundTasks),
+    temporal: link(workflowId, executionRunId),
+  });
 
   async function start(principal: Principal, body: StartRunBody): Promise<StartRunResponse> {
     assertTenantAccess(principal, body.tenantId);
-    const modelId = body.model ?? config.routing.defaultModel;
-    const model = config.models.find((m) => m.id === modelId);
-    if (!model) {
-      throw new PalyraError('unknown_model', `unknown model '${modelId}' in field model`, {
-        field: 'body.model',
-        knownModels: config.models.map((m) => m.id),
-      });
-    }
-    const provider = config.providers.find((p) => p.id === model.provider);
-    if (body.simulation && provider?.kind !== 'simulated') {
-      throw new PalyraError('validation_failed', `body.simulation: model '${model.id}' is not served by a simulated provider`, {
-        field: 'body.simulation',
-      });
-    }
-    if (body.simulation && body.simulation.chunkDelayMs >= config.runs.heartbeatTimeoutMs) {
-      throw new PalyraError(
-        'validation_failed',
-        `body.simulation.chunkDelayMs: ${body.simulation.chunkDelayMs} ms would look like a stalled stream; ` +
-          `keep it below the heartbeat timeout of ${config.runs.heartbeatTimeoutMs} ms`,
-        { field: 'body.simulation.chunkDelayMs' },
-      );
-    }
-    if (body.maxOutputTokens !== undefined && body.maxOutputTokens > model.maxOutputTokens) {
-      throw new PalyraError(
-        'validation_failed',
-        `body.maxOutputTokens: ${body.maxOutputTokens} exceeds the ${model.maxOutputTokens} output tokens model '${model.id}' allows`,
-        { field: 'body.maxOutputTokens' },
-      );
-    }
+    const { choice, modelMaxOutputTokens } = resolveModelChoice(config, body, 'body');
+    const createdAt = now();
+    const backgroundTasks = resolveTaskSpecs(config, body.backgroundTasks ?? [], createdAt, 'body.backgroundTasks');
 
     // The same idempotency key from the same tenant names the same run: its id is derived from them.
     const digest = requestDigest(body);
@@ -95,10 +81,10 @@ export function createRunService({ client, config, temporalUiUrl, now = () => ne
       runId,
       tenantId: body.tenantId,
       principalId: body.principalId,
-      createdAt: now().toISOString(),
+      createdAt: createdAt.toISOString(),
       messages: body.messages,
-      model: { requested: body.model ?? null, selected: model.id, providerId: model.provider },
-      maxOutputTokens: body.maxOutputTokens ?? model.maxOutputTokens,
+      model: choice,
+      maxOutputTokens: body.maxOutputTokens ?? modelMaxOutputTokens,
       requestedMaxOutputTokens: body.maxOutputTokens ?? null,
       taskClass: body.taskClass,
       routingMode: body.routingMode ?? null,
@@ -109,6 +95,14 @@ export function createRunService({ client, config, temporalUiUrl, now = () => ne
         providerTimeoutMs: config.runs.providerTimeoutMs,
         approvalTimeoutMs: config.runs.approvalTimeoutMs,
       },
+      backgroundTasks,
+      taskPolicy: {
+        maxConcurrentChildren: body.maxConcurrentChildren ?? config.tasks.maxConcurrentChildren,
+        maxTasks: config.tasks.maxPerRun,
+        detached: body.detachBackgroundTasks ?? config.tasks.detachByDefault,
+        retry: { initialIntervalMs: config.tasks.retryInitialIntervalMs, maximumIntervalMs: config.tasks.retryMaximumIntervalMs },
+        retryGraceMs: config.tasks.retryGraceMs,
+      },
     };
     const workflowId = runWorkflowId(runId);
     const startOperation = new WithStartWorkflowOperation(runWorkflowType, {
@@ -118,12 +112,14 @@ export function createRunService({ client, config, temporalUiUrl, now = () => ne
       args: [input],
       // The first memo makes the run readable at once, before any worker has picked it up.
       memo: { [runMemoKey]: newRunDocument(input), [requestDigestMemoKey]: digest },
-      staticSummary: `Run for ${body.tenantId}/${body.principalId} on ${model.id}`,
+      staticSummary:
+        `Run for ${body.tenantId}/${body.principalId} on ${choice.selected}` +
+        (backgroundTasks.length > 0 ? ` with ${backgroundTasks.length} background task(s)` : ''),
       typedSearchAttributes: [
         { key: searchAttributes.tenant, value: body.tenantId },
         { key: searchAttributes.principal, value: body.principalId },
         { key: searchAttributes.runState, value: 'queued' },
-        { key: searchAttributes.model, value: model.id },
+        { key: searchAttributes.model, value: choice.selected },
         { key: searchAttributes.taskClass, value: body.taskClass },
         { key: searchAttributes.costMicroUsd, value: 0 },
       ],
@@ -159,9 +155,10 @@ export function createRunService({ client, config, temporalUiUrl, now = () => ne
       runId,
       state: admission?.status === 'awaiting_approval' ? 'awaiting_approval' : 'queued',
       // Routing may have moved the run to another model before admitting it there.
-      model: { requested: input.model.requested, selected: admission?.modelId ?? model.id },
+      model: { requested: input.model.requested, selected: admission?.modelId ?? choice.selected },
       maxOutputTokens: admission?.maxOutputTokens ?? input.maxOutputTokens,
       ...(admission ? { admission } : {}),
+      backgroundTasks: taskViews(newRunDocument(input).backgroundTasks),
       temporal: link(workflowId, executionRunId),
     };
   }
@@ -182,7 +179,7 @@ export function createRunService({ client, config, temporalUiUrl, now = () => ne
     if (!memo || !canAccessTenant(principal, memo.tenantId)) throw notFound();
 
     const document = await withDeadline(() => completeDocument(handle, memo, description.status.name));
-    return { ...document, temporal: link(workflowId, description.runId) };
+    return viewOf(document, workflowId, description.runId);
   }
 
   /**
@@ -212,6 +209,7 @@ export function createRunService({ client, config, temporalUiUrl, now = () => ne
       model: document.model,
       maxOutputTokens: document.admission?.maxOutputTokens ?? 0,
       ...(document.admission ? { admission: document.admission } : {}),
+      backgroundTasks: document.backgroundTasks,
       temporal: document.temporal,
     };
   }
@@ -244,7 +242,7 @@ export function createRunService({ client, config, temporalUiUrl, now = () => ne
       const document = payload ? (defaultPayloadConverter.fromPayload(payload) as RunDocument) : undefined;
       if (!document) return [];
       const workflowId = execution.execution?.workflowId ?? runWorkflowId(document.runId);
-      return [{ ...document, temporal: link(workflowId, execution.execution?.runId ?? null) }];
+      return [viewOf(document, workflowId, execution.execution?.runId ?? null)];
     });
     const more = page.nextPageToken && page.nextPageToken.length > 0;
     return { items, nextCursor: more ? encodeCursor(page.nextPageToken as Uint8Array, query) : null };
@@ -277,7 +275,7 @@ export function createRunService({ client, config, temporalUiUrl, now = () => ne
       }
       throw error;
     });
-    return { ...document, temporal: current.temporal };
+    return viewOf(document, current.temporal.workflowId, current.temporal.runId);
   }
 
   /** Asks the run to stop; the workflow settles what was consumed and releases the rest. */
@@ -296,7 +294,7 @@ export function createRunService({ client, config, temporalUiUrl, now = () => ne
     return client.connection.withDeadline(Date.now() + temporalCallDeadlineMs, call);
   }
 
-  return { start, get, cancel, list, decideApproval };
+  return { start, get, cancel, list, decideApproval, withDeadline, link };
 }
 
 /**

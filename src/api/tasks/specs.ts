@@ -1,0 +1,48 @@
+import type { PalyraConfig } from '../../config';
+import { PalyraError } from '../../domain/errors';
+import { taskTimingProblems } from '../../domain/tasks';
+import type { BackgroundTaskSpec } from '../../temporal/contracts';
+import { resolveModelChoice } from '../runs/model-choice';
+import type { BackgroundTaskRequest } from './schemas';
+
+/**
+ * Turns the tasks of a request into what the run workflow schedules: the model resolved, timing
+ * that can never work refused with the field named (`body.backgroundTasks.1.expiresAt`), and the
+ * run's task limit enforced.
+ */
+export function resolveTaskSpecs(
+  config: PalyraConfig,
+  requests: readonly BackgroundTaskRequest[],
+  now: Date,
+  field: string,
+): BackgroundTaskSpec[] {
+  if (requests.length > config.tasks.maxPerRun) {
+    throw new PalyraError(
+      'validation_failed',
+      `${field}: ${requests.length} tasks; a run may have at most ${config.tasks.maxPerRun} (tasks.maxPerRun)`,
+      { field },
+    );
+  }
+  return requests.map((request, index) => {
+    const taskField = `${field}.${index}`;
+    const [problem] = taskTimingProblems(
+      {
+        ...(request.notBefore ? { notBeforeMs: Date.parse(request.notBefore) } : {}),
+        ...(request.expiresAt ? { expiresAtMs: Date.parse(request.expiresAt) } : {}),
+      },
+      now.getTime(),
+    );
+    if (problem) {
+      throw new PalyraError('validation_failed', `${taskField}.${problem.field}: ${problem.message}`, {
+        field: `${taskField}.${problem.field}`,
+      });
+    }
+    const { choice, modelMaxOutputTokens } = resolveModelChoice(
+      config,
+      { model: request.model, simulation: request.simulation, maxOutputTokens: request.budgetTokens },
+      taskField,
+    );
+    const { model: _model, ...task } = request;
+    return { ...task, model: choice, maxOutputTokens: modelMaxOutputTokens } as BackgroundTaskSpec;
+  });
+}

@@ -1,0 +1,3 @@
+export * from './kinds';
+export * from './schedule';
+export * from './task-state';

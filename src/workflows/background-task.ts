@@ -1,0 +1,273 @@
+import {
+  ActivityCancellationType,
+  CancellationScope,
+  isCancellation,
+  proxyActivities,
+  proxyLocalActivities,
+  setCurrentDetails,
+  sleep,
+  upsertMemo,
+} from '@temporalio/workflow';
+import type { PalyraActivities } from '../activities';
+import { chosenRoute } from '../domain/routing';
+import { retryDelayMs } from '../domain/tasks';
+import {
+  taskAttemptBookingId,
+  taskMemoKey,
+  type BackgroundTaskOutcome,
+  type BackgroundTaskProgress,
+  type BackgroundTaskWorkflowInput,
+  type RunError,
+  type RunUsage,
+} from '../temporal/contracts';
+import {
+  describeFailure,
+  isRetryableFailure,
+  ledgerRetry,
+  reservationExpiresAt,
+  tokensStreamedBeforeStop,
+} from './governed-steps';
+
+/**
+ * One dispatch of a background task, as the child workflow `bgtask-<taskId>`: attempts of the
+ * governed path (route → admit → stream → settle), each with its own reservation, retried with
+ * backoff up to `maxAttempts`. The child enforces its own `expiresAt` and `timeoutMs`, so a task
+ * stops at its deadline even when its run has completed and left it detached. It completes with
+ * its outcome whatever the state, so the parent always learns the cost.
+ */
+export async function backgroundTaskWorkflow(input: BackgroundTaskWorkflowInput): Promise<BackgroundTaskOutcome> {
+  const progress: BackgroundTaskProgress = { state: 'running', attempt: 0, costMicroUsd: 0, modelId: input.model.selected };
+  publish(input, progress);
+
+  const deadline = deadlineOf(input, Date.now());
+  const work = new CancellationScope();
+  const deadlineScope = new CancellationScope();
+  let deadlinePassed = false;
+  if (deadline) {
+    deadlineScope
+      .run(() => sleep(deadline.atMs - Date.now()))
+      .then(
+        () => {
+          deadlinePassed = true;
+          work.cancel();
+        },
+        () => undefined, // the work ended first
+      );
+  }
+
+  let outcome: BackgroundTaskOutcome;
+  try {
+    outcome = await work.run(() => attemptUntilDone(input, progress));
+  } catch (error) {
+    if (!isCancellation(error)) throw error;
+    outcome = stoppedOutcome(progress, deadlinePassed ? deadline : undefined);
+  } finally {
+    deadlineScope.cancel();
+  }
+  progress.state = outcome.state;
+  publish(input, progress, outcome.error);
+  return outcome;
+}
+
+/** Attempts until one succeeds, one fails for good, or attempts run out. */
+async function attemptUntilDone(
+  input: BackgroundTaskWorkflowInput,
+  progress: BackgroundTaskProgress,
+): Promise<BackgroundTaskOutcome> {
+  let lastError: RunError = { code: 'internal_error', message: 'no attempt was made' };
+  for (let attempt = 1; attempt <= input.maxAttempts; attempt++) {
+    progress.attempt = attempt;
+    publish(input, progress);
+    const result = await governedAttempt(input, attempt, progress);
+    if (result.ok) {
+      return {
+        state: 'succeeded',
+        attempt,
+        costMicroUsd: progress.costMicroUsd,
+        modelId: progress.modelId,
+        output: result.output,
+      };
+    }
+    lastError = result.error;
+    if (!result.retryable) break;
+    if (attempt < input.maxAttempts) await sleep(retryDelayMs(attempt, retryTimingOf(input)));
+  }
+  return {
+    state: 'failed',
+    attempt: progress.attempt,
+    costMicroUsd: progress.costMicroUsd,
+    modelId: progress.modelId,
+    error: lastError,
+  };
+}
+
+type AttemptResult = { ok: true; output: string } | { ok: false; error: RunError; retryable: boolean };
+
+/**
+ * One attempt: its own routing decision and reservation (keyed by dispatch and attempt), one
+ * provider call, and a settlement that books what the call consumed, even when it was cancelled.
+ */
+async function governedAttempt(
+  input: BackgroundTaskWorkflowInput,
+  attempt: number,
+  progress: BackgroundTaskProgress,
+): Promise<AttemptResult> {
+  const bookingId = taskAttemptBookingId(input.taskId, input.dispatch, attempt);
+  const { planRun, admitRun, settleRun } = proxyLocalActivities<PalyraActivities>({
+    startToCloseTimeout: '30s',
+    retry: ledgerRetry,
+  });
+  // The task retries whole attempts itself (each with its own reservation), so one provider call
+  // is one attempt.
+  const { invokeProvider } = proxyActivities<PalyraActivities>({
+    startToCloseTimeout: input.timing.providerTimeoutMs,
+    heartbeatTimeout: input.timing.heartbeatTimeoutMs,
+    retry: { maximumAttempts: 1 },
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+  });
+
+  // Routing and admission are not cancellable: a stop arriving mid-reserve must not leave a hold
+  // nobody knows about; it takes effect at the provider call, and the settlement releases the rest.
+  const decision = await CancellationScope.nonCancellable(() =>
+    planRun.executeWithOptions({ summary: `route ${input.kind} task attempt ${attempt} (${input.taskClass})` }, [
+      {
+        runId: bookingId,
+        tenantId: input.tenantId,
+        principalId: input.principalId,
+        taskClass: input.taskClass,
+        model: input.model.requested,
+        messages: input.messages,
+        maxOutputTokens: input.outputCapped ? input.maxOutputTokens : null,
+        jsonMode: input.jsonMode,
+        routingMode: null,
+      },
+    ]),
+  );
+  const route = chosenRoute(decision, {
+    modelId: input.model.selected,
+    providerId: input.model.providerId,
+    maxOutputTokens: input.maxOutputTokens,
+  });
+  if ('unroutable' in route) return { ok: false, error: { code: 'no_route', message: route.unroutable }, retryable: false };
+  progress.modelId = route.modelId;
+
+  let admission;
+  try {
+    admission = await CancellationScope.nonCancellable(() =>
+      admitRun.executeWithOptions(
+        { summary: `reserve budget for up to ${route.maxOutputTokens} output tokens of ${route.modelId}` },
+        [
+          {
+            runId: bookingId,
+            reservationId: bookingId,
+            tenantId: input.tenantId,
+            principalId: input.principalId,
+            modelId: route.modelId,
+            messages: input.messages,
+            maxOutputTokens: route.maxOutputTokens,
+            expiresAt: reservationExpiresAt(Date.now(), input.timing.providerTimeoutMs, 1),
+          },
+        ],
+      ),
+    );
+  } catch (error) {
+    return { ok: false, error: describeFailure(error), retryable: isRetryableFailure(error) };
+  }
+  if (admission.status !== 'admitted') {
+    // Background work does not wait for an operator: an approval_required refusal is a refusal.
+    const waitsForApproval = admission.status === 'awaiting_approval' ? ' (background tasks do not wait for approval)' : '';
+    return {
+      ok: false,
+      error: {
+        code: 'budget_exceeded',
+        message: `${admission.refusal?.message ?? 'refused by a budget policy'}${waitsForApproval}`,
+      },
+      retryable: false,
+    };
+  }
+
+  let usage: RunUsage | null = null;
+  let result: AttemptResult;
+  let stopped: unknown;
+  try {
+    const answer = await invokeProvider.executeWithOptions(
+      { summary: `stream ${admission.maxOutputTokens} max tokens from ${route.modelId} (${route.providerId})` },
+      [
+        {
+          runId: bookingId,
+          providerId: route.providerId,
+          model: route.modelId,
+          messages: input.messages,
+          maxOutputTokens: admission.maxOutputTokens,
+          simulation: input.simulation,
+          stallTimeoutMs: input.timing.heartbeatTimeoutMs,
+          attempt,
+        },
+      ],
+    );
+    usage = answer.usage;
+    result = { ok: true, output: answer.output };
+  } catch (error) {
+    if (isCancellation(error)) stopped = error;
+    const streamed = tokensStreamedBeforeStop(error, { includeTimeouts: true });
+    if (streamed !== undefined) usage = { inputTokens: admission.estimate.inputTokens, outputTokens: streamed, estimated: true };
+    result = { ok: false, error: describeFailure(error), retryable: isRetryableFailure(error) };
+  }
+
+  await CancellationScope.nonCancellable(async () => {
+    const settled = await settleRun.executeWithOptions(
+      { summary: usage ? `settle ${admission.reservationId}` : `release ${admission.reservationId}: nothing billed` },
+      [{ runId: bookingId, reservationId: admission.reservationId, usage }],
+    );
+    progress.costMicroUsd += settled.costMicroUsd;
+  });
+  if (stopped) throw stopped;
+  return result;
+}
+
+interface TaskDeadline {
+  atMs: number;
+  reason: 'expired' | 'timeout';
+}
+
+/** The earlier of the task's `expiresAt` and its start plus `timeoutMs`. */
+function deadlineOf(input: BackgroundTaskWorkflowInput, startedAtMs: number): TaskDeadline | undefined {
+  const candidates: TaskDeadline[] = [];
+  if (input.expiresAt) candidates.push({ atMs: Date.parse(input.expiresAt), reason: 'expired' });
+  if (input.timeoutMs !== undefined) candidates.push({ atMs: startedAtMs + input.timeoutMs, reason: 'timeout' });
+  return candidates.sort((a, b) => a.atMs - b.atMs)[0];
+}
+
+/** The outcome of work stopped from outside (the run or an operator) or by the task's own deadline. */
+function stoppedOutcome(progress: BackgroundTaskProgress, deadline: TaskDeadline | undefined): BackgroundTaskOutcome {
+  const spent = { attempt: progress.attempt, costMicroUsd: progress.costMicroUsd, modelId: progress.modelId };
+  if (deadline?.reason === 'expired') {
+    return {
+      state: 'expired',
+      ...spent,
+      error: { code: 'task_expired', message: `the task was still running at its expiresAt and was stopped` },
+    };
+  }
+  if (deadline?.reason === 'timeout') {
+    return {
+      state: 'failed',
+      ...spent,
+      error: { code: 'child_timeout', message: `the task ran past its timeoutMs and was stopped` },
+    };
+  }
+  return { state: 'cancelled', ...spent };
+}
+
+function retryTimingOf(input: BackgroundTaskWorkflowInput) {
+  return { initialMs: input.timing.retry.initialIntervalMs, maximumMs: input.timing.retry.maximumIntervalMs };
+}
+
+/** The task's progress in its memo (the API reads it while the task runs) and in the Temporal UI. */
+function publish(input: BackgroundTaskWorkflowInput, progress: BackgroundTaskProgress, error?: RunError): void {
+  upsertMemo({ [taskMemoKey]: progress });
+  setCurrentDetails(
+    `**${progress.state}** ${input.kind} task of run \`${input.runId}\`, attempt ${progress.attempt}/${input.maxAttempts} ` +
+      `on \`${progress.modelId}\`, cost ${progress.costMicroUsd} µUSD` +
+      (error ? `\n\n${error.code}: ${error.message}` : ''),
+  );
+}

@@ -1,0 +1,307 @@
+import {
+  CancellationScope,
+  ChildWorkflowCancellationType,
+  ParentClosePolicy,
+  condition,
+  executeChild,
+} from '@temporalio/workflow';
+import {
+  isTerminalTaskState,
+  operatorActionRefusal,
+  planDispatch,
+  taskClassOf,
+  taskMessages,
+  taskNeedsJson,
+  type TaskState,
+} from '../domain/tasks';
+import {
+  backgroundTaskWorkflowId,
+  backgroundTaskWorkflowType,
+  newTaskDocument,
+  searchAttributes,
+  withTaskOutcome,
+  type AddTasksRequest,
+  type BackgroundTaskDocument,
+  type BackgroundTaskOutcome,
+  type BackgroundTaskSpec,
+  type BackgroundTaskWorkflowInput,
+  type RunDocument,
+  type RunError,
+  type RunTaskPolicy,
+  type RunWorkflowInput,
+  type TaskControlRequest,
+} from '../temporal/contracts';
+import { describeFailure } from './governed-steps';
+
+/** The policy of runs started before background tasks existed (they have none). */
+const noTasksPolicy: RunTaskPolicy = {
+  maxConcurrentChildren: 1,
+  maxTasks: 0,
+  detached: false,
+  retry: { initialIntervalMs: 1000, maximumIntervalMs: 60_000 },
+  retryGraceMs: 0,
+};
+
+export type TaskScheduler = ReturnType<typeof createTaskScheduler>;
+
+/**
+ * The run's side of its background tasks (DESIGN section 7): it keeps each task's document in the
+ * run document, starts children in priority order within `maxConcurrentChildren` once the run is
+ * admitted, expires tasks that did not start in time, applies operator actions, and records every
+ * child's outcome. Workflow code: time is workflow time, every wait a durable timer.
+ */
+export function createTaskScheduler(run: RunDocument, input: RunWorkflowInput, onChange: () => void) {
+  const policy = input.taskPolicy ?? noTasksPolicy;
+  const specs = new Map<string, BackgroundTaskSpec>();
+  const childScopes = new Map<string, CancellationScope>();
+  (input.backgroundTasks ?? []).forEach((spec, index) => specs.set(run.backgroundTasks[index]!.taskId, spec));
+  let dispatchOpen = false;
+  /** Set when the run is finishing: it takes no new tasks (retries are still taken). */
+  let closing = false;
+  /** Set when the run completes: the loop ends and nothing more is taken. */
+  let stopped = false;
+  /** Bumped on every change the loop must look at (a task added, ended or acted on). */
+  let version = 0;
+
+  /**
+   * Whether the run may complete: every task has ended, or (detached) none is still waiting to be
+   * started or stopped by this run.
+   */
+  const settled = () =>
+    run.backgroundTasks.every((task) => isTerminalTaskState(task.state) || (policy.detached && task.state === 'running'));
+  const documentOf = (taskId: string) => run.backgroundTasks.find((task) => task.taskId === taskId);
+  const changed = () => {
+    version += 1;
+    // A run without tasks publishes nothing more than it did before tasks existed (its history replays).
+    if (run.backgroundTasks.length === 0) return;
+    run.backgroundTasksCostMicroUsd = run.backgroundTasks.reduce((sum, task) => sum + task.costMicroUsd, 0);
+    onChange();
+  };
+
+  function end(task: BackgroundTaskDocument, state: TaskState, error?: RunError): void {
+    task.state = state;
+    if (error) task.error = error;
+    task.finishedAt = new Date().toISOString();
+  }
+
+  function dispatch(task: BackgroundTaskDocument): void {
+    const spec = specs.get(task.taskId)!;
+    task.state = 'running';
+    task.dispatches += 1;
+    task.attempt = 1;
+    task.startedAt = new Date().toISOString();
+    const childInput: BackgroundTaskWorkflowInput = {
+      taskId: task.taskId,
+      runId: run.runId,
+      tenantId: run.tenantId,
+      principalId: run.principalId,
+      kind: spec.kind,
+      taskClass: taskClassOf(spec),
+      messages: taskMessages(spec),
+      jsonMode: taskNeedsJson(spec),
+      model: spec.model,
+      maxOutputTokens: Math.min(spec.maxOutputTokens, spec.budgetTokens ?? spec.maxOutputTokens),
+      outputCapped: spec.budgetTokens !== undefined,
+      ...(spec.simulation ? { simulation: spec.simulation } : {}),
+      maxAttempts: task.maxAttempts,
+      dispatch: task.dispatches,
+      ...(task.expiresAt ? { expiresAt: task.expiresAt } : {}),
+      ...(task.timeoutMs !== undefined ? { timeoutMs: task.timeoutMs } : {}),
+      timing: {
+        heartbeatTimeoutMs: input.timing.heartbeatTimeoutMs,
+        providerTimeoutMs: input.timing.providerTimeoutMs,
+        retry: policy.retry,
+      },
+    };
+    // Each child gets a scope of its own, under the scheduler's non-cancellable one: the run
+    // decides when a child is cancelled (operator, expiry of the run, the run's own cancellation),
+    // so it can mark the task `cancel_requested` first.
+    const scope = new CancellationScope();
+    childScopes.set(task.taskId, scope);
+    void scope
+      .run(() =>
+        executeChild<(arg: BackgroundTaskWorkflowInput) => Promise<BackgroundTaskOutcome>>(backgroundTaskWorkflowType, {
+          workflowId: backgroundTaskWorkflowId(task.taskId),
+          args: [childInput],
+          // A retried task starts its workflow id again once the previous dispatch has closed.
+          workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+          cancellationType: ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED,
+          // Second line of defence: a run that fails or is terminated still stops its children.
+          parentClosePolicy: policy.detached ? ParentClosePolicy.ABANDON : ParentClosePolicy.REQUEST_CANCEL,
+          staticSummary: `${spec.kind} task ${task.sequence} of run ${run.runId} (priority ${task.priority})`,
+          typedSearchAttributes: [
+            { key: searchAttributes.tenant, value: run.tenantId },
+            { key: searchAttributes.principal, value: run.principalId },
+            { key: searchAttributes.taskClass, value: childInput.taskClass },
+            { key: searchAttributes.model, value: spec.model.selected },
+          ],
+        }),
+      )
+      .then(
+        (outcome) => record(task, outcome),
+        (error: unknown) => {
+          // The child itself failed (a bug, a termination, a start refused): nothing reports its cost.
+          end(task, 'failed', { code: 'child_failed', ...describeChildFailure(error) });
+        },
+      )
+      .finally(() => {
+        childScopes.delete(task.taskId);
+        changed();
+      });
+  }
+
+  function record(task: BackgroundTaskDocument, outcome: BackgroundTaskOutcome): void {
+    const index = run.backgroundTasks.indexOf(task);
+    run.backgroundTasks[index] = withTaskOutcome(task, outcome, new Date().toISOString());
+  }
+
+  function cancel(task: BackgroundTaskDocument, reason: RunError): void {
+    if (task.state === 'queued' || task.state === 'paused') {
+      end(task, 'cancelled', reason);
+    } else if (task.state === 'running') {
+      task.state = 'cancel_requested';
+      task.error = reason;
+      childScopes.get(task.taskId)?.cancel();
+    }
+  }
+
+  return {
+    /** Lets tasks start: called once the run has been admitted. */
+    openDispatch(): void {
+      dispatchOpen = true;
+      changed();
+    },
+
+    /** Why new tasks cannot be added now, or undefined. */
+    addRefusal(request: AddTasksRequest): string | undefined {
+      if (closing) return `run ${run.runId} is ${run.state} and finishing; it takes no new tasks`;
+      const total = run.backgroundTasks.length + request.tasks.length;
+      if (total > policy.maxTasks) {
+        return `run ${run.runId} would have ${total} tasks; a run may have at most ${policy.maxTasks}`;
+      }
+      return undefined;
+    },
+
+    add(request: AddTasksRequest): BackgroundTaskDocument[] {
+      const added = request.tasks.map((spec) => {
+        const task = newTaskDocument(spec, run.runId, run.backgroundTasks.length + 1, request.requestedAt);
+        run.backgroundTasks.push(task);
+        specs.set(task.taskId, spec);
+        return task;
+      });
+      changed();
+      return added;
+    },
+
+    /** Why an operator action cannot be taken, naming the task's state; undefined when it can. */
+    controlRefusal(request: TaskControlRequest): string | undefined {
+      const task = documentOf(request.taskId);
+      if (!task) return `run ${run.runId} has no task ${request.taskId}`;
+      const refusal = operatorActionRefusal(task.taskId, request.action, task.state);
+      if (refusal) return refusal;
+      if (stopped) return `run ${run.runId} is completing; its tasks can no longer be ${request.action}d`;
+      return undefined;
+    },
+
+    control(request: TaskControlRequest): BackgroundTaskDocument {
+      const task = documentOf(request.taskId)!;
+      switch (request.action) {
+        case 'pause':
+          task.state = 'paused';
+          break;
+        case 'resume':
+          task.state = 'queued';
+          break;
+        case 'cancel':
+          cancel(task, { code: 'cancelled_by_operator', message: `cancelled by ${request.by}` });
+          break;
+        case 'retry': {
+          task.state = 'queued';
+          task.attempt = 0;
+          delete task.error;
+          delete task.result;
+          delete task.finishedAt;
+          delete task.startedAt;
+          const deadlinePassed = task.expiresAt !== undefined && Date.parse(task.expiresAt) <= Date.now();
+          if (request.expiresAt === null || (request.expiresAt === undefined && deadlinePassed)) delete task.expiresAt;
+          else if (request.expiresAt !== undefined) task.expiresAt = request.expiresAt;
+          break;
+        }
+      }
+      changed();
+      return task;
+    },
+
+    /**
+     * Starts and expires tasks as slots, `notBefore` and `expiresAt` allow, until the run stops
+     * it. Runs in a non-cancellable scope: the run cancels children
+     * itself, task by task.
+     */
+    async run(): Promise<void> {
+      for (;;) {
+        const nowMs = Date.now();
+        const plan = planDispatch(
+          run.backgroundTasks.map((task) => ({
+            taskId: task.taskId,
+            state: task.state,
+            priority: task.priority,
+            sequence: task.sequence,
+            ...(task.notBefore ? { notBeforeMs: Date.parse(task.notBefore) } : {}),
+            ...(task.expiresAt ? { expiresAtMs: Date.parse(task.expiresAt) } : {}),
+          })),
+          { nowMs, maxConcurrent: policy.maxConcurrentChildren, dispatchOpen },
+        );
+        for (const taskId of plan.expire) {
+          end(documentOf(taskId)!, 'expired', {
+            code: 'task_expired',
+            message: 'the task had not started by its expiresAt and was never dispatched',
+          });
+        }
+        for (const taskId of plan.start) dispatch(documentOf(taskId)!);
+        if (plan.expire.length > 0 || plan.start.length > 0) changed();
+        if (stopped) return;
+        const seen = version;
+        const wake = () => version !== seen || stopped;
+        if (plan.wakeAtMs === undefined) await condition(wake);
+        else await condition(wake, Math.max(1, plan.wakeAtMs - nowMs));
+      }
+    },
+
+    settled,
+
+    /** The run is finishing: no new tasks. */
+    close(): void {
+      closing = true;
+    },
+
+    /** The run completes: the loop ends (call once every task is settled). */
+    stop(): void {
+      stopped = true;
+      changed();
+    },
+
+    /** Whether an operator could still retry a task (one ended failed, cancelled or expired). */
+    anyRetryable(): boolean {
+      return run.backgroundTasks.some((task) => ['failed', 'cancelled', 'expired'].includes(task.state));
+    },
+
+    /** How long a finished run stays open for retries of its tasks that did not succeed. */
+    retryGraceMs: policy.detached ? 0 : (policy.retryGraceMs ?? 0),
+
+    /** Stops every task that has not ended: queued ones at once, running ones through their child. */
+    cancelAll(reason: RunError): void {
+      for (const task of run.backgroundTasks) cancel(task, reason);
+      changed();
+    },
+
+    get closing(): boolean {
+      return closing;
+    },
+  };
+}
+
+function describeChildFailure(error: unknown): { message: string } {
+  const failure = describeFailure(error);
+  const cause = (error as { cause?: unknown }).cause;
+  return { message: cause instanceof Error ? `${failure.message}: ${cause.message}` : failure.message };
+}
