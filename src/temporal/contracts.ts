@@ -363,7 +363,11 @@ export interface BackgroundTaskOutcome {
  * child that outlived its run the same way. A cancellation the run asked for keeps the reason it
  * gave; a child that finished before the request reached it keeps its own terminal state.
  */
-export function withTaskOutcome<T extends BackgroundTaskDocument>(task: T, outcome: BackgroundTaskOutcome, finishedAt: string): T {
+export function withTaskOutcome<T extends BackgroundTaskDocument>(
+  task: T,
+  outcome: BackgroundTaskOutcome,
+  finishedAt: string,
+): T {
   const { error: requestedReason, result: _previousResult, ...rest } = task;
   const error = outcome.state === 'cancelled' ? (requestedReason ?? outcome.error) : outcome.error;
   return {
