@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { ActivityDeps } from '../../src/activities';
 import { configSchema, type PalyraConfig, type PalyraConfigInput } from '../../src/config';
 import type { LedgerRepository } from '../../src/ledger';
 import { registerSearchAttributes } from '../../src/temporal/search-attributes';
@@ -39,34 +40,18 @@ export async function connectTestClient(): Promise<{ connection: Connection; cli
  * look at the books), otherwise into a fresh SQLite ledger of their own.
  */
 export async function withTestWorker<T>(config: PalyraConfig, fn: () => Promise<T>, ledger?: LedgerRepository): Promise<T> {
-  const [
-    { createPalyraWorker },
-    { createProviderRegistry },
-    { openTestLedger },
-    { createProviderHealthMonitor },
-    { createRoutePlanner },
-  ] = await Promise.all([
+  const [{ createPalyraWorker }, { openTestLedger }] = await Promise.all([
     import('../../src/temporal/worker'),
-    import('../../src/providers/registry'),
     import('./ledger'),
-    import('../../src/routing/health'),
-    import('../../src/routing/planner'),
   ]);
   const ownLedger = ledger ? undefined : await openTestLedger('sqlite');
   const books = ledger ?? (ownLedger as TestLedger).repo;
-  const providerHealth = createProviderHealthMonitor();
   try {
     const { worker, connection } = await createPalyraWorker({
       address: testTemporalAddress(),
       namespace: 'default',
       taskQueue: config.temporal.taskQueue,
-      deps: {
-        providers: createProviderRegistry(config.providers),
-        ledger: books,
-        config,
-        providerHealth,
-        routePlanner: createRoutePlanner({ ledger: books, config, health: providerHealth }),
-      },
+      deps: await testActivityDeps(config, books),
       workflowBundle: await workflowBundle(),
     });
     try {
@@ -77,6 +62,23 @@ export async function withTestWorker<T>(config: PalyraConfig, fn: () => Promise<
   } finally {
     await ownLedger?.close();
   }
+}
+
+/** What a test worker's activities run over: the configured providers, `ledger`, fresh provider health. */
+export async function testActivityDeps(config: PalyraConfig, ledger: LedgerRepository): Promise<ActivityDeps> {
+  const [{ createProviderRegistry }, { createProviderHealthMonitor }, { createRoutePlanner }] = await Promise.all([
+    import('../../src/providers/registry'),
+    import('../../src/routing/health'),
+    import('../../src/routing/planner'),
+  ]);
+  const providerHealth = createProviderHealthMonitor();
+  return {
+    providers: createProviderRegistry(config.providers),
+    ledger,
+    config,
+    providerHealth,
+    routePlanner: createRoutePlanner({ ledger, config, health: providerHealth }),
+  };
 }
 
 let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
