@@ -1,9 +1,15 @@
 import type { FastifyInstance } from 'fastify';
-import { taskAttemptBookingId } from '../../src/temporal/contracts';
+import { setTimeout as delay } from 'node:timers/promises';
+import {
+  backgroundTaskWorkflowId,
+  runWorkflowId,
+  taskAttemptBookingId,
+  type BackgroundTaskOutcome,
+} from '../../src/temporal/contracts';
 import { bearer, openTestStack, testTokens, type TestStack } from '../support/app';
 import { expectBooksClosed, waitForRunEnd } from '../support/runs';
 import { expectNoOpenChildren, getTask, summaryTask, taskAction, waitForTask } from '../support/tasks';
-import { withTestWorker } from '../support/temporal';
+import { startTestWorker } from '../support/temporal';
 
 /**
  * Background tasks against the real dev server: concurrency limits, cancellation propagation and
@@ -12,14 +18,18 @@ import { withTestWorker } from '../support/temporal';
  */
 let stack: TestStack;
 let app: FastifyInstance;
+let worker: { stop(): Promise<void> };
 beforeAll(async () => {
   // A short grace: a finished run stays open 3 s for a retry of a task that did not succeed.
   stack = await openTestStack({ tasks: { retryInitialIntervalMs: 50, retryMaximumIntervalMs: 200, retryGraceMs: 3_000 } });
   app = stack.app;
+  // One worker for the whole file: the cases differ in their runs, not in their worker.
+  worker = await startTestWorker(stack.config, stack.ledger.repo);
 });
-afterAll(() => stack.close());
-
-const withWorker = <T>(fn: () => Promise<T>) => withTestWorker(stack.config, fn, stack.ledger.repo);
+afterAll(async () => {
+  await worker?.stop();
+  await stack?.close();
+});
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the run as JSON, asserted field by field
 async function startRun(body: Record<string, unknown>): Promise<any> {
@@ -66,7 +76,7 @@ describe('background tasks on the dev server', () => {
       'queued',
     ]);
 
-    const run = await withWorker(() => waitForRunEnd(app, started.runId));
+    const run = await waitForRunEnd(app, started.runId);
     expect(run.state).toBe('succeeded');
     const tasks = run.backgroundTasks as {
       taskId: string;
@@ -106,20 +116,17 @@ describe('background tasks on the dev server', () => {
     });
     const [finishedId, runningId, queuedId] = [1, 2, 3].map((n) => `${started.runId}-${n}`) as [string, string, string];
 
-    const run = await withWorker(async () => {
-      await waitForTask(app, finishedId, (task) => task.state === 'succeeded', 'succeeded');
-      await waitForTask(app, runningId, (task) => task.state === 'running' && task.costMicroUsd === 0, 'running');
-      // Let the slow one stream a little before the cancel, so it has something to pay for.
-      const { setTimeout: delay } = await import('node:timers/promises');
-      await delay(500);
-      const cancel = await app.inject({
-        method: 'POST',
-        url: `/v1/runs/${started.runId}/cancel`,
-        headers: bearer(testTokens.acmeService),
-      });
-      expect(cancel.statusCode).toBe(202);
-      return waitForRunEnd(app, started.runId);
+    await waitForTask(app, finishedId, (task) => task.state === 'succeeded', 'succeeded');
+    await waitForTask(app, runningId, (task) => task.state === 'running' && task.costMicroUsd === 0, 'running');
+    // Let the slow one stream a little before the cancel, so it has something to pay for.
+    await delay(500);
+    const cancel = await app.inject({
+      method: 'POST',
+      url: `/v1/runs/${started.runId}/cancel`,
+      headers: bearer(testTokens.acmeService),
     });
+    expect(cancel.statusCode).toBe(202);
+    const run = await waitForRunEnd(app, started.runId);
 
     expect(run.state).toBe('cancelled');
     const [finished, running, queued] = run.backgroundTasks;
@@ -146,37 +153,35 @@ describe('background tasks on the dev server', () => {
     });
     const [slowId, fastId] = [1, 2].map((n) => `${started.runId}-${n}`) as [string, string];
 
-    const run = await withWorker(async () => {
-      await waitForTask(app, slowId, (task) => task.state === 'running', 'running');
+    await waitForTask(app, slowId, (task) => task.state === 'running', 'running');
 
-      const paused = await taskAction(app, fastId, 'pause');
-      expect(paused.statusCode).toBe(200);
-      expect(paused.json()).toMatchObject({ taskId: fastId, state: 'paused' });
+    const paused = await taskAction(app, fastId, 'pause');
+    expect(paused.statusCode).toBe(200);
+    expect(paused.json()).toMatchObject({ taskId: fastId, state: 'paused' });
 
-      const illegal = await taskAction(app, fastId, 'retry');
-      expect(illegal.statusCode).toBe(409);
-      expect(illegal.json().error.message).toMatch(/is paused; retry is only possible from failed, cancelled, expired/);
-      const pauseRunning = await taskAction(app, slowId, 'pause');
-      expect(pauseRunning.statusCode).toBe(409);
-      expect(pauseRunning.json().error.message).toMatch(/is running/);
+    const illegal = await taskAction(app, fastId, 'retry');
+    expect(illegal.statusCode).toBe(409);
+    expect(illegal.json().error.message).toMatch(/is paused; retry is only possible from failed, cancelled, expired/);
+    const pauseRunning = await taskAction(app, slowId, 'pause');
+    expect(pauseRunning.statusCode).toBe(409);
+    expect(pauseRunning.json().error.message).toMatch(/is running/);
 
-      const cancelled = await taskAction(app, slowId, 'cancel');
-      expect(cancelled.statusCode).toBe(200);
-      expect(cancelled.json().state).toBe('cancel_requested');
-      const slowCancelled = await waitForTask(app, slowId, (task) => task.state === 'cancelled', 'cancelled');
-      expect(slowCancelled.error).toMatchObject({ code: 'cancelled_by_operator', message: 'cancelled by operator' });
+    const cancelled = await taskAction(app, slowId, 'cancel');
+    expect(cancelled.statusCode).toBe(200);
+    expect(cancelled.json().state).toBe('cancel_requested');
+    const slowCancelled = await waitForTask(app, slowId, (task) => task.state === 'cancelled', 'cancelled');
+    expect(slowCancelled.error).toMatchObject({ code: 'cancelled_by_operator', message: 'cancelled by operator' });
 
-      // Paused, the fast task does not start although the slot is free.
-      expect((await getTask(app, fastId)).state).toBe('paused');
-      expect((await taskAction(app, fastId, 'resume')).json().state).toBe('queued');
-      await waitForTask(app, fastId, (task) => task.state === 'succeeded', 'succeeded');
+    // Paused, the fast task does not start although the slot is free.
+    expect((await getTask(app, fastId)).state).toBe('paused');
+    expect((await taskAction(app, fastId, 'resume')).json().state).toBe('queued');
+    await waitForTask(app, fastId, (task) => task.state === 'succeeded', 'succeeded');
 
-      const retried = await taskAction(app, slowId, 'retry');
-      expect(retried.statusCode).toBe(200);
-      expect(retried.json()).toMatchObject({ state: 'queued', attempt: 0 });
-      expect(retried.json().error).toBeUndefined();
-      return waitForRunEnd(app, started.runId);
-    });
+    const retried = await taskAction(app, slowId, 'retry');
+    expect(retried.statusCode).toBe(200);
+    expect(retried.json()).toMatchObject({ state: 'queued', attempt: 0 });
+    expect(retried.json().error).toBeUndefined();
+    const run = await waitForRunEnd(app, started.runId);
 
     expect(run.state).toBe('succeeded');
     const [slowTask, fastTask] = run.backgroundTasks;
@@ -196,26 +201,24 @@ describe('background tasks on the dev server', () => {
 
   it('adds tasks to a running run, retries a failing task up to maxAttempts and ends it failed with the last error', async () => {
     const started = await startRun({ simulation: { outputTokens: 60, chunkDelayMs: 20 } });
-    const run = await withWorker(async () => {
-      await waitForRunState(started.runId, 'running');
-      const added = await app.inject({
-        method: 'POST',
-        url: `/v1/runs/${started.runId}/tasks`,
-        headers: bearer(testTokens.acmeService),
-        payload: {
-          backgroundTasks: [
-            summaryTask({ maxAttempts: 2 }, { outputTokens: 3, chunkDelayMs: 5, failAttempts: 5, failure: 'http_500' } as never),
-            { kind: 'classification', input: { text: 'refund please', labels: ['billing', 'support'] }, model: 'sim-small' },
-          ],
-        },
-      });
-      expect(added.statusCode).toBe(201);
-      expect(added.json().tasks.map((task: { taskId: string }) => task.taskId)).toEqual([
-        `${started.runId}-1`,
-        `${started.runId}-2`,
-      ]);
-      return waitForRunEnd(app, started.runId);
+    await waitForRunState(started.runId, 'running');
+    const added = await app.inject({
+      method: 'POST',
+      url: `/v1/runs/${started.runId}/tasks`,
+      headers: bearer(testTokens.acmeService),
+      payload: {
+        backgroundTasks: [
+          summaryTask({ maxAttempts: 2 }, { outputTokens: 3, chunkDelayMs: 5, failAttempts: 5, failure: 'http_500' } as never),
+          { kind: 'classification', input: { text: 'refund please', labels: ['billing', 'support'] } },
+        ],
+      },
     });
+    expect(added.statusCode).toBe(201);
+    expect(added.json().tasks.map((task: { taskId: string }) => task.taskId)).toEqual([
+      `${started.runId}-1`,
+      `${started.runId}-2`,
+    ]);
+    const run = await waitForRunEnd(app, started.runId);
     expect(run.state).toBe('succeeded');
     const [failing, classified] = run.backgroundTasks;
     expect(failing).toMatchObject({ state: 'failed', attempt: 2, maxAttempts: 2, error: { code: 'provider_unavailable' } });
@@ -233,10 +236,65 @@ describe('background tasks on the dev server', () => {
     expect(ended.json().error.message).toMatch(/has ended succeeded/);
     await expectAllClosed([`${started.runId}-1`, `${started.runId}-2`]);
   });
+
+  it('a terminated run does not leave its tasks running: the parent-close policy cancels them and they settle', async () => {
+    const started = await startRun({ backgroundTasks: [summaryTask({}, { outputTokens: 400, chunkDelayMs: 25 })] });
+    const taskId = `${started.runId}-1`;
+    await waitForTask(app, taskId, (task) => task.state === 'running', 'running');
+    await delay(300);
+    await stack.client.workflow.getHandle(runWorkflowId(started.runId)).terminate('test: operator terminated the run');
+    const child = stack.client.workflow.getHandle(backgroundTaskWorkflowId(taskId));
+    const outcome = (await child.result()) as BackgroundTaskOutcome;
+    expect(outcome.state).toBe('cancelled');
+    expect(outcome.costMicroUsd).toBeGreaterThan(0);
+    const run = await waitForRunEnd(app, started.runId);
+    expect(run).toMatchObject({ state: 'failed', error: { code: 'terminated' } });
+    expect((await stack.ledger.repo.getReservation(taskAttemptBookingId(taskId, 1, 1)))?.state).toBe('settled');
+    await expectAllClosed([taskId]);
+  });
+
+  it('a detached run completes once its tasks have started; GET /v1/tasks follows the task to its end', async () => {
+    const started = await startRun({
+      detachBackgroundTasks: true,
+      backgroundTasks: [summaryTask({}, { outputTokens: 80, chunkDelayMs: 25 })],
+    });
+    const taskId = `${started.runId}-1`;
+    const run = await waitForRunEnd(app, started.runId);
+    expect(run.state).toBe('succeeded');
+    expect(run.backgroundTasks[0].state).toBe('running');
+    const task = await waitForTask(app, taskId, (t) => t.state === 'succeeded', 'succeeded after its run');
+    expect(task.costMicroUsd).toBeGreaterThan(0);
+    expect(task.result).toEqual(expect.any(String));
+    expect(task.temporal.runId).toEqual(expect.any(String));
+    await expectAllClosed([taskId]);
+  });
+
+  it('a delegated_run task takes the full governed path: its own route, reservation and settlement', async () => {
+    const started = await startRun({
+      backgroundTasks: [
+        {
+          kind: 'delegated_run',
+          input: { messages: [{ role: 'user', content: 'draft the follow-up email' }], taskClass: 'background_automation' },
+          budgetTokens: 50,
+          simulation: { outputTokens: 20, chunkDelayMs: 5 },
+        },
+      ],
+    });
+    const taskId = `${started.runId}-1`;
+    const run = await waitForRunEnd(app, started.runId);
+    const [delegated] = run.backgroundTasks;
+    expect(delegated).toMatchObject({ kind: 'delegated_run', state: 'succeeded', budgetTokens: 50 });
+    const booking = taskAttemptBookingId(taskId, 1, 1);
+    const decision = await stack.ledger.repo.getRoutingDecision(booking);
+    expect(decision?.taskClass).toBe('background_automation');
+    const reservation = await stack.ledger.repo.getReservation(booking);
+    // budgetTokens caps the attempt's output, so its reservation is sized to 50 tokens.
+    expect(reservation).toMatchObject({ state: 'settled', maxOutputTokens: 50, settledMicroUsd: delegated.costMicroUsd });
+    await expectAllClosed([taskId]);
+  });
 });
 
 async function waitForRunState(runId: string, state: string): Promise<void> {
-  const { setTimeout: delay } = await import('node:timers/promises');
   for (let i = 0; i < 400; i++) {
     const run = (await app.inject({ method: 'GET', url: `/v1/runs/${runId}`, headers: bearer(testTokens.admin) })).json();
     if (run.state === state) return;
@@ -282,7 +340,7 @@ describe('background task requests', () => {
     ['a priority out of range', [summaryTask({ priority: 11 })], 'body.backgroundTasks.0.priority', /10/],
     ['maxAttempts above 16', [summaryTask({ maxAttempts: 17 })], 'body.backgroundTasks.0.maxAttempts', /16/],
     ['an unknown model', [summaryTask({ model: 'gpt-nope' })], 'body.backgroundTasks.0.model', /unknown model 'gpt-nope'/],
-  ])('refuses %s with a 400 naming the field, and starts nothing', async (_what, backgroundTasks, field, message) => {
+  ])('refuses %s with a 400 naming the field', async (_what, backgroundTasks, field, message) => {
     const response = await tasksOf(backgroundTasks);
     expect(response.statusCode).toBe(400);
     const { error } = response.json();
@@ -290,15 +348,12 @@ describe('background task requests', () => {
     expect(error.message).toMatch(message);
   });
 
-  it('hides another tenant’s task and refuses task actions to a service token', async () => {
-    const started = await startRun({ backgroundTasks: [summaryTask()], routingMode: undefined });
+  it('hides another tenant’s task (404) and keeps task actions to operators (403 for a service token)', async () => {
+    const started = await startRun({ backgroundTasks: [summaryTask()] });
     const taskId = `${started.runId}-1`;
-    const otherTenant = await app.inject({
-      method: 'GET',
-      url: `/v1/tasks/${taskId}`,
-      headers: bearer(testTokens.globexService),
-    });
-    expect(otherTenant.statusCode).toBe(403);
+    const otherTenant = await app.inject({ method: 'GET', url: `/v1/tasks/${taskId}`, headers: bearer(testTokens.globexAdmin) });
+    expect(otherTenant.statusCode).toBe(404);
+    expect(otherTenant.json().error.message).toBe(`task ${taskId} not found`);
     const service = await app.inject({
       method: 'POST',
       url: `/v1/tasks/${taskId}/cancel`,
@@ -312,8 +367,11 @@ describe('background task requests', () => {
       headers: bearer(testTokens.operator),
     });
     expect(unknown.statusCode).toBe(404);
+    const malformed = await app.inject({ method: 'GET', url: '/v1/tasks/not-a-task', headers: bearer(testTokens.operator) });
+    expect(malformed.statusCode).toBe(400);
+    expect(malformed.json().error.message).toMatch(/taskId must be <runId>-<n>/);
     // Let the run finish so nothing is left behind.
-    const run = await withWorker(() => waitForRunEnd(app, started.runId));
+    const run = await waitForRunEnd(app, started.runId);
     expect(run.backgroundTasks[0].state).toBe('succeeded');
     await expectAllClosed([taskId]);
   });

@@ -12,6 +12,7 @@ export const testTokens = {
   acmeAdmin: 'acme-admin-token-0123456789',
   acmeService: 'acme-service-token-0123456789',
   globexService: 'globex-service-token-0123456789',
+  globexAdmin: 'globex-admin-token-0123456789',
   operator: 'operator-token-0123456789',
 };
 
@@ -20,6 +21,7 @@ const tokenConfig: AuthTokenConfig[] = [
   { name: 'acme-admin', token: testTokens.acmeAdmin, role: 'admin', tenants: ['acme'] },
   { name: 'acme-svc', token: testTokens.acmeService, role: 'service', tenants: ['acme'] },
   { name: 'globex-svc', token: testTokens.globexService, role: 'service', tenants: ['globex'] },
+  { name: 'globex-admin', token: testTokens.globexAdmin, role: 'admin', tenants: ['globex'] },
   { name: 'operator', token: testTokens.operator, role: 'operator', tenants: ['*'] },
 ];
 

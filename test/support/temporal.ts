@@ -64,6 +64,29 @@ export async function withTestWorker<T>(config: PalyraConfig, fn: () => Promise<
   }
 }
 
+/**
+ * Starts a worker for `config`'s task queue that keeps polling until `stop()` (for a test file
+ * whose cases all share one worker: a worker takes seconds to start).
+ */
+export async function startTestWorker(config: PalyraConfig, ledger: LedgerRepository): Promise<{ stop(): Promise<void> }> {
+  const { createPalyraWorker } = await import('../../src/temporal/worker');
+  const { worker, connection } = await createPalyraWorker({
+    address: testTemporalAddress(),
+    namespace: 'default',
+    taskQueue: config.temporal.taskQueue,
+    deps: await testActivityDeps(config, ledger),
+    workflowBundle: await workflowBundle(),
+  });
+  const running = worker.run();
+  return {
+    async stop() {
+      worker.shutdown();
+      await running;
+      await connection.close();
+    },
+  };
+}
+
 /** What a test worker's activities run over: the configured providers, `ledger`, fresh provider health. */
 export async function testActivityDeps(config: PalyraConfig, ledger: LedgerRepository): Promise<ActivityDeps> {
   const [{ createProviderRegistry }, { createProviderHealthMonitor }, { createRoutePlanner }] = await Promise.all([
