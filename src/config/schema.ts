@@ -157,11 +157,11 @@ export const configSchema = z
     providers: z
       .array(providerSchema)
       .min(1)
-      .default(defaultProviders as never),
+      .prefault(defaultProviders),
     models: z
       .array(modelSchema)
       .min(1)
-      .default(defaultModels as never),
+      .prefault(defaultModels),
     routing: z
       .object({
         mode: z.enum(['suggest', 'dry_run', 'enforced']).default('suggest'),

@@ -24,6 +24,11 @@ describe('loadConfig', () => {
     expect(config.temporal.address).toBeUndefined();
     expect(config.routing.defaultModel).toBe('sim-standard');
     expect(config.providers.map((p) => p.kind)).toEqual(['simulated']);
+    // The built-in models get every default of a configured one (a JSON-mode request reads
+    // capabilities.json; the defaults were once taken as written and lacked it).
+    for (const model of config.models) {
+      expect(model).toMatchObject({ capabilities: { json: true }, contextWindow: expect.any(Number) });
+    }
   });
 
   it('reads ./palyra.config.yaml when present and lets environment variables override it', () => {
