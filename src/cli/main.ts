@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { registerApiCommand } from './commands/api';
 import { registerBudgetsCommand } from './commands/budgets';
 import { registerRunsCommand } from './commands/runs';
+import { registerTasksCommand } from './commands/tasks';
 import { registerDevCommand } from './commands/dev';
 import { registerToolsCommand } from './commands/tools';
 import { registerWorkerCommand } from './commands/worker';
@@ -18,6 +19,7 @@ registerApiCommand(program);
 registerToolsCommand(program);
 registerBudgetsCommand(program);
 registerRunsCommand(program);
+registerTasksCommand(program);
 
 program.parseAsync(process.argv).catch((error: Error) => {
   process.stderr.write(`palyra: ${error.message}\n`);

@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { routingModes, taskClasses } from '../../domain/routing';
 import { runStates } from '../../domain/run-state';
-import { apiRequest, formatTable, oneOf, target, withApiOptions, type ApiTargetOptions } from '../api-client';
-import { reportFatal } from '../process';
+import { apiRequest, formatTable, oneOf, target, withApiOptions } from '../api-client';
+import { guarded, print, usd, type JsonOption } from '../output';
 
 interface RunView {
   runId: string;
@@ -25,24 +25,6 @@ interface RunView {
   output?: string;
   createdAt: string;
   temporal: { uiUrl: string | null };
-}
-
-const usd = (micro: number) => `$${(micro / 1e6).toFixed(6)}`;
-type JsonOption = ApiTargetOptions & { json?: boolean };
-
-/** Runs the action and reports any error in one line (exit 1). */
-const guarded =
-  <A extends unknown[]>(action: (...args: A) => Promise<void>) =>
-  async (...args: A) => {
-    try {
-      await action(...args);
-    } catch (error) {
-      reportFatal(error);
-    }
-  };
-
-function print(options: JsonOption, value: unknown, text: () => string): void {
-  process.stdout.write(options.json ? `${JSON.stringify(value, null, 2)}\n` : `${text()}\n`);
 }
 
 function describeRun(run: RunView): string {
