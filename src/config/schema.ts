@@ -154,14 +154,8 @@ export const configSchema = z
       .object({ tokens: z.array(authTokenSchema).default([]) })
       .strict()
       .prefault({}),
-    providers: z
-      .array(providerSchema)
-      .min(1)
-      .prefault(defaultProviders),
-    models: z
-      .array(modelSchema)
-      .min(1)
-      .prefault(defaultModels),
+    providers: z.array(providerSchema).min(1).prefault(defaultProviders),
+    models: z.array(modelSchema).min(1).prefault(defaultModels),
     routing: z
       .object({
         mode: z.enum(['suggest', 'dry_run', 'enforced']).default('suggest'),

@@ -7,6 +7,7 @@ import {
   taskNeedsJson,
   taskTimingProblems,
   type SchedulableTask,
+  type TaskInput,
   type TaskOperatorAction,
   type TaskState,
 } from '../../src/domain/tasks';
@@ -154,11 +155,11 @@ describe('task kinds', () => {
   });
 
   it('asks for JSON for an extraction only, naming the fields and labels in the instructions', () => {
-    const extraction = { kind: 'extraction', input: { text: 'Ann, 42', fields: ['name', 'age'] } } as const;
+    const extraction: TaskInput = { kind: 'extraction', input: { text: 'Ann, 42', fields: ['name', 'age'] } };
     expect(taskNeedsJson(extraction)).toBe(true);
     expect(taskMessages(extraction)[0]!.content).toContain('"name", "age"');
     expect(taskMessages(extraction)[1]).toEqual({ role: 'user', content: 'Ann, 42' });
-    const classification = { kind: 'classification', input: { text: 'refund', labels: ['billing', 'support'] } } as const;
+    const classification: TaskInput = { kind: 'classification', input: { text: 'refund', labels: ['billing', 'support'] } };
     expect(taskNeedsJson(classification)).toBe(false);
     expect(taskMessages(classification)[0]!.content).toContain('"billing", "support"');
     const messages = [{ role: 'user' as const, content: 'draft it' }];
