@@ -27,7 +27,13 @@ import type { BudgetPolicy } from '../../src/domain/budget';
 import { costMicroUsd } from '../../src/domain/pricing';
 import { countPromptTokens } from '../../src/pricing/tokens';
 import { locateTool, startDevServer, temporalCli } from '../../src/temporal/dev-server';
-import { runStateQuery, runWorkflowId, type RunDocument } from '../../src/temporal/contracts';
+import {
+  backgroundTaskId,
+  backgroundTaskWorkflowId,
+  runStateQuery,
+  runWorkflowId,
+  type RunDocument,
+} from '../../src/temporal/contracts';
 import { findFreePort } from '../../src/util/net';
 import { bearer, buildTestApp, testTokens } from '../support/app';
 import { testEnv } from '../support/env';
@@ -52,6 +58,8 @@ interface Scenario {
   workerLacksProviders?: string[];
   /** What an operator or client does while the run is open. */
   drive?: (run: { runId: string; app: FastifyInstance; client: Client }) => Promise<void>;
+  /** Also record the history of the run's task with this sequence number (its last dispatch), under this name. */
+  taskHistory?: { name: string; sequence: number };
 }
 
 const decide = (decision: 'approve' | 'deny', note: string) =>
@@ -150,6 +158,52 @@ const scenarios: Scenario[] = [
     body: { model: 'sim-retired', simulation: undefined },
     workerLacksProviders: ['retired'],
   },
+  {
+    name: 'with-background-tasks',
+    expectedState: 'succeeded',
+    tenantId: 'tasks-co',
+    policy: generousPolicy,
+    config: { tasks: { retryInitialIntervalMs: 50, retryGraceMs: 0 } },
+    body: {
+      maxConcurrentChildren: 1,
+      backgroundTasks: [
+        { kind: 'summary', input: { text: 'Revenue grew.' }, priority: 0, simulation: { outputTokens: 3, chunkDelayMs: 5 } },
+        {
+          kind: 'classification',
+          input: { text: 'refund please', labels: ['billing', 'support'] },
+          priority: 5,
+          simulation: { outputTokens: 2, chunkDelayMs: 5 },
+        },
+        {
+          kind: 'extraction',
+          input: { text: 'Ann, 42', fields: ['name', 'age'] },
+          priority: 1,
+          simulation: { outputTokens: 4, chunkDelayMs: 5, failAttempts: 1, failure: 'http_500' },
+        },
+      ],
+    },
+    taskHistory: { name: 'background-task-retried', sequence: 3 },
+  },
+  {
+    name: 'background-tasks-cancelled',
+    expectedState: 'cancelled',
+    tenantId: 'tasks-cancel-co',
+    policy: generousPolicy,
+    body: {
+      maxConcurrentChildren: 1,
+      backgroundTasks: [
+        { kind: 'summary', input: { text: 'Revenue grew.' }, priority: 1, simulation: { outputTokens: 200, chunkDelayMs: 25 } },
+        { kind: 'summary', input: { text: 'Costs fell.' }, priority: 0, simulation: { outputTokens: 3, chunkDelayMs: 5 } },
+      ],
+    },
+    async drive({ runId, client }) {
+      const handle = client.workflow.getHandle(runWorkflowId(runId));
+      while ((await handle.query(runStateQuery)).backgroundTasks[0]?.state !== 'running') await delay(20);
+      await delay(500);
+      await handle.cancel();
+    },
+    taskHistory: { name: 'background-task-cancelled', sequence: 1 },
+  },
 ];
 
 const recordedPaths = scenarios.map((s) => s.name);
@@ -199,16 +253,24 @@ async function record(scenario: Scenario, client: Client, connection: Connection
     if (state !== scenario.expectedState) {
       throw new Error(`${scenario.name}: the run ended ${state}, expected ${scenario.expectedState}; nothing written`);
     }
-    const handle = client.workflow.getHandle(runWorkflowId(runId));
-    const file = path.join(historiesDir, `${scenario.name}.json`);
-    const json = historyToJSON(await handle.fetchHistory());
-    const formatted = await prettier.format(json, { ...(await prettier.resolveConfig(file)), filepath: file });
-    fs.writeFileSync(file, formatted);
-    return file;
+    const files = [await writeHistory(client, runWorkflowId(runId), scenario.name)];
+    if (scenario.taskHistory) {
+      const taskId = backgroundTaskId(runId, scenario.taskHistory.sequence);
+      files.push(await writeHistory(client, backgroundTaskWorkflowId(taskId), scenario.taskHistory.name));
+    }
+    return files;
   } finally {
     await app.close();
     await ledger.close();
   }
+}
+
+async function writeHistory(client: Client, workflowId: string, name: string): Promise<string> {
+  const file = path.join(historiesDir, `${name}.json`);
+  const json = historyToJSON(await client.workflow.getHandle(workflowId).fetchHistory());
+  const formatted = await prettier.format(json, { ...(await prettier.resolveConfig(file)), filepath: file });
+  fs.writeFileSync(file, formatted);
+  return file;
 }
 
 async function main() {
@@ -237,8 +299,9 @@ async function main() {
   try {
     fs.mkdirSync(historiesDir, { recursive: true });
     for (const scenario of selected) {
-      const file = await record(scenario, client, connection);
-      process.stdout.write(`recorded ${path.relative(process.cwd(), file)} (${fs.statSync(file).size} bytes)\n`);
+      for (const file of await record(scenario, client, connection)) {
+        process.stdout.write(`recorded ${path.relative(process.cwd(), file)} (${fs.statSync(file).size} bytes)\n`);
+      }
     }
   } finally {
     await connection.close();

@@ -5,7 +5,7 @@ import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import type { temporal } from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
 import { DeterminismViolationError } from '@temporalio/workflow';
-import { runMemoKey, type RunDocument } from '../../src/temporal/contracts';
+import { runMemoKey, type taskMemoKey } from '../../src/temporal/contracts';
 import { workflowBundle } from '../support/temporal';
 
 /**
@@ -16,8 +16,14 @@ type History = temporal.api.history.v1.IHistory;
 
 const historiesDir = path.join(__dirname, 'histories');
 
-/** Every recorded path, what its run ended as, and the attempt the provider call succeeded or stopped on. */
-const recordedPaths: Record<string, { document: Partial<Record<keyof RunDocument, unknown>>; providerAttempt?: number }> = {
+/**
+ * Every recorded path, what its run (or, for a task's child workflow, the task) ended as, and the
+ * attempt the provider call succeeded or stopped on.
+ */
+const recordedPaths: Record<
+  string,
+  { document: Record<string, unknown>; providerAttempt?: number; memoKey?: typeof runMemoKey | typeof taskMemoKey }
+> = {
   succeeded: { document: { state: 'succeeded', usage: expect.objectContaining({ estimated: false }) }, providerAttempt: 1 },
   'denied-by-budget': { document: { state: 'denied', error: expect.objectContaining({ code: 'budget_exceeded' }) } },
   clamped: { document: { state: 'succeeded', admission: expect.objectContaining({ clamped: true }) }, providerAttempt: 1 },
@@ -36,6 +42,30 @@ const recordedPaths: Record<string, { document: Partial<Record<keyof RunDocument
     document: { state: 'failed', error: expect.objectContaining({ code: 'unknown_provider' }) },
     providerAttempt: 1,
   },
+  'with-background-tasks': {
+    document: {
+      state: 'succeeded',
+      backgroundTasks: [
+        expect.objectContaining({ kind: 'summary', state: 'succeeded' }),
+        expect.objectContaining({ kind: 'classification', state: 'succeeded' }),
+        expect.objectContaining({ kind: 'extraction', state: 'succeeded', attempt: 2 }),
+      ],
+    },
+    providerAttempt: 1,
+  },
+  'background-tasks-cancelled': {
+    document: {
+      state: 'cancelled',
+      backgroundTasks: [
+        expect.objectContaining({ state: 'cancelled', dispatches: 1 }),
+        expect.objectContaining({ state: 'cancelled', dispatches: 0 }),
+      ],
+    },
+    providerAttempt: 1,
+  },
+  // Child workflows: the task's memo; each attempt is one provider call (attempt 1 of its own).
+  'background-task-retried': { memoKey: 'task', document: { state: 'succeeded', attempt: 2 }, providerAttempt: 1 },
+  'background-task-cancelled': { memoKey: 'task', document: { state: 'cancelled', attempt: 1 }, providerAttempt: 1 },
 };
 
 const recordedFiles = fs
@@ -47,13 +77,13 @@ const recordedFiles = fs
 const readHistoryJson = (name: string): { events: Record<string, unknown>[] } =>
   JSON.parse(fs.readFileSync(path.join(historiesDir, `${name}.json`), 'utf8'));
 
-/** The last run document the workflow published (its memo), decoded from the history. */
-function lastPublishedDocument(history: History): RunDocument | undefined {
+/** The last document the workflow published under `memoKey`, decoded from the history. */
+function lastPublishedDocument(history: History, memoKey: string): Record<string, unknown> | undefined {
   const payload = (history.events ?? [])
-    .map((event) => event.workflowPropertiesModifiedEventAttributes?.upsertedMemo?.fields?.[runMemoKey])
+    .map((event) => event.workflowPropertiesModifiedEventAttributes?.upsertedMemo?.fields?.[memoKey])
     .filter((field) => field != null)
     .at(-1);
-  return payload ? defaultPayloadConverter.fromPayload<RunDocument>(payload) : undefined;
+  return payload ? defaultPayloadConverter.fromPayload<Record<string, unknown>>(payload) : undefined;
 }
 
 /** The attempt of the provider call's last start, or undefined when the run never called the provider. */
@@ -110,7 +140,7 @@ describe('recorded run histories', () => {
     const history = histories.get(name) as History;
     const expected = recordedPaths[name];
     expect(expected).toBeDefined();
-    expect(lastPublishedDocument(history)).toMatchObject(expected?.document ?? {});
+    expect(lastPublishedDocument(history, expected?.memoKey ?? runMemoKey)).toMatchObject(expected?.document ?? {});
     expect(lastProviderAttempt(history)).toBe(expected?.providerAttempt);
   });
 
