@@ -45,7 +45,7 @@ export async function backgroundTaskWorkflow(input: BackgroundTaskWorkflowInput)
   let deadlinePassed = false;
   if (deadline) {
     deadlineScope
-      .run(() => sleep(deadline.atMs - Date.now()))
+      .run(() => sleep(Math.max(1, deadline.atMs - Date.now())))
       .then(
         () => {
           deadlinePassed = true;

@@ -4,6 +4,7 @@ import {
   ParentClosePolicy,
   condition,
   executeChild,
+  isCancellation,
 } from '@temporalio/workflow';
 import {
   isTerminalTaskState,
@@ -140,8 +141,10 @@ export function createTaskScheduler(run: RunDocument, input: RunWorkflowInput, o
       .then(
         (outcome) => record(task, outcome),
         (error: unknown) => {
+          // Cancelled before the child had started: nothing ran, so nothing was booked.
+          if (task.state === 'cancel_requested' && isCancellation(error)) end(task, 'cancelled');
           // The child itself failed (a bug, a termination, a start refused): nothing reports its cost.
-          end(task, 'failed', { code: 'child_failed', ...describeChildFailure(error) });
+          else end(task, 'failed', { code: 'child_failed', ...describeChildFailure(error) });
         },
       )
       .finally(() => {

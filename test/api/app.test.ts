@@ -250,7 +250,7 @@ describe('API', () => {
       expect(response.statusCode).toBe(400);
       expect(response.json().error).toEqual({
         code: 'unknown_model',
-        message: "unknown model 'gpt-17' in field model",
+        message: "unknown model 'gpt-17' in field body.model",
         details: { field: 'body.model', knownModels: ['sim-small', 'sim-standard', 'sim-premium'] },
       });
     });
