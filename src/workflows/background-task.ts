@@ -9,7 +9,7 @@ import {
   upsertMemo,
 } from '@temporalio/workflow';
 import type { PalyraActivities } from '../activities';
-import { chosenRoute } from '../domain/routing';
+import { chosenRoute, isAuxiliaryTaskClass } from '../domain/routing';
 import { retryDelayMs } from '../domain/tasks';
 import {
   taskAttemptBookingId,
@@ -59,8 +59,17 @@ export async function backgroundTaskWorkflow(input: BackgroundTaskWorkflowInput)
   try {
     outcome = await work.run(() => attemptUntilDone(input, progress));
   } catch (error) {
-    if (!isCancellation(error)) throw error;
-    outcome = stoppedOutcome(progress, deadlinePassed ? deadline : undefined);
+    // Stopped from outside or by its deadline; or a step that failed for good (a settlement the
+    // ledger refused): either way the outcome carries what the task has paid so far.
+    outcome = isCancellation(error)
+      ? stoppedOutcome(progress, deadlinePassed ? deadline : undefined)
+      : {
+          state: 'failed',
+          attempt: progress.attempt,
+          costMicroUsd: progress.costMicroUsd,
+          modelId: progress.modelId,
+          error: describeFailure(error),
+        };
   } finally {
     deadlineScope.cancel();
   }
@@ -139,7 +148,9 @@ async function governedAttempt(
         messages: input.messages,
         maxOutputTokens: input.outputCapped ? input.maxOutputTokens : null,
         jsonMode: input.jsonMode,
-        routingMode: null,
+        // Side work takes routing's choice, which is never dearer than the default model, even
+        // when the task named a model; a delegated run follows the configured mode, like a run.
+        routingMode: isAuxiliaryTaskClass(input.taskClass) ? 'enforced' : null,
       },
     ]),
   );

@@ -80,8 +80,14 @@ export async function runWorkflow(input: RunWorkflowInput): Promise<RunDocument>
       if (refusal) throw new Error(refusal);
     },
   });
-  // The scheduler runs beside the run's own steps; it cancels children itself, never by scope.
+  // The scheduler runs beside the run's own steps; it cancels children itself, never by scope:
+  // at once when the run is cancelled (not after the run's own step has wound down), so no queued
+  // task starts in between.
   const taskLoop = CancellationScope.nonCancellable(() => tasks.run());
+  CancellationScope.current().cancelRequested.catch(() => {
+    tasks.close();
+    tasks.cancelAll(parentEnded('cancelled'));
+  });
   publish(run);
   const finish = async (state: RunState, error?: unknown): Promise<RunDocument> => {
     if (run.backgroundTasks.length === 0) {
@@ -289,10 +295,10 @@ async function planTheRoute(
  */
 async function settleBackgroundTasks(tasks: TaskScheduler, taskLoop: Promise<void>, state: RunState): Promise<RunState> {
   let finalState = state;
-  tasks.close();
   if (state !== 'succeeded') tasks.cancelAll(parentEnded(state));
   else {
     try {
+      // Still running: tasks added meanwhile are taken and waited for too.
       await waitForTasks(tasks);
     } catch (error) {
       if (!isCancellation(error)) throw error;
@@ -300,6 +306,8 @@ async function settleBackgroundTasks(tasks: TaskScheduler, taskLoop: Promise<voi
       finalState = 'cancelled';
     }
   }
+  // In the same workflow task as the last check above, so no task can slip in unawaited.
+  tasks.close();
   // Whatever happens to the run now, its children's outcomes are recorded before it completes.
   await CancellationScope.nonCancellable(async () => {
     await condition(tasks.settled);

@@ -202,7 +202,11 @@ export function createTaskScheduler(run: RunDocument, input: RunWorkflowInput, o
       if (!task) return `run ${run.runId} has no task ${request.taskId}`;
       const refusal = operatorActionRefusal(task.taskId, request.action, task.state);
       if (refusal) return refusal;
-      if (stopped) return `run ${run.runId} is completing; its tasks can no longer be ${request.action}d`;
+      // A finishing run only stops tasks: a retried or resumed task would start after the run
+      // had already cancelled the rest.
+      if (closing && request.action !== 'cancel') {
+        return `run ${run.runId} is ${run.state === 'running' ? 'finishing' : run.state}; task ${task.taskId} is ${task.state} and can only be cancelled now`;
+      }
       return undefined;
     },
 

@@ -209,7 +209,8 @@ describe('background tasks on the dev server', () => {
       payload: {
         backgroundTasks: [
           summaryTask({ maxAttempts: 2 }, { outputTokens: 3, chunkDelayMs: 5, failAttempts: 5, failure: 'http_500' } as never),
-          { kind: 'classification', input: { text: 'refund please', labels: ['billing', 'support'] } },
+          // Names the dearest model: side work still goes where routing sends it, never above the default.
+          { kind: 'classification', input: { text: 'refund please', labels: ['billing', 'support'] }, model: 'sim-premium' },
         ],
       },
     });
@@ -234,6 +235,23 @@ describe('background tasks on the dev server', () => {
     });
     expect(ended.statusCode).toBe(409);
     expect(ended.json().error.message).toMatch(/has ended succeeded/);
+    await expectAllClosed([`${started.runId}-1`, `${started.runId}-2`]);
+  });
+
+  it('takes new tasks while it waits for the ones it has, and waits for those too', async () => {
+    const started = await startRun({ backgroundTasks: [summaryTask({}, { outputTokens: 80, chunkDelayMs: 25 })] });
+    await waitForTask(app, `${started.runId}-1`, (task) => task.state === 'running', 'running');
+    await delay(500); // the run's own answer (4 tokens) is done by now: it only waits for its task
+    const added = await app.inject({
+      method: 'POST',
+      url: `/v1/runs/${started.runId}/tasks`,
+      headers: bearer(testTokens.acmeService),
+      payload: { backgroundTasks: [summaryTask()] },
+    });
+    expect(added.statusCode).toBe(201);
+    const run = await waitForRunEnd(app, started.runId);
+    expect(run.state).toBe('succeeded');
+    expect(run.backgroundTasks.map((task: { state: string }) => task.state)).toEqual(['succeeded', 'succeeded']);
     await expectAllClosed([`${started.runId}-1`, `${started.runId}-2`]);
   });
 
@@ -340,6 +358,12 @@ describe('background task requests', () => {
     ['a priority out of range', [summaryTask({ priority: 11 })], 'body.backgroundTasks.0.priority', /10/],
     ['maxAttempts above 16', [summaryTask({ maxAttempts: 17 })], 'body.backgroundTasks.0.maxAttempts', /16/],
     ['an unknown model', [summaryTask({ model: 'gpt-nope' })], 'body.backgroundTasks.0.model', /unknown model 'gpt-nope'/],
+    [
+      'budgetTokens above the model’s output cap',
+      [summaryTask({ budgetTokens: 5_000 })],
+      'body.backgroundTasks.0.budgetTokens',
+      /5000 exceeds the 2048 output tokens model 'sim-small' allows/,
+    ],
   ])('refuses %s with a 400 naming the field', async (_what, backgroundTasks, field, message) => {
     const response = await tasksOf(backgroundTasks);
     expect(response.statusCode).toBe(400);

@@ -60,7 +60,7 @@ describe('palyra tasks (over real HTTP)', () => {
             principalId: 'svc-notes',
             messages: [{ role: 'user', content: 'take notes on the meeting' }],
             model: 'sim-standard',
-            // A run takes new tasks only while its own answer streams: long enough for a CLI to start and add some.
+            // Still going when the CLI (about 1.5 s to start) adds its tasks.
             simulation: { outputTokens: 300, chunkDelayMs: 25 },
             maxConcurrentChildren: 1,
             // Holds the only slot until the test cancels it, so added tasks stay queued however slow the CLI starts.

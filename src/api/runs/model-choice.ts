@@ -20,6 +20,7 @@ export function resolveModelChoice(
   config: PalyraConfig,
   request: ModelRequest,
   field: string,
+  outputCapField = 'maxOutputTokens',
 ): { choice: RunModelChoice; modelMaxOutputTokens: number } {
   const modelId = request.model ?? config.routing.defaultModel;
   const model = config.models.find((m) => m.id === modelId);
@@ -46,8 +47,8 @@ export function resolveModelChoice(
   if (request.maxOutputTokens !== undefined && request.maxOutputTokens > model.maxOutputTokens) {
     throw new PalyraError(
       'validation_failed',
-      `${field}.maxOutputTokens: ${request.maxOutputTokens} exceeds the ${model.maxOutputTokens} output tokens model '${model.id}' allows`,
-      { field: `${field}.maxOutputTokens` },
+      `${field}.${outputCapField}: ${request.maxOutputTokens} exceeds the ${model.maxOutputTokens} output tokens model '${model.id}' allows`,
+      { field: `${field}.${outputCapField}` },
     );
   }
   return {

@@ -31,6 +31,7 @@ import {
   type RunWorkflowInput,
 } from '../../temporal/contracts';
 import { assertTenantAccess, canAccessTenant, type Principal } from '../plugins/auth';
+import { createTaskFollower } from '../tasks/live';
 import { resolveTaskSpecs } from '../tasks/specs';
 import { resolveModelChoice } from './model-choice';
 import type { ListRunsQuery, RunApprovalBody, RunList, RunView, StartRunBody, StartRunResponse } from './schemas';
@@ -64,11 +65,11 @@ export function createRunService({ client, config, temporalUiUrl, now = () => ne
     temporal: link(workflowId, executionRunId),
   });
 
+  const followTask = createTaskFollower({ client, withDeadline: (call) => withDeadline(call), link });
+
   async function start(principal: Principal, body: StartRunBody): Promise<StartRunResponse> {
     assertTenantAccess(principal, body.tenantId);
     const { choice, modelMaxOutputTokens } = resolveModelChoice(config, body, 'body');
-    const createdAt = now();
-    const backgroundTasks = resolveTaskSpecs(config, body.backgroundTasks ?? [], createdAt, 'body.backgroundTasks');
 
     // The same idempotency key from the same tenant names the same run: its id is derived from them.
     const digest = requestDigest(body);
@@ -77,6 +78,10 @@ export function createRunService({ client, config, temporalUiUrl, now = () => ne
       const existing = await existingRun(principal, runId, digest);
       if (existing) return existing;
     }
+    // After the idempotency lookup: a repeat of a request whose task deadlines have passed since
+    // is still the same run.
+    const createdAt = now();
+    const backgroundTasks = resolveTaskSpecs(config, body.backgroundTasks ?? [], createdAt, 'body.backgroundTasks');
     const input: RunWorkflowInput = {
       runId,
       tenantId: body.tenantId,
@@ -140,11 +145,15 @@ export function createRunService({ client, config, temporalUiUrl, now = () => ne
       }
       // No decision in time (no worker free, or a slow server): the run goes on; say so and let the
       // caller follow it. If the deadline cut the call before the start itself, start it now (the
-      // same id and options; an in-flight start that wins the race is simply used).
-      if (!isGrpcDeadlineError(error)) throw error;
-      await withDeadline(() =>
-        client.workflow.start(runWorkflowType, { ...startOperation.options, workflowIdConflictPolicy: 'USE_EXISTING' }),
-      );
+      // same id and options; an in-flight start that wins the race is simply used). A fresh run id
+      // "already started" was started by this very call: the SDK sends the start again while the
+      // server has not yet accepted the update, which a loaded server can answer that way.
+      if (!(error instanceof WorkflowExecutionAlreadyStartedError)) {
+        if (!isGrpcDeadlineError(error)) throw error;
+        await withDeadline(() =>
+          client.workflow.start(runWorkflowType, { ...startOperation.options, workflowIdConflictPolicy: 'USE_EXISTING' }),
+        );
+      }
     }
     // An update-with-start handle does not expose the execution's run id; the link needs it.
     const { runId: executionRunId } = await withDeadline(() => client.workflow.getHandle(workflowId).describe());
@@ -179,7 +188,8 @@ export function createRunService({ client, config, temporalUiUrl, now = () => ne
     if (!memo || !canAccessTenant(principal, memo.tenantId)) throw notFound();
 
     const document = await withDeadline(() => completeDocument(handle, memo, description.status.name));
-    return viewOf(document, workflowId, description.runId);
+    const view = viewOf(document, workflowId, description.runId);
+    return { ...view, backgroundTasks: await Promise.all(view.backgroundTasks.map(followTask)) };
   }
 
   /**

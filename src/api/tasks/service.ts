@@ -2,17 +2,13 @@ import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@
 import type { PalyraConfig } from '../../config';
 import { PalyraError } from '../../domain/errors';
 import { isTerminalRunState } from '../../domain/run-state';
-import { isTerminalTaskState, operatorActionRefusal, type TaskOperatorAction } from '../../domain/tasks';
+import { operatorActionRefusal, taskTimingProblems, type TaskOperatorAction } from '../../domain/tasks';
 import {
   backgroundTaskWorkflowId,
   runAddTasksUpdate,
   runIdOfTask,
   runWorkflowId,
   taskControlUpdate,
-  taskMemoKey,
-  withTaskOutcome,
-  type BackgroundTaskOutcome,
-  type BackgroundTaskProgress,
 } from '../../temporal/contracts';
 import type { Principal } from '../plugins/auth';
 import type { RunService } from '../runs/service';
@@ -30,8 +26,8 @@ export type TaskService = ReturnType<typeof createTaskService>;
 
 /**
  * Background tasks through their run: the run workflow owns every task's state, so reads come from
- * the run document and actions go to the run as updates (whose validators refuse illegal
- * transitions). A task whose child is running is read live from the child's memo.
+ * the run document (a running task read live from its child) and actions go to the run as updates
+ * (whose validators refuse illegal transitions).
  */
 export function createTaskService({ client, config, runs, now = () => new Date() }: TaskServiceDeps) {
   /** The task and its run's state; 404 for a task (or run) this token cannot see. */
@@ -48,40 +44,9 @@ export function createTaskService({ client, config, runs, now = () => new Date()
     return { run, task };
   }
 
-  /**
-   * A dispatched task that has not ended in its run's record is read from its child: the attempt
-   * and cost under way, or, when a detached child outlived its run, how it ended.
-   */
-  async function live(task: TaskView): Promise<TaskView> {
-    if (isTerminalTaskState(task.state) || task.dispatches === 0) return task;
-    const handle = client.workflow.getHandle(backgroundTaskWorkflowId(task.taskId));
-    const description = await runs
-      .withDeadline(() => handle.describe())
-      .catch((error: unknown) => {
-        if (error instanceof WorkflowNotFoundError) return undefined;
-        throw error;
-      });
-    if (!description) return task;
-    const temporal = runs.link(task.temporal.workflowId, description.runId);
-    if (description.status.name === 'COMPLETED') {
-      const outcome = (await runs.withDeadline(() => handle.result())) as BackgroundTaskOutcome;
-      const finishedAt = description.closeTime?.toISOString() ?? new Date().toISOString();
-      return { ...withTaskOutcome(task, outcome, finishedAt), temporal };
-    }
-    const progress = description.memo?.[taskMemoKey] as BackgroundTaskProgress | undefined;
-    if (!progress || description.status.name !== 'RUNNING') return { ...task, temporal };
-    return {
-      ...task,
-      attempt: progress.attempt,
-      costMicroUsd: task.costMicroUsd + progress.costMicroUsd,
-      model: { ...task.model, selected: progress.modelId },
-      temporal,
-    };
-  }
-
   async function get(principal: Principal, taskId: string): Promise<TaskView> {
     const { task } = await locate(principal, taskId);
-    return live(task);
+    return task;
   }
 
   /**
@@ -89,20 +54,21 @@ export function createTaskService({ client, config, runs, now = () => new Date()
    * illegal from it, or when the run has ended (its tasks can then only be cancelled, if detached).
    */
   async function act(principal: Principal, taskId: string, action: TaskOperatorAction, body: TaskActionBody): Promise<TaskView> {
-    const { run, task: recorded } = await locate(principal, taskId);
-    const task = await live(recorded);
-    const refusal = operatorActionRefusal(taskId, action, task.state);
-    if (refusal) throw new PalyraError('conflict', refusal, { taskId, state: task.state, action });
+    const { run, task } = await locate(principal, taskId);
     if (body.expiresAt !== undefined && action !== 'retry') {
       throw new PalyraError('validation_failed', 'body.expiresAt: only a retry takes a new expiresAt', {
         field: 'body.expiresAt',
       });
     }
-    if (body.expiresAt && Date.parse(body.expiresAt) <= now().getTime()) {
-      throw new PalyraError('validation_failed', `body.expiresAt: ${body.expiresAt} is not in the future`, {
-        field: 'body.expiresAt',
-      });
+    if (body.expiresAt) {
+      const [problem] = taskTimingProblems(
+        { expiresAtMs: Date.parse(body.expiresAt), ...(task.notBefore ? { notBeforeMs: Date.parse(task.notBefore) } : {}) },
+        now().getTime(),
+      );
+      if (problem) throw new PalyraError('validation_failed', `body.expiresAt: ${problem.message}`, { field: 'body.expiresAt' });
     }
+    const refusal = operatorActionRefusal(taskId, action, task.state);
+    if (refusal) throw new PalyraError('conflict', refusal, { taskId, state: task.state, action });
     if (isTerminalRunState(run.state)) {
       if (action === 'cancel' && task.state === 'running') {
         // A detached task outlived its run: stop its child directly; it settles and ends cancelled.

@@ -41,6 +41,7 @@ export function resolveTaskSpecs(
       config,
       { model: request.model, simulation: request.simulation, maxOutputTokens: request.budgetTokens },
       taskField,
+      'budgetTokens',
     );
     const { model: _model, ...task } = request;
     return { ...task, model: choice, maxOutputTokens: modelMaxOutputTokens } as BackgroundTaskSpec;
