@@ -21,7 +21,11 @@ let app: FastifyInstance;
 let worker: { stop(): Promise<void> };
 beforeAll(async () => {
   // A short grace: a finished run stays open 3 s for a retry of a task that did not succeed.
-  stack = await openTestStack({ tasks: { retryInitialIntervalMs: 50, retryMaximumIntervalMs: 200, retryGraceMs: 3_000 } });
+  // A stream silent for 2 s counts as stalled.
+  stack = await openTestStack({
+    runs: { heartbeatTimeoutMs: 2_000 },
+    tasks: { retryInitialIntervalMs: 50, retryMaximumIntervalMs: 200, retryGraceMs: 3_000 },
+  });
   app = stack.app;
   // One worker for the whole file: the cases differ in their runs, not in their worker.
   worker = await startTestWorker(stack.config, stack.ledger.repo);
@@ -253,6 +257,23 @@ describe('background tasks on the dev server', () => {
     expect(run.state).toBe('succeeded');
     expect(run.backgroundTasks.map((task: { state: string }) => task.state)).toEqual(['succeeded', 'succeeded']);
     await expectAllClosed([`${started.runId}-1`, `${started.runId}-2`]);
+  });
+
+  it('charges a stalled attempt for what it streamed and retries the task', async () => {
+    const stallsOnce = { outputTokens: 20, chunkDelayMs: 5, stallAfterTokens: 5, stallMs: 5_000 };
+    const started = await startRun({ backgroundTasks: [summaryTask({}, stallsOnce as never)] });
+    const taskId = `${started.runId}-1`;
+    const run = await waitForRunEnd(app, started.runId);
+    const [task] = run.backgroundTasks;
+    expect(task).toMatchObject({ state: 'succeeded', attempt: 2 });
+    const stalled = await stack.ledger.repo.getReservation(taskAttemptBookingId(taskId, 1, 1));
+    const answered = await stack.ledger.repo.getReservation(taskAttemptBookingId(taskId, 1, 2));
+    // The stalled attempt pays for its prompt and the 5 tokens it streamed; the second for its answer.
+    expect(stalled).toMatchObject({ state: 'settled' });
+    expect(stalled!.settledMicroUsd).toBeGreaterThan(0);
+    expect(answered).toMatchObject({ state: 'settled' });
+    expect(task.costMicroUsd).toBe(stalled!.settledMicroUsd! + answered!.settledMicroUsd!);
+    await expectAllClosed([taskId]);
   });
 
   it('a terminated run does not leave its tasks running: the parent-close policy cancels them and they settle', async () => {
