@@ -8,7 +8,15 @@ import {
 } from '../../src/temporal/contracts';
 import { bearer, openTestStack, testTokens, type TestStack } from '../support/app';
 import { expectBooksClosed, waitForRunEnd } from '../support/runs';
-import { expectNoOpenChildren, getTask, summaryTask, taskAction, waitForTask } from '../support/tasks';
+import {
+  addTasks,
+  expectNoOpenChildren,
+  getTask,
+  startRunWithTasks,
+  summaryTask,
+  taskAction,
+  waitForTask,
+} from '../support/tasks';
 import { startTestWorker } from '../support/temporal';
 
 /**
@@ -35,24 +43,7 @@ afterAll(async () => {
   await stack?.close();
 });
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the run as JSON, asserted field by field
-async function startRun(body: Record<string, unknown>): Promise<any> {
-  const response = await app.inject({
-    method: 'POST',
-    url: '/v1/runs',
-    headers: bearer(testTokens.acmeService),
-    payload: {
-      tenantId: 'acme',
-      principalId: 'svc-notes',
-      messages: [{ role: 'user', content: 'take notes on the meeting' }],
-      model: 'sim-standard',
-      simulation: { outputTokens: 4, chunkDelayMs: 5 },
-      ...body,
-    },
-  });
-  expect(response.statusCode).toBe(202);
-  return response.json();
-}
+const startRun = (body: Record<string, unknown>) => startRunWithTasks(app, body);
 
 /** What every case must leave behind: balanced books, nothing on hold, no child still running. */
 async function expectAllClosed(taskIds: readonly string[]): Promise<void> {
@@ -206,18 +197,11 @@ describe('background tasks on the dev server', () => {
   it('adds tasks to a running run, retries a failing task up to maxAttempts and ends it failed with the last error', async () => {
     const started = await startRun({ simulation: { outputTokens: 60, chunkDelayMs: 20 } });
     await waitForRunState(started.runId, 'running');
-    const added = await app.inject({
-      method: 'POST',
-      url: `/v1/runs/${started.runId}/tasks`,
-      headers: bearer(testTokens.acmeService),
-      payload: {
-        backgroundTasks: [
-          summaryTask({ maxAttempts: 2 }, { outputTokens: 3, chunkDelayMs: 5, failAttempts: 5, failure: 'http_500' } as never),
-          // Names the dearest model: side work still goes where routing sends it, never above the default.
-          { kind: 'classification', input: { text: 'refund please', labels: ['billing', 'support'] }, model: 'sim-premium' },
-        ],
-      },
-    });
+    const added = await addTasks(app, started.runId, [
+      summaryTask({ maxAttempts: 2 }, { outputTokens: 3, chunkDelayMs: 5, failAttempts: 5, failure: 'http_500' } as never),
+      // Names the dearest model: side work still goes where routing sends it, never above the default.
+      { kind: 'classification', input: { text: 'refund please', labels: ['billing', 'support'] }, model: 'sim-premium' },
+    ]);
     expect(added.statusCode).toBe(201);
     expect(added.json().tasks.map((task: { taskId: string }) => task.taskId)).toEqual([
       `${started.runId}-1`,
@@ -231,12 +215,7 @@ describe('background tasks on the dev server', () => {
     // The auxiliary task was routed on its own: never dearer than the default model.
     expect(['sim-small', 'sim-standard']).toContain(classified.model.selected);
 
-    const ended = await app.inject({
-      method: 'POST',
-      url: `/v1/runs/${started.runId}/tasks`,
-      headers: bearer(testTokens.acmeService),
-      payload: { backgroundTasks: [summaryTask()] },
-    });
+    const ended = await addTasks(app, started.runId, [summaryTask()]);
     expect(ended.statusCode).toBe(409);
     expect(ended.json().error.message).toMatch(/has ended succeeded/);
     await expectAllClosed([`${started.runId}-1`, `${started.runId}-2`]);
@@ -246,12 +225,7 @@ describe('background tasks on the dev server', () => {
     const started = await startRun({ backgroundTasks: [summaryTask({}, { outputTokens: 80, chunkDelayMs: 25 })] });
     await waitForTask(app, `${started.runId}-1`, (task) => task.state === 'running', 'running');
     await delay(500); // the run's own answer (4 tokens) is done by now: it only waits for its task
-    const added = await app.inject({
-      method: 'POST',
-      url: `/v1/runs/${started.runId}/tasks`,
-      headers: bearer(testTokens.acmeService),
-      payload: { backgroundTasks: [summaryTask()] },
-    });
+    const added = await addTasks(app, started.runId, [summaryTask()]);
     expect(added.statusCode).toBe(201);
     const run = await waitForRunEnd(app, started.runId);
     expect(run.state).toBe('succeeded');

@@ -1,10 +1,10 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { bearer, openTestStack, testTokens, type TestStack } from '../support/app';
+import { openTestStack, testTokens, type TestStack } from '../support/app';
 import { cliEnv, runCli } from '../support/processes';
 import { waitForRunEnd } from '../support/runs';
-import { getTask, summaryTask, waitForTask } from '../support/tasks';
+import { getTask, startRunWithTasks, summaryTask, waitForTask } from '../support/tasks';
 import { withTestWorker } from '../support/temporal';
 
 let stack: TestStack;
@@ -51,24 +51,13 @@ describe('palyra tasks (over real HTTP)', () => {
     const runId = await withTestWorker(
       stack.config,
       async () => {
-        const started = await stack.app.inject({
-          method: 'POST',
-          url: '/v1/runs',
-          headers: bearer(testTokens.acmeService),
-          payload: {
-            tenantId: 'acme',
-            principalId: 'svc-notes',
-            messages: [{ role: 'user', content: 'take notes on the meeting' }],
-            model: 'sim-standard',
-            // Still going when the CLI (about 1.5 s to start) adds its tasks.
-            simulation: { outputTokens: 300, chunkDelayMs: 25 },
-            maxConcurrentChildren: 1,
-            // Holds the only slot until the test cancels it, so added tasks stay queued however slow the CLI starts.
-            backgroundTasks: [summaryTask({}, { outputTokens: 2_000, chunkDelayMs: 25 })],
-          },
-        });
-        expect(started.statusCode).toBe(202);
-        const { runId } = started.json() as { runId: string };
+        const { runId } = (await startRunWithTasks(stack.app, {
+          // Still going when the CLI (about 1.5 s to start) adds its tasks.
+          simulation: { outputTokens: 300, chunkDelayMs: 25 },
+          maxConcurrentChildren: 1,
+          // Holds the only slot until the test cancels it, so added tasks stay queued however slow the CLI starts.
+          backgroundTasks: [summaryTask({}, { outputTokens: 2_000, chunkDelayMs: 25 })],
+        })) as { runId: string };
         const [slowId, summaryId, classifyId] = taskIdsOf(runId);
         await waitForTask(stack.app, slowId, (task) => task.state === 'running', 'running');
 

@@ -65,3 +65,32 @@ export function summaryTask(overrides: Record<string, unknown> = {}, simulation 
     ...overrides,
   };
 }
+
+/** Starts a run for acme with these extra fields (202 expected); a short simulated answer by default. */
+export async function startRunWithTasks(app: FastifyInstance, body: Record<string, unknown>): Promise<TaskJson> {
+  const response = await app.inject({
+    method: 'POST',
+    url: '/v1/runs',
+    headers: bearer(testTokens.acmeService),
+    payload: {
+      tenantId: 'acme',
+      principalId: 'svc-notes',
+      messages: [{ role: 'user', content: 'take notes on the meeting' }],
+      model: 'sim-standard',
+      simulation: { outputTokens: 4, chunkDelayMs: 5 },
+      ...body,
+    },
+  });
+  if (response.statusCode !== 202) throw new Error(`POST /v1/runs: ${response.statusCode} ${response.body}`);
+  return response.json();
+}
+
+/** `POST /v1/runs/:runId/tasks` as the run's service. */
+export function addTasks(app: FastifyInstance, runId: string, backgroundTasks: unknown[]) {
+  return app.inject({
+    method: 'POST',
+    url: `/v1/runs/${runId}/tasks`,
+    headers: bearer(testTokens.acmeService),
+    payload: { backgroundTasks },
+  });
+}

@@ -1,30 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { apiRequest, formatTable, target, withApiOptions } from '../api-client';
+import type { TaskView } from '../../api/tasks/schemas';
 import { guarded, print, usd, type JsonOption } from '../output';
-
-interface TaskView {
-  taskId: string;
-  runId: string;
-  kind: string;
-  state: string;
-  attempt: number;
-  maxAttempts: number;
-  priority: number;
-  notBefore?: string;
-  expiresAt?: string;
-  timeoutMs?: number;
-  budgetTokens?: number;
-  model: { requested: string | null; selected: string };
-  costMicroUsd: number;
-  result?: string;
-  error?: { code: string; message: string };
-  dispatches: number;
-  createdAt: string;
-  startedAt?: string;
-  finishedAt?: string;
-  temporal: { workflowId: string; uiUrl: string | null };
-}
 
 /** Same shape the API accepts (`z.iso.datetime({ offset: true })`): a date, a time and a zone. */
 const isoDateTime = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/;
