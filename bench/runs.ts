@@ -11,27 +11,12 @@
  *
  * Targets: governed throughput at least 0.5× the baseline; POST /v1/runs p99 under 150 ms.
  */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { NativeConnection, Worker } from '@temporalio/worker';
 import autocannon from 'autocannon';
-import { buildServer } from '../src/api/server';
-import { toolsDir } from '../src/cli/temporal-target';
-import { createLogger } from '../src/cli/logger';
-import { startWorker } from '../src/cli/services';
-import { configSchema, loadConfig } from '../src/config';
-import { openConfiguredLedger } from '../src/ledger/setup';
-import { createProviderHealthMonitor } from '../src/routing/health';
-import { connectClient } from '../src/temporal/client';
-import { locateTool, startDevServer, temporalCli } from '../src/temporal/dev-server';
-import { registerSearchAttributes } from '../src/temporal/search-attributes';
-import { findFreePort } from '../src/util/net';
 import { percentile, writeResults } from './results';
+import { baselineTaskQueue, openBenchStack } from './support/stack';
 
 const concurrency = 32;
-const token = 'bench-admin-token-0123456789';
 
 /** Runs `total` jobs with `concurrency` in flight; returns the elapsed milliseconds. */
 async function drive(total: number, job: (i: number) => Promise<void>): Promise<number> {
@@ -47,49 +32,8 @@ async function drive(total: number, job: (i: number) => Promise<void>): Promise<
 
 async function main() {
   const total = Number(process.argv[2] ?? 200);
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'palyra-bench-runs-'));
-  const dbDir = process.argv[3] ? fs.mkdtempSync(path.join(process.argv[3], 'palyra-bench-temporal-')) : dir;
-  const cli = locateTool(temporalCli, { toolsDir: toolsDir(loadConfig().config), allowInstall: true });
-  const server = await startDevServer({
-    cliPath: cli.path,
-    port: await findFreePort(),
-    uiPort: await findFreePort(),
-    dbFile: path.join(dbDir, 'temporal.db'),
-    namespace: 'default',
-  });
-  const config = configSchema.parse({
-    dataDir: dir,
-    logLevel: 'warn',
-    temporal: { address: server.address, taskQueue: 'bench-governed' },
-    server: { port: await findFreePort(), rateLimit: { max: 1_000_000, timeWindowMs: 60_000 } },
-    auth: { tokens: [{ name: 'bench', token, role: 'admin', tenants: ['*'] }] },
-  });
-  const logger = createLogger(config, 'bench');
-  const { client, connection } = await connectClient({ address: server.address, namespace: 'default' });
-  await registerSearchAttributes(connection, 'default');
-  const ledger = await openConfiguredLedger(config, logger);
-  const health = createProviderHealthMonitor();
-  const worker = await startWorker(config, server.address, logger, ledger.repo, health);
-  // The baseline's own worker with default settings, like Palyra's, on a queue of its own.
-  const baselineConnection = await NativeConnection.connect({ address: server.address });
-  const baselineWorker = await Worker.create({
-    connection: baselineConnection,
-    namespace: 'default',
-    taskQueue: 'bench-baseline',
-    workflowsPath: require.resolve('./support/baseline-workflows'),
-    activities: { noop: async () => undefined },
-  });
-  const baselineDone = baselineWorker.run();
-  const app = await buildServer({
-    config,
-    logger: false,
-    temporal: { client, connection, uiUrl: undefined },
-    tokens: config.auth.tokens,
-    ledger: ledger.repo,
-    providerHealth: health,
-    version: 'bench',
-  });
-  const url = await app.listen({ host: '127.0.0.1', port: config.server.port });
+  const stack = await openBenchStack('runs', { dbParentDir: process.argv[3] });
+  const { client, url, headers } = stack;
   const body = (i: number) =>
     JSON.stringify({
       tenantId: 'bench',
@@ -98,7 +42,6 @@ async function main() {
       maxOutputTokens: 16,
       simulation: { outputTokens: 1, chunkDelayMs: 0 },
     });
-  const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
 
   try {
     // Warm-up: bundles are built, connections open, caches filled.
@@ -106,7 +49,7 @@ async function main() {
       const response = await fetch(`${url}/v1/runs`, { method: 'POST', headers, body: body(i) });
       const { runId } = (await response.json()) as { runId: string };
       await client.workflow.getHandle(`run-${runId}`).result();
-      await client.workflow.execute('baselineWorkflow', { taskQueue: 'bench-baseline', workflowId: `warm-${i}` });
+      await client.workflow.execute('baselineWorkflow', { taskQueue: baselineTaskQueue, workflowId: `warm-${i}` });
     });
 
     const governedMs = await drive(total, async (i) => {
@@ -116,7 +59,7 @@ async function main() {
       await client.workflow.getHandle(`run-${runId}`).result();
     });
     const baselineMs = await drive(total, async (i) => {
-      await client.workflow.execute('baselineWorkflow', { taskQueue: 'bench-baseline', workflowId: `baseline-${i}` });
+      await client.workflow.execute('baselineWorkflow', { taskQueue: baselineTaskQueue, workflowId: `baseline-${i}` });
     });
 
     // Unloaded: one POST at a time, what a single caller waits for its admission.
@@ -141,7 +84,7 @@ async function main() {
     const baselinePerSecond = (total / baselineMs) * 1000;
     const ratio = governedPerSecond / baselinePerSecond;
     const result = {
-      temporalDb: path.join(dbDir, 'temporal.db'),
+      temporalDb: stack.temporalDb,
       runs: total,
       concurrency,
       governedRunsPerSecond: governedPerSecond,
@@ -178,16 +121,7 @@ async function main() {
       ].join('\n'),
     );
   } finally {
-    await app.close();
-    baselineWorker.shutdown();
-    await baselineDone.catch(() => undefined);
-    await baselineConnection.close();
-    await worker.stop();
-    await ledger.close();
-    await connection.close();
-    await server.stop();
-    fs.rmSync(dir, { recursive: true, force: true });
-    fs.rmSync(dbDir, { recursive: true, force: true });
+    await stack.close();
   }
 }
 
