@@ -57,7 +57,7 @@ export function createTaskScheduler(run: RunDocument, input: RunWorkflowInput, o
   const childScopes = new Map<string, CancellationScope>();
   (input.backgroundTasks ?? []).forEach((spec, index) => specs.set(run.backgroundTasks[index]!.taskId, spec));
   let dispatchOpen = false;
-  /** Set when the run is finishing: it takes no new tasks (retries are still taken). */
+  /** Set when the run is finishing: it takes no new tasks, and its tasks can only be cancelled. */
   let closing = false;
   /** Set when the run completes: the loop ends and nothing more is taken. */
   let stopped = false;
@@ -115,8 +115,8 @@ export function createTaskScheduler(run: RunDocument, input: RunWorkflowInput, o
       },
     };
     // Each child gets a scope of its own, under the scheduler's non-cancellable one: the run
-    // decides when a child is cancelled (operator, expiry of the run, the run's own cancellation),
-    // so it can mark the task `cancel_requested` first.
+    // decides when a child is cancelled (an operator, the run's own end), so it can mark the task
+    // `cancel_requested` first. Deadlines the child enforces itself.
     const scope = new CancellationScope();
     childScopes.set(task.taskId, scope);
     void scope
