@@ -12,6 +12,7 @@ import {
   addTasks,
   expectNoOpenChildren,
   getTask,
+  postRun,
   startRunWithTasks,
   summaryTask,
   taskAction,
@@ -317,18 +318,7 @@ async function waitForRunState(runId: string, state: string): Promise<void> {
 }
 
 describe('background task requests', () => {
-  const tasksOf = async (backgroundTasks: unknown[]) =>
-    app.inject({
-      method: 'POST',
-      url: '/v1/runs',
-      headers: bearer(testTokens.acmeService),
-      payload: {
-        tenantId: 'acme',
-        principalId: 'svc-notes',
-        messages: [{ role: 'user', content: 'hello' }],
-        backgroundTasks,
-      },
-    });
+  const tasksOf = (backgroundTasks: unknown[]) => postRun(app, { backgroundTasks });
   const inAnHour = () => new Date(Date.now() + 3_600_000).toISOString();
 
   it.each([

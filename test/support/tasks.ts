@@ -66,9 +66,9 @@ export function summaryTask(overrides: Record<string, unknown> = {}, simulation 
   };
 }
 
-/** Starts a run for acme with these extra fields (202 expected); a short simulated answer by default. */
-export async function startRunWithTasks(app: FastifyInstance, body: Record<string, unknown>): Promise<TaskJson> {
-  const response = await app.inject({
+/** `POST /v1/runs` for acme with these extra fields (a short simulated answer by default). */
+export function postRun(app: FastifyInstance, body: Record<string, unknown>) {
+  return app.inject({
     method: 'POST',
     url: '/v1/runs',
     headers: bearer(testTokens.acmeService),
@@ -81,6 +81,11 @@ export async function startRunWithTasks(app: FastifyInstance, body: Record<strin
       ...body,
     },
   });
+}
+
+/** Starts a run (202 expected) and returns its answer. */
+export async function startRunWithTasks(app: FastifyInstance, body: Record<string, unknown>): Promise<TaskJson> {
+  const response = await postRun(app, body);
   if (response.statusCode !== 202) throw new Error(`POST /v1/runs: ${response.statusCode} ${response.body}`);
   return response.json();
 }
