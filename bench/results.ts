@@ -14,3 +14,19 @@ export function percentile(sorted: number[], p: number): number {
   const index = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1);
   return sorted[Math.max(0, index)] as number;
 }
+
+/** Prints a two-column table of measures, lines under it, then where the JSON results went. */
+export function reportMeasures(name: string, rows: [string, string][], notes: string[], data: unknown): void {
+  process.stdout.write(
+    [
+      '',
+      '| measure | value |',
+      '|---|---|',
+      ...rows.map(([measure, value]) => `| ${measure} | ${value} |`),
+      '',
+      ...notes,
+      `results: ${writeResults(name, data)}`,
+      '',
+    ].join('\n'),
+  );
+}

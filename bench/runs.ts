@@ -13,7 +13,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import autocannon from 'autocannon';
-import { percentile, writeResults } from './results';
+import { percentile, reportMeasures } from './results';
 import { baselineTaskQueue, openBenchStack } from './support/stack';
 
 const concurrency = 32;
@@ -102,23 +102,27 @@ async function main() {
       },
     };
     const f = (n: number, d = 1) => n.toFixed(d);
-    process.stdout.write(
+    reportMeasures(
+      'runs',
       [
-        '',
-        '| measure | value |',
-        '|---|---|',
-        `| governed runs/s (end to end, c=${concurrency}) | ${f(governedPerSecond)} |`,
-        `| baseline workflows/s (one no-op activity) | ${f(baselinePerSecond)} |`,
-        `| ratio | ${f(ratio, 2)}× |`,
-        `| POST /v1/runs p50 / p99 / max (c=${concurrency}, ${load.requests.total} requests) | ${load.latency.p50} / ${load.latency.p99} / ${load.latency.max} ms |`,
-        `| POST /v1/runs non-2xx / errors | ${load.non2xx} / ${load.errors} |`,
-        `| POST /v1/runs alone p50 / p99 (c=1, ${single.length} requests) | ${f(percentile(single, 50), 0)} / ${f(percentile(single, 99), 0)} ms |`,
-        '',
+        [`governed runs/s (end to end, c=${concurrency})`, f(governedPerSecond)],
+        ['baseline workflows/s (one no-op activity)', f(baselinePerSecond)],
+        ['ratio', `${f(ratio, 2)}×`],
+        [
+          `POST /v1/runs p50 / p99 / max (c=${concurrency}, ${load.requests.total} requests)`,
+          `${load.latency.p50} / ${load.latency.p99} / ${load.latency.max} ms`,
+        ],
+        ['POST /v1/runs non-2xx / errors', `${load.non2xx} / ${load.errors}`],
+        [
+          `POST /v1/runs alone p50 / p99 (c=1, ${single.length} requests)`,
+          `${f(percentile(single, 50), 0)} / ${f(percentile(single, 99), 0)} ms`,
+        ],
+      ],
+      [
         `targets: throughput ${f(ratio, 2)}× baseline (≥ 0.5×: ${ratio >= 0.5 ? 'met' : 'MISSED'}), ` +
           `POST p99 ${load.latency.p99} ms (< 150 ms: ${load.latency.p99 < 150 ? 'met' : 'MISSED'})`,
-        `results: ${writeResults('runs', result)}`,
-        '',
-      ].join('\n'),
+      ],
+      result,
     );
   } finally {
     await stack.close();

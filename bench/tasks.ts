@@ -9,7 +9,7 @@
  * No target is set for it yet; the figure says what the scheduler and the governed path cost per task.
  */
 import { performance } from 'node:perf_hooks';
-import { percentile, writeResults } from './results';
+import { percentile, reportMeasures } from './results';
 import { baselineTaskQueue, openBenchStack } from './support/stack';
 
 async function main() {
@@ -78,20 +78,17 @@ async function main() {
       ratio: baselineMs / governedMs,
     };
     const f = (n: number, d = 1) => n.toFixed(d);
-    process.stdout.write(
+    reportMeasures(
+      'tasks',
       [
-        '',
-        '| measure | value |',
-        '|---|---|',
-        `| run with ${tasks} tasks, ${concurrency} at once: POST to completion, median of ${repeats} | ${f(governedMs, 0)} ms |`,
-        `| governed tasks/s | ${f(result.governedTasksPerSecond)} |`,
-        `| baseline: ${tasks} plain children, ${concurrency} at once, median | ${f(baselineMs, 0)} ms |`,
-        `| baseline children/s | ${f(result.baselineChildrenPerSecond)} |`,
-        `| ratio (governed / baseline throughput) | ${f(result.ratio, 2)}× |`,
-        '',
-        `results: ${writeResults('tasks', result)}`,
-        '',
-      ].join('\n'),
+        [`run with ${tasks} tasks, ${concurrency} at once: POST to completion, median of ${repeats}`, `${f(governedMs, 0)} ms`],
+        ['governed tasks/s', f(result.governedTasksPerSecond)],
+        [`baseline: ${tasks} plain children, ${concurrency} at once, median`, `${f(baselineMs, 0)} ms`],
+        ['baseline children/s', f(result.baselineChildrenPerSecond)],
+        ['ratio (governed / baseline throughput)', `${f(result.ratio, 2)}×`],
+      ],
+      [],
+      result,
     );
   } finally {
     await stack.close();

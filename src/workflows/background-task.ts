@@ -23,7 +23,7 @@ import {
 import {
   describeFailure,
   isRetryableFailure,
-  ledgerRetry,
+  ledgerCallOptions,
   reservationExpiresAt,
   tokensStreamedBeforeStop,
 } from './governed-steps';
@@ -122,10 +122,7 @@ async function governedAttempt(
   progress: BackgroundTaskProgress,
 ): Promise<AttemptResult> {
   const bookingId = taskAttemptBookingId(input.taskId, input.dispatch, attempt);
-  const { planRun, admitRun, settleRun } = proxyLocalActivities<PalyraActivities>({
-    startToCloseTimeout: '30s',
-    retry: ledgerRetry,
-  });
+  const { planRun, admitRun, settleRun } = proxyLocalActivities<PalyraActivities>(ledgerCallOptions);
   // The task retries whole attempts itself (each with its own reservation), so one provider call
   // is one attempt.
   const { invokeProvider } = proxyActivities<PalyraActivities>({

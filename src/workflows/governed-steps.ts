@@ -9,6 +9,7 @@ import {
   CancelledFailure,
   TimeoutFailure,
   type ActivityOptions,
+  type LocalActivityOptions,
 } from '@temporalio/workflow';
 import { nonRetryableFailureTypes, type ProviderHeartbeat, type RunError } from '../temporal/contracts';
 
@@ -28,6 +29,12 @@ export const ledgerRetry: ActivityOptions['retry'] = {
   maximumInterval: '10s',
   nonRetryableErrorTypes: nonRetryableFailureTypes,
 };
+
+/**
+ * Routing and the ledger are short database calls: local activities run them inside the workflow
+ * task, without a round trip through the task queue each (so admission answers in one task).
+ */
+export const ledgerCallOptions: LocalActivityOptions = { startToCloseTimeout: '30s', retry: ledgerRetry };
 
 /**
  * A hold outlives the longest the provider step can take (every attempt to its timeout) plus a

@@ -32,7 +32,13 @@ import {
   type RunError,
   type RunWorkflowInput,
 } from '../temporal/contracts';
-import { describeFailure, ledgerRetry, providerRetry, reservationExpiresAt, tokensStreamedBeforeStop } from './governed-steps';
+import {
+  describeFailure,
+  ledgerCallOptions,
+  providerRetry,
+  reservationExpiresAt,
+  tokensStreamedBeforeStop,
+} from './governed-steps';
 import { createTaskScheduler, type TaskScheduler } from './task-scheduler';
 
 /**
@@ -107,12 +113,7 @@ export async function runWorkflow(input: RunWorkflowInput): Promise<RunDocument>
     // Wait for the stream to stop and say how far it got, so a cancelled run pays for what it used.
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   });
-  // Routing and the ledger are short database calls: local activities run them inside the workflow
-  // task, without a round trip through the task queue each (so admission answers in one task).
-  const { planRun, admitRun, settleRun } = proxyLocalActivities<PalyraActivities>({
-    startToCloseTimeout: '30s',
-    retry: ledgerRetry,
-  });
+  const { planRun, admitRun, settleRun } = proxyLocalActivities<PalyraActivities>(ledgerCallOptions);
 
   let route: ChosenRoute | RunError;
   try {

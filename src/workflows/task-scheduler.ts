@@ -10,6 +10,7 @@ import {
   isTerminalTaskState,
   operatorActionRefusal,
   planDispatch,
+  retryableTaskStates,
   taskClassOf,
   taskMessages,
   taskNeedsJson,
@@ -289,7 +290,7 @@ export function createTaskScheduler(run: RunDocument, input: RunWorkflowInput, o
 
     /** Whether an operator could still retry a task (one ended failed, cancelled or expired). */
     anyRetryable(): boolean {
-      return run.backgroundTasks.some((task) => ['failed', 'cancelled', 'expired'].includes(task.state));
+      return run.backgroundTasks.some((task) => retryableTaskStates.includes(task.state));
     },
 
     /** How long a finished run stays open for retries of its tasks that did not succeed. */

@@ -12,7 +12,7 @@ import {
   addTasks,
   expectNoOpenChildren,
   getTask,
-  postRun,
+  postTaskRun,
   startRunWithTasks,
   summaryTask,
   taskAction,
@@ -318,7 +318,7 @@ async function waitForRunState(runId: string, state: string): Promise<void> {
 }
 
 describe('background task requests', () => {
-  const tasksOf = (backgroundTasks: unknown[]) => postRun(app, { backgroundTasks });
+  const tasksOf = (backgroundTasks: unknown[]) => postTaskRun(app, { backgroundTasks });
   const inAnHour = () => new Date(Date.now() + 3_600_000).toISOString();
 
   it.each([

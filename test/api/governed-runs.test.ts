@@ -6,7 +6,7 @@ import { costMicroUsd } from '../../src/domain/pricing';
 import { runStateQuery, runWorkflowId } from '../../src/temporal/contracts';
 import { bearer, buildTestApp, testTokens } from '../support/app';
 import { ledgerDialects, openTestLedger, type TestLedger } from '../support/ledger';
-import { expectBooksClosed, waitForRunEnd, windowsOfRun } from '../support/runs';
+import { expectBooksClosed, postRun, waitForRunEnd, windowsOfRun } from '../support/runs';
 import { connectTestClient, withTestWorker } from '../support/temporal';
 
 /** sim-standard in the default config: $2.50 in / $10 out per MTok. */
@@ -55,18 +55,12 @@ describe.each(ledgerDialects())('governed runs on the %s ledger', (dialect) => {
   const withWorker = <T>(fn: () => Promise<T>) => withTestWorker(config, fn, ledger.repo);
   /** Starts a run through `target` (the describe's app unless a test built one with other config). */
   const startRun = (body: Record<string, unknown> = {}, target: FastifyInstance = app) =>
-    target.inject({
-      method: 'POST',
-      url: '/v1/runs',
-      headers: bearer(testTokens.acmeService),
-      payload: {
-        tenantId: 'acme',
-        principalId: 'svc-checkout',
-        messages: [{ role: 'user', content: 'write a haiku about budgets' }],
-        model: 'sim-standard',
-        simulation: { outputTokens: 8, chunkDelayMs: 5 },
-        ...body,
-      },
+    postRun(target, {
+      principalId: 'svc-checkout',
+      messages: [{ role: 'user', content: 'write a haiku about budgets' }],
+      model: 'sim-standard',
+      simulation: { outputTokens: 8, chunkDelayMs: 5 },
+      ...body,
     });
   const finished = (runId: string) => waitForRunEnd(app, runId);
   const putPolicy = (policyId: string, hardLimit: number) =>
@@ -290,12 +284,11 @@ describe.each(ledgerDialects())('governed runs on the %s ledger', (dialect) => {
     await withWorker(async () => {
       const ids: string[] = [];
       for (let i = 0; i < 3; i++) {
-        const response = await app.inject({
-          method: 'POST',
-          url: '/v1/runs',
-          headers: bearer(testTokens.admin),
-          payload: { tenantId: tenant, principalId: 'p', messages: [{ role: 'user', content: `n${i}` }], model: 'sim-standard' },
-        });
+        const response = await postRun(
+          app,
+          { tenantId: tenant, principalId: 'p', messages: [{ role: 'user', content: `n${i}` }], model: 'sim-standard' },
+          testTokens.admin,
+        );
         ids.push(response.json().runId);
       }
       for (const id of ids) await finished(id);

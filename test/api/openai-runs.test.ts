@@ -4,9 +4,9 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { PalyraConfig } from '../../src/config';
 import { costMicroUsd } from '../../src/domain/pricing';
-import { bearer, openTestStack, testTokens, type TestStack } from '../support/app';
+import { openTestStack, type TestStack } from '../support/app';
 import type { TestLedger } from '../support/ledger';
-import { expectBooksClosed, waitForRunEnd, windowsOfRun } from '../support/runs';
+import { expectBooksClosed, postRun, waitForRunEnd, windowsOfRun } from '../support/runs';
 import { withTestWorker } from '../support/temporal';
 
 /**
@@ -82,16 +82,10 @@ afterEach(async () => {
 });
 
 async function runToEnd() {
-  const started = await app.inject({
-    method: 'POST',
-    url: '/v1/runs',
-    headers: bearer(testTokens.acmeService),
-    payload: {
-      tenantId: 'acme',
-      principalId: 'svc',
-      messages: [{ role: 'user', content: 'What are budgets?' }],
-      maxOutputTokens: 100,
-    },
+  const started = await postRun(app, {
+    principalId: 'svc',
+    messages: [{ role: 'user', content: 'What are budgets?' }],
+    maxOutputTokens: 100,
   });
   expect(started.statusCode).toBe(202);
   return waitForRunEnd(app, started.json().runId);

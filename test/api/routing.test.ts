@@ -4,7 +4,7 @@ import type { PalyraConfig } from '../../src/config';
 import { costMicroUsd } from '../../src/domain/pricing';
 import { bearer, openTestStack, testTokens, type TestStack } from '../support/app';
 import type { TestLedger } from '../support/ledger';
-import { expectBooksClosed, waitForRunEnd } from '../support/runs';
+import { expectBooksClosed, postRun, waitForRunEnd } from '../support/runs';
 import { withTestWorker } from '../support/temporal';
 
 /** The default models: sim-small (16k context, $0.15/$0.60), sim-standard (128k, $2.50/$10), sim-premium. */
@@ -70,16 +70,10 @@ describe('routing', () => {
     await withTestWorker(
       config,
       async () => {
-        const response = await app.inject({
-          method: 'POST',
-          url: '/v1/runs',
-          headers: bearer(testTokens.acmeService),
-          payload: {
-            tenantId: 'acme',
-            principalId: 'svc',
-            messages: message(' 7'.repeat(210_000)), // ~210k tokens: above every model's context window
-            simulation: { outputTokens: 1, chunkDelayMs: 0 },
-          },
+        const response = await postRun(app, {
+          principalId: 'svc',
+          messages: message(' 7'.repeat(210_000)), // ~210k tokens: above every model's context window
+          simulation: { outputTokens: 1, chunkDelayMs: 0 },
         });
         expect(response.statusCode).toBe(422);
         expect(response.json().error).toMatchObject({ code: 'no_route', message: expect.stringContaining('context window') });
@@ -104,18 +98,12 @@ describe('routing', () => {
       await withTestWorker(
         config,
         async () => {
-          const started = await app.inject({
-            method: 'POST',
-            url: '/v1/runs',
-            headers: bearer(testTokens.acmeService),
-            payload: {
-              tenantId: 'acme',
-              principalId: 'svc',
-              messages: message('summarise our spending'),
-              model: 'sim-standard',
-              maxOutputTokens: 1_000,
-              simulation: { outputTokens: 10, chunkDelayMs: 0 },
-            },
+          const started = await postRun(app, {
+            principalId: 'svc',
+            messages: message('summarise our spending'),
+            model: 'sim-standard',
+            maxOutputTokens: 1_000,
+            simulation: { outputTokens: 10, chunkDelayMs: 0 },
           });
           expect(started.statusCode).toBe(202);
           // The answer already names the model the run was admitted on.

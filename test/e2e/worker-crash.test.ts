@@ -13,7 +13,7 @@ import { runStateQuery, runWorkflowId, type ProviderHeartbeat, type RunDocument 
 import { bearer, buildTestApp, testTokens } from '../support/app';
 import { createTestLedgerStore, ledgerDialects, type TestLedgerStore } from '../support/ledger';
 import { cliEnv, descendantsOf, isAlive, killLeftoverProcesses, runCli, type CliProcess } from '../support/processes';
-import { windowsOfRun } from '../support/runs';
+import { postRun, windowsOfRun } from '../support/runs';
 import { connectTestClient, testTemporalAddress } from '../support/temporal';
 
 /** sim-standard in the default config: $2.50 in / $10 out per MTok. */
@@ -132,18 +132,12 @@ describe.each(ledgerDialects())('a worker killed with SIGKILL mid-stream, on the
 
     const workerA = await startWorkerProcess(env);
     const pidA = workerA.child.pid as number;
-    const started = await app.inject({
-      method: 'POST',
-      url: '/v1/runs',
-      headers: bearer(testTokens.acmeService),
-      payload: {
-        tenantId: 'acme',
-        principalId: 'svc-crash',
-        messages: [{ role: 'user', content: 'write a haiku about durable execution' }],
-        model: 'sim-standard',
-        maxOutputTokens: 100,
-        simulation,
-      },
+    const started = await postRun(app, {
+      principalId: 'svc-crash',
+      messages: [{ role: 'user', content: 'write a haiku about durable execution' }],
+      model: 'sim-standard',
+      maxOutputTokens: 100,
+      simulation,
     });
     expect(started.statusCode).toBe(202);
     const { runId, admission } = started.json();

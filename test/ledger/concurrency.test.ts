@@ -3,6 +3,7 @@ import path from 'node:path';
 import { createLedgerRepository, type ReserveOutcome } from '../../src/ledger';
 import { ledgerDialects, openTestLedger } from '../support/ledger';
 import { repoRoot } from '../support/processes';
+import { expectBooksClosed } from '../support/runs';
 import {
   admissibleReservations,
   concurrencyPolicy,
@@ -70,13 +71,7 @@ describe.each(ledgerDialects())('ledger concurrency on %s', (dialect) => {
       expect(after?.reserved).toBe(0);
       expect(after?.spent).toBe((admissibleReservations / 2) * 550);
       expect((after?.spent ?? 0) + (after?.reserved ?? 0)).toBeLessThanOrEqual(reservationCostMicroUsd * admissibleReservations);
-      const pending = await ledger.connection.db
-        .selectFrom('reservations')
-        .select('reservation_id')
-        .where('state', '=', 'pending')
-        .execute();
-      expect(pending).toEqual([]);
-      expect(await ledger.invariants(new Date())).toEqual([]);
+      await expectBooksClosed(ledger);
     } finally {
       await ledger.close();
     }

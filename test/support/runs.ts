@@ -7,6 +7,11 @@ import type { TestLedger } from './ledger';
 
 const terminalStates = ['succeeded', 'failed', 'cancelled', 'denied'];
 
+/** `POST /v1/runs` as acme's service (tenant `acme` unless the payload names another). */
+export function postRun(app: FastifyInstance, payload: Record<string, unknown>, token = testTokens.acmeService) {
+  return app.inject({ method: 'POST', url: '/v1/runs', headers: bearer(token), payload: { tenantId: 'acme', ...payload } });
+}
+
 /** Polls `GET /v1/runs/:runId` (as admin) until the run has ended; returns its document. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the run document as JSON, asserted field by field
 export async function waitForRunEnd(app: FastifyInstance, runId: string): Promise<any> {

@@ -3,6 +3,7 @@ import type { Client } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
 import { backgroundTaskWorkflowId } from '../../src/temporal/contracts';
 import { bearer, testTokens } from './app';
+import { postRun } from './runs';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- task documents as JSON, asserted field by field
 type TaskJson = any;
@@ -67,25 +68,19 @@ export function summaryTask(overrides: Record<string, unknown> = {}, simulation 
 }
 
 /** `POST /v1/runs` for acme with these extra fields (a short simulated answer by default). */
-export function postRun(app: FastifyInstance, body: Record<string, unknown>) {
-  return app.inject({
-    method: 'POST',
-    url: '/v1/runs',
-    headers: bearer(testTokens.acmeService),
-    payload: {
-      tenantId: 'acme',
-      principalId: 'svc-notes',
-      messages: [{ role: 'user', content: 'take notes on the meeting' }],
-      model: 'sim-standard',
-      simulation: { outputTokens: 4, chunkDelayMs: 5 },
-      ...body,
-    },
+export function postTaskRun(app: FastifyInstance, body: Record<string, unknown>) {
+  return postRun(app, {
+    principalId: 'svc-notes',
+    messages: [{ role: 'user', content: 'take notes on the meeting' }],
+    model: 'sim-standard',
+    simulation: { outputTokens: 4, chunkDelayMs: 5 },
+    ...body,
   });
 }
 
 /** Starts a run (202 expected) and returns its answer. */
 export async function startRunWithTasks(app: FastifyInstance, body: Record<string, unknown>): Promise<TaskJson> {
-  const response = await postRun(app, body);
+  const response = await postTaskRun(app, body);
   if (response.statusCode !== 202) throw new Error(`POST /v1/runs: ${response.statusCode} ${response.body}`);
   return response.json();
 }

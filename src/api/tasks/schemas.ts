@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { chatMessageSchema, simulationSchema } from '../common-schemas';
 import { taskClasses } from '../../domain/routing';
-import { taskKinds, taskStates } from '../../domain/tasks';
+import { taskKinds, taskOperatorActions, taskStates } from '../../domain/tasks';
 
 const text = z
   .string()
@@ -120,7 +120,7 @@ export const taskIdParamsSchema = z
   })
   .strict();
 
-export const taskActionParamsSchema = taskIdParamsSchema.extend({ action: z.enum(['pause', 'resume', 'retry', 'cancel']) });
+export const taskActionParamsSchema = taskIdParamsSchema.extend({ action: z.enum(taskOperatorActions) });
 
 export const taskActionBodySchema = z
   .object({

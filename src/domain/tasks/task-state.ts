@@ -25,6 +25,9 @@ export function holdsChildSlot(state: TaskState): boolean {
   return state === 'running' || state === 'cancel_requested';
 }
 
+/** Ended without succeeding: an operator may retry these. */
+export const retryableTaskStates: readonly TaskState[] = ['failed', 'cancelled', 'expired'];
+
 export const taskOperatorActions = ['pause', 'resume', 'retry', 'cancel'] as const;
 export type TaskOperatorAction = (typeof taskOperatorActions)[number];
 
@@ -32,7 +35,7 @@ export type TaskOperatorAction = (typeof taskOperatorActions)[number];
 const actionSources: Record<TaskOperatorAction, readonly TaskState[]> = {
   pause: ['queued'],
   resume: ['paused'],
-  retry: ['failed', 'cancelled', 'expired'],
+  retry: retryableTaskStates,
   cancel: ['queued', 'paused', 'running'],
 };
 
