@@ -47,8 +47,19 @@ export function openSqlite(file: string): LedgerConnection {
   return { db, dialect: 'sqlite', description: `sqlite:${file}`, close: () => db.destroy() };
 }
 
+/**
+ * Every ledger transaction is a handful of short statements. A lock wait past `lock_timeout` fails
+ * the transaction (the repository retries it) instead of queueing behind a stuck session, and no
+ * statement or idle transaction can hold window rows for longer than these limits.
+ */
+export const postgresSessionLimits = {
+  lock_timeout: 5_000,
+  statement_timeout: 15_000,
+  idle_in_transaction_session_timeout: 30_000,
+} as const;
+
 export function openPostgres(url: string, poolSize: number): LedgerConnection {
-  const pool = new pg.Pool({ connectionString: url, max: poolSize });
+  const pool = new pg.Pool({ connectionString: url, max: poolSize, ...postgresSessionLimits });
   const db = new Kysely<LedgerDatabase>({ dialect: new PostgresDialect({ pool }) });
   return { db, dialect: 'postgres', description: redactUrl(url), close: () => db.destroy() };
 }

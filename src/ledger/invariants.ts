@@ -24,15 +24,21 @@ export async function checkLedgerInvariants(db: Kysely<LedgerDatabase>, options:
   const violations: string[] = [];
   const reservationById = new Map(reservations.map((r) => [r.reservation_id, r]));
   const key = (policyId: string, periodKey: string) => `${policyId} ${periodKey}`;
-  const overridden = new Set(overrides.map((o) => o.reservation_id));
   const overaged = new Set(overages.map((o) => o.reservation_id));
 
-  // Windows that an approval override or an explained overage touched may exceed their limit.
-  const excused = new Set(
-    holds
-      .filter((h) => overridden.has(h.reservation_id) || overaged.has(h.reservation_id))
-      .map((h) => key(h.policy_id, h.period_key)),
-  );
+  // I1 allows a window past its limit by exactly what was admitted past it on the record: what each
+  // overage booked beyond its live hold, and the holds that an approval override let through.
+  const allowance = new Map<string, number>();
+  const allow = (id: string, amount: number) => allowance.set(id, (allowance.get(id) ?? 0) + amount);
+  const overageBy = new Map(overages.map((o) => [o.reservation_id, o]));
+  const overriddenPolicies = new Map(overrides.map((o) => [o.reservation_id, new Set(JSON.parse(o.policy_ids) as string[])]));
+  for (const hold of holds) {
+    const overage = overageBy.get(hold.reservation_id);
+    if (overage)
+      allow(key(hold.policy_id, hold.period_key), hold.metric === 'cost' ? overage.excess_micro_usd : overage.excess_tokens);
+    if (overriddenPolicies.get(hold.reservation_id)?.has(hold.policy_id))
+      allow(key(hold.policy_id, hold.period_key), hold.amount);
+  }
 
   const heldPending = new Map<string, number>();
   for (const hold of holds) {
@@ -54,9 +60,13 @@ export async function checkLedgerInvariants(db: Kysely<LedgerDatabase>, options:
   for (const window of windows) {
     const id = key(window.policy_id, window.period_key);
     const policy = policies.find((p) => p.policy_id === window.policy_id);
-    // I1: settled + reserved ≤ hard limit, except what a recorded approval or overage admitted.
-    if (policy && !excused.has(id) && window.spent + window.reserved > policy.hard_limit) {
-      violations.push(`I1 window ${id}: spent ${window.spent} + reserved ${window.reserved} > hard limit ${policy.hard_limit}`);
+    // I1: settled + reserved ≤ hard limit, plus what a recorded approval or overage admitted.
+    const allowed = (policy?.hard_limit ?? 0) + (allowance.get(id) ?? 0);
+    if (policy && window.spent + window.reserved > allowed) {
+      violations.push(
+        `I1 window ${id}: spent ${window.spent} + reserved ${window.reserved} > hard limit ${policy.hard_limit}` +
+          ` + recorded overages and approvals ${allowance.get(id) ?? 0}`,
+      );
     }
     // The reserved column is exactly what pending reservations hold.
     if (window.reserved !== (heldPending.get(id) ?? 0)) {

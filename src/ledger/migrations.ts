@@ -159,6 +159,23 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0004_overage_excess': {
+    async up(db) {
+      // I1 is checked exactly: a window may pass its limit by what recorded overages booked beyond
+      // their live holds, no more (before, any overage excused the whole window).
+      await db.schema
+        .alterTable('overages')
+        .addColumn('excess_micro_usd', 'bigint', (c) => c.notNull().defaultTo(0))
+        .execute();
+      await db.schema
+        .alterTable('overages')
+        .addColumn('excess_tokens', 'bigint', (c) => c.notNull().defaultTo(0))
+        .execute();
+      await sql`update overages set
+        excess_micro_usd = case when settled_micro_usd > reserved_micro_usd then settled_micro_usd - reserved_micro_usd else 0 end,
+        excess_tokens = case when settled_tokens > reserved_tokens then settled_tokens - reserved_tokens else 0 end`.execute(db);
+    },
+  },
 };
 
 export async function migrateLedger(db: Kysely<unknown>, dialect: 'sqlite' | 'postgres'): Promise<MigrationResultSet> {

@@ -70,8 +70,39 @@ export interface SettleRequest {
 }
 
 export type ResolutionOutcome =
-  | { status: 'settled'; reservationId: string; costMicroUsd: number; tokens: number; overage: boolean }
+  | {
+      status: 'settled';
+      reservationId: string;
+      costMicroUsd: number;
+      tokens: number;
+      overage: boolean;
+      /** Settled after the sweeper had expired the hold: booked as spend all the same. */
+      afterExpiry?: true;
+    }
   | { status: 'released' | 'expired'; reservationId: string };
+
+/** The overage reason of a settle that arrived after its hold had expired. */
+export const settledAfterExpiry = 'settled_after_expiry';
+
+export interface RenewHoldRequest {
+  reservationId: string;
+  /** The hold lives at least until then (never shortened). */
+  expiresAt: Date;
+  /** Total usage the hold must cover from now on, priced at the reservation's prices; raised if short. */
+  cover?: { inputTokens: number; outputTokens: number };
+}
+
+export type RenewHoldOutcome =
+  | {
+      status: 'held';
+      reservationId: string;
+      amountMicroUsd: number;
+      tokens: number;
+      toppedUp: boolean;
+      expiresAt: string;
+    }
+  | { status: 'refused'; reservationId: string; refusal: BudgetRefusal }
+  | { status: 'not_pending'; reservationId: string; state: string };
 
 export interface WindowReport {
   policyId: string;
@@ -118,6 +149,19 @@ export function createLedgerRepository({
    * SELECT … FOR UPDATE inside the transaction (see lockWindows).
    */
   async function writeTransaction<T>(fn: (trx: Db) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await writeTransactionOnce(fn);
+      } catch (error) {
+        // A deadlock, a lock wait past lock_timeout or a serialization failure rolled the whole
+        // transaction back: run it again (it re-reads everything), so callers never see them.
+        if (attempt >= maxTransactionAttempts || !isContention(error)) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 10 * 2 ** attempt * (0.5 + Math.random())));
+      }
+    }
+  }
+
+  async function writeTransactionOnce<T>(fn: (trx: Db) => Promise<T>): Promise<T> {
     const committed: (() => void)[] = [];
     const run = async (trx: Db) => {
       commitHooks.set(trx, committed);
@@ -429,16 +473,32 @@ export function createLedgerRepository({
   }
 
   /**
-   * Books the actual usage, priced with the reservation's own prices (and catalog version). New
-   * rows first, the contended window rows last, as in reserveInFull.
+   * Books the actual usage, priced with the reservation's own prices (and catalog version).
+   *
+   * The reservation is claimed first with a compare-and-set (`pending → settled`), so of two
+   * resolutions racing for it (a late settle and the sweeper, a retried activity beside its first
+   * attempt, two sweepers) exactly one touches the windows; the other returns the winner's outcome.
+   * A settle that finds its hold already expired still books what was consumed: as spend, with an
+   * overage entry `settled_after_expiry` (its hold went back when it expired, so nothing is released).
    */
   async function settle(request: SettleRequest): Promise<ResolutionOutcome> {
     return writeTransaction(async (trx) => {
-      const reservation = await loadReservation(trx, request.reservationId);
-      if (reservation.resolution) return JSON.parse(reservation.resolution) as ResolutionOutcome;
-      assertPending(reservation, 'settle');
-
       const now = clock();
+      const claim = (from: 'pending' | 'expired') =>
+        trx
+          .updateTable('reservations')
+          .set({ state: 'settled', resolved_at: now.toISOString() })
+          .where('reservation_id', '=', request.reservationId)
+          .where('state', '=', from)
+          .returningAll()
+          .executeTakeFirst();
+      let reservation = await claim('pending');
+      const afterExpiry = reservation === undefined;
+      const consumed = request.actual.inputTokens + request.actual.outputTokens > 0;
+      if (afterExpiry && consumed) reservation = await claim('expired');
+      if (!reservation) return resolvedBefore(trx, request.reservationId, 'settle');
+      await checkpoint('settle:reservation-claimed');
+
       const cost = costMicroUsd(
         {
           inputMicroUsdPerMTok: reservation.input_micro_usd_per_mtok,
@@ -447,26 +507,9 @@ export function createLedgerRepository({
         request.actual,
       );
       const tokens = request.actual.inputTokens + request.actual.outputTokens;
-      const holds = await trx
-        .selectFrom('reservation_holds')
-        .selectAll()
-        .where('reservation_id', '=', request.reservationId)
-        .execute();
-      const policies =
-        holds.length > 0
-          ? (
-              await trx
-                .selectFrom('budget_policies')
-                .selectAll()
-                .where(
-                  'policy_id',
-                  'in',
-                  holds.map((h) => h.policy_id),
-                )
-                .execute()
-            ).map(toPolicy)
-          : [];
       const actualFor = (metric: string) => (metric === 'cost' ? cost : tokens);
+      const holds = await holdsOf(trx, request.reservationId);
+      const policies = await policiesOf(trx, holds);
 
       if (holds.length > 0) {
         await trx
@@ -485,7 +528,11 @@ export function createLedgerRepository({
           .execute();
         await checkpoint('settle:usage-recorded');
       }
-      const overage = cost > reservation.amount_micro_usd || tokens > reservation.tokens;
+      // What this settle books beyond the hold still live for it: all of it after expiry.
+      const excess = afterExpiry
+        ? { cost, tokens }
+        : { cost: Math.max(0, cost - reservation.amount_micro_usd), tokens: Math.max(0, tokens - reservation.tokens) };
+      const overage = excess.cost > 0 || excess.tokens > 0;
       if (overage) {
         await trx
           .insertInto('overages')
@@ -495,7 +542,11 @@ export function createLedgerRepository({
             settled_micro_usd: cost,
             reserved_tokens: reservation.tokens,
             settled_tokens: tokens,
-            reason: request.overageReason ?? 'the provider reported more usage than was reserved',
+            excess_micro_usd: excess.cost,
+            excess_tokens: excess.tokens,
+            reason: afterExpiry
+              ? settledAfterExpiry
+              : (request.overageReason ?? 'the provider reported more usage than was reserved'),
             created_at: now.toISOString(),
           })
           .execute();
@@ -507,38 +558,29 @@ export function createLedgerRepository({
         costMicroUsd: cost,
         tokens,
         overage,
+        ...(afterExpiry ? { afterExpiry: true } : {}),
       };
       await trx
         .updateTable('reservations')
-        .set({
-          state: 'settled',
-          resolved_at: now.toISOString(),
-          settled_micro_usd: cost,
-          settled_tokens: tokens,
-          resolution: JSON.stringify(outcome),
-        })
+        .set({ settled_micro_usd: cost, settled_tokens: tokens, resolution: JSON.stringify(outcome) })
         .where('reservation_id', '=', request.reservationId)
         .execute();
       await checkpoint('settle:reservation-resolved');
 
       const crossings: Crossing[] = [];
-      for (const hold of [...holds].sort((a, b) =>
-        byWindow(
-          { policy: { policyId: a.policy_id } as BudgetPolicy, periodKey: a.period_key },
-          { policy: { policyId: b.policy_id } as BudgetPolicy, periodKey: b.period_key },
-        ),
-      )) {
+      for (const hold of holds) {
         const actual = actualFor(hold.metric);
+        const released = afterExpiry ? 0 : hold.amount;
         const booked = await trx
           .updateTable('policy_windows')
-          .set((eb) => ({ reserved: eb('reserved', '-', hold.amount), spent: eb('spent', '+', actual) }))
+          .set((eb) => ({ reserved: eb('reserved', '-', released), spent: eb('spent', '+', actual) }))
           .where('policy_id', '=', hold.policy_id)
           .where('period_key', '=', hold.period_key)
           .returning(['spent', 'reserved'])
           .executeTakeFirstOrThrow();
-        const policy = policies.find((p) => p.policyId === hold.policy_id);
+        const policy = policies.get(hold.policy_id);
         const after = booked.spent + booked.reserved;
-        if (policy) crossings.push({ policy, periodKey: hold.period_key, before: after - actual + hold.amount, after });
+        if (policy) crossings.push({ policy, periodKey: hold.period_key, before: after - actual + released, after });
         await checkpoint(`settle:window-booked:${hold.policy_id}`);
       }
       await recordCrossings(trx, crossings, now);
@@ -547,11 +589,21 @@ export function createLedgerRepository({
   }
 
   async function release(reservationId: string): Promise<ResolutionOutcome> {
-    return resolveUnused(reservationId, 'released');
+    return writeTransaction(async (trx) => {
+      const outcome = await resolveUnused(trx, reservationId, 'released', clock());
+      return outcome ?? resolvedBefore(trx, reservationId, 'release');
+    });
   }
 
-  /** The sweeper: expires every pending reservation past its expiry, one transaction each. */
-  async function expireDue(now: Date = clock()): Promise<string[]> {
+  /**
+   * The sweeper: expires every pending reservation past its expiry, one transaction each. A
+   * reservation that fails to expire is reported to `onFailure` and skipped, so one bad row never
+   * stalls the expiry of the others. Safe beside other sweepers: each expiry is a compare-and-set.
+   */
+  async function expireDue(
+    now: Date = clock(),
+    onFailure: (reservationId: string, error: Error) => void = () => undefined,
+  ): Promise<string[]> {
     const due = await db
       .selectFrom('reservations')
       .select('reservation_id')
@@ -562,35 +614,191 @@ export function createLedgerRepository({
       .execute();
     const expired: string[] = [];
     for (const { reservation_id } of due) {
-      const outcome = await resolveUnused(reservation_id, 'expired', now);
-      if (outcome.status === 'expired') expired.push(reservation_id);
+      try {
+        const outcome = await writeTransaction((trx) => resolveUnused(trx, reservation_id, 'expired', now));
+        if (outcome) expired.push(reservation_id);
+      } catch (error) {
+        onFailure(reservation_id, error as Error);
+      }
     }
     return expired;
   }
 
-  async function resolveUnused(reservationId: string, state: 'released' | 'expired', at?: Date): Promise<ResolutionOutcome> {
-    return writeTransaction(async (trx) => {
-      const reservation = await loadReservation(trx, reservationId);
-      if (reservation.resolution) return JSON.parse(reservation.resolution) as ResolutionOutcome;
-      assertPending(reservation, state === 'released' ? 'release' : 'expire');
-      const holds = await trx.selectFrom('reservation_holds').selectAll().where('reservation_id', '=', reservationId).execute();
-      for (const hold of holds) {
-        await trx
-          .updateTable('policy_windows')
-          .set((eb) => ({ reserved: eb('reserved', '-', hold.amount) }))
-          .where('policy_id', '=', hold.policy_id)
-          .where('period_key', '=', hold.period_key)
-          .execute();
-        await checkpoint(`${state}:window-released:${hold.policy_id}`);
-      }
-      const outcome: ResolutionOutcome = { status: state, reservationId };
+  /**
+   * Gives a pending hold back (release, expire). Claims the reservation first with a
+   * compare-and-set; returns undefined when it was not pending (or, for an expiry, no longer due
+   * because its run renewed it), in which case nothing was touched.
+   */
+  async function resolveUnused(
+    trx: Db,
+    reservationId: string,
+    state: 'released' | 'expired',
+    at: Date,
+  ): Promise<ResolutionOutcome | undefined> {
+    const outcome: ResolutionOutcome = { status: state, reservationId };
+    let claim = trx
+      .updateTable('reservations')
+      .set({ state, resolved_at: at.toISOString(), resolution: JSON.stringify(outcome) })
+      .where('reservation_id', '=', reservationId)
+      .where('state', '=', 'pending');
+    if (state === 'expired') claim = claim.where('expires_at', '<=', at.toISOString());
+    const claimed = await claim.returning('reservation_id').executeTakeFirst();
+    if (!claimed) return undefined;
+    await checkpoint(`${state}:reservation-claimed`);
+    for (const hold of await holdsOf(trx, reservationId)) {
       await trx
-        .updateTable('reservations')
-        .set({ state, resolved_at: (at ?? clock()).toISOString(), resolution: JSON.stringify(outcome) })
-        .where('reservation_id', '=', reservationId)
+        .updateTable('policy_windows')
+        .set((eb) => ({ reserved: eb('reserved', '-', hold.amount) }))
+        .where('policy_id', '=', hold.policy_id)
+        .where('period_key', '=', hold.period_key)
         .execute();
-      return outcome;
-    });
+      await checkpoint(`${state}:window-released:${hold.policy_id}`);
+    }
+    return outcome;
+  }
+
+  /** The outcome of a reservation that another call resolved first (a repeat gets the first outcome). */
+  async function resolvedBefore(trx: Db, reservationId: string, action: string): Promise<ResolutionOutcome> {
+    const reservation = await loadReservation(trx, reservationId);
+    if (reservation.resolution) return JSON.parse(reservation.resolution) as ResolutionOutcome;
+    throw new LedgerConflictError(`cannot ${action} reservation ${reservationId}: it is ${reservation.state}`);
+  }
+
+  /**
+   * Keeps a live run's hold alive and large enough: moves its expiry to at least `expiresAt` (a
+   * lease the provider call renews while it streams) and, with `cover`, tops the hold up so it
+   * covers that much usage (the attempts already billed plus the next one). The top-up is checked
+   * against every hard limit in the same atomic way as a reservation; when it does not fit, nothing
+   * changes and the refusal says which policy. Raising to a total makes a repeated call a no-op.
+   */
+  async function renewHold(request: RenewHoldRequest): Promise<RenewHoldOutcome> {
+    try {
+      return await writeTransaction(async (trx) => {
+        const now = clock();
+        const expiresAt = request.expiresAt.toISOString();
+        const reservation = await trx
+          .updateTable('reservations')
+          .set((eb) => ({
+            expires_at: eb.case().when('expires_at', '<', expiresAt).then(expiresAt).else(eb.ref('expires_at')).end(),
+          }))
+          .where('reservation_id', '=', request.reservationId)
+          .where('state', '=', 'pending')
+          .returningAll()
+          .executeTakeFirst();
+        if (!reservation) {
+          const stored = await loadReservation(trx, request.reservationId);
+          return { status: 'not_pending', reservationId: request.reservationId, state: stored.state };
+        }
+        await checkpoint('renew:reservation-claimed');
+        const held = (amountMicroUsd: number, tokens: number, toppedUp: boolean): RenewHoldOutcome => ({
+          status: 'held',
+          reservationId: request.reservationId,
+          amountMicroUsd,
+          tokens,
+          toppedUp,
+          expiresAt: reservation.expires_at,
+        });
+        if (!request.cover) return held(reservation.amount_micro_usd, reservation.tokens, false);
+        const needed = {
+          cost: costMicroUsd(
+            {
+              inputMicroUsdPerMTok: reservation.input_micro_usd_per_mtok,
+              outputMicroUsdPerMTok: reservation.output_micro_usd_per_mtok,
+            },
+            request.cover,
+          ),
+          tokens: request.cover.inputTokens + request.cover.outputTokens,
+        };
+        const more = {
+          cost: Math.max(0, needed.cost - reservation.amount_micro_usd),
+          tokens: Math.max(0, needed.tokens - reservation.tokens),
+        };
+        if (more.cost === 0 && more.tokens === 0) return held(reservation.amount_micro_usd, reservation.tokens, false);
+
+        const holds = await holdsOf(trx, request.reservationId);
+        const policies = await policiesOf(trx, holds);
+        const overridden = await overriddenPolicies(trx, request.reservationId);
+        const crossings: Crossing[] = [];
+        for (const hold of holds) {
+          const amount = more[hold.metric as BudgetPolicy['metric']];
+          if (amount === 0) continue;
+          const policy = policies.get(hold.policy_id);
+          let booking = trx
+            .updateTable('policy_windows')
+            .set((eb) => ({ reserved: eb('reserved', '+', amount) }))
+            .where('policy_id', '=', hold.policy_id)
+            .where('period_key', '=', hold.period_key);
+          // An approval admitted this run past its approval_required policies; its retries too.
+          const binding = policy?.enabled && !overridden.has(hold.policy_id) ? policy : undefined;
+          if (binding) {
+            booking = booking.where((eb) => eb(eb(eb.ref('spent'), '+', eb.ref('reserved')), '<=', binding.hardLimit - amount));
+          }
+          const booked = await booking.returning(['spent', 'reserved']).executeTakeFirst();
+          if (!booked) {
+            const usage = await trx
+              .selectFrom('policy_windows')
+              .select(['spent', 'reserved'])
+              .where('policy_id', '=', hold.policy_id)
+              .where('period_key', '=', hold.period_key)
+              .executeTakeFirstOrThrow();
+            throw new TopUpRefused(topUpRefusal(binding as StoredPolicy, hold.period_key, usage, amount));
+          }
+          await trx
+            .updateTable('reservation_holds')
+            .set((eb) => ({ amount: eb('amount', '+', amount) }))
+            .where('reservation_id', '=', request.reservationId)
+            .where('policy_id', '=', hold.policy_id)
+            .execute();
+          if (policy) {
+            const after = booked.spent + booked.reserved;
+            crossings.push({ policy, periodKey: hold.period_key, before: after - amount, after });
+          }
+          await checkpoint(`renew:hold-topped-up:${hold.policy_id}`);
+        }
+        const amountMicroUsd = reservation.amount_micro_usd + more.cost;
+        const tokens = reservation.tokens + more.tokens;
+        await trx
+          .updateTable('reservations')
+          .set({ amount_micro_usd: amountMicroUsd, tokens })
+          .where('reservation_id', '=', request.reservationId)
+          .execute();
+        await recordCrossings(trx, crossings, now);
+        return held(amountMicroUsd, tokens, true);
+      });
+    } catch (error) {
+      if (error instanceof TopUpRefused)
+        return { status: 'refused', reservationId: request.reservationId, refusal: error.refusal };
+      throw error;
+    }
+  }
+
+  /** A reservation's holds in the global window order, so every path locks windows the same way. */
+  async function holdsOf(trx: Db, reservationId: string) {
+    const holds = await trx.selectFrom('reservation_holds').selectAll().where('reservation_id', '=', reservationId).execute();
+    return holds.sort((a, b) => compareWindows(a.policy_id, a.period_key, b.policy_id, b.period_key));
+  }
+
+  async function policiesOf(trx: Db, holds: { policy_id: string }[]): Promise<Map<string, StoredPolicy>> {
+    if (holds.length === 0) return new Map();
+    const rows = await trx
+      .selectFrom('budget_policies')
+      .selectAll()
+      .where(
+        'policy_id',
+        'in',
+        holds.map((h) => h.policy_id),
+      )
+      .execute();
+    return new Map(rows.map((row) => [row.policy_id, toPolicy(row)]));
+  }
+
+  async function overriddenPolicies(trx: Db, reservationId: string): Promise<Set<string>> {
+    const row = await trx
+      .selectFrom('approval_overrides')
+      .select('policy_ids')
+      .where('reservation_id', '=', reservationId)
+      .executeTakeFirst();
+    return new Set(row ? (JSON.parse(row.policy_ids) as string[]) : []);
   }
 
   async function getReservation(reservationId: string) {
@@ -769,7 +977,7 @@ export function createLedgerRepository({
   /** Window rows are never deleted, so each is created at most once per process (then cached). */
   const knownWindows = new Set<string>();
   async function ensureWindows(trx: Db, keys: { policy: BudgetPolicy; periodKey: string }[]): Promise<void> {
-    const missing = keys.filter((k) => !knownWindows.has(windowId(k.policy.policyId, k.periodKey)));
+    const missing = keys.filter((k) => !knownWindows.has(windowId(k.policy.policyId, k.periodKey))).sort(byWindow);
     if (missing.length === 0) return;
     await trx
       .insertInto('policy_windows')
@@ -837,8 +1045,8 @@ export function createLedgerRepository({
       .where((eb) =>
         eb.or(keys.map((k) => eb.and([eb('policy_id', '=', k.policy.policyId), eb('period_key', '=', k.periodKey)]))),
       )
-      .orderBy('policy_id')
-      .orderBy('period_key');
+      .orderBy(dialect === 'postgres' ? sql`policy_id collate "C"` : sql`policy_id`)
+      .orderBy(dialect === 'postgres' ? sql`period_key collate "C"` : sql`period_key`);
     if (dialect === 'postgres') query = query.forUpdate();
     for (const row of await query.execute())
       usage.set(windowId(row.policy_id, row.period_key), { spent: row.spent, reserved: row.reserved });
@@ -879,6 +1087,7 @@ export function createLedgerRepository({
     settle,
     release,
     expireDue,
+    renewHold,
     getReservation,
     usageReport,
     evaluateRequest,
@@ -920,6 +1129,40 @@ interface Crossing {
   after: number;
 }
 
+/** PostgreSQL: deadlock detected, serialization failure, lock not available (lock_timeout). */
+const contentionCodes = new Set(['40P01', '40001', '55P03']);
+const maxTransactionAttempts = 6;
+
+function isContention(error: unknown): boolean {
+  return contentionCodes.has((error as { code?: string } | null)?.code ?? '');
+}
+
+/** A top-up that does not fit a hard limit: rolls its transaction back and carries the refusal out. */
+class TopUpRefused extends Error {
+  constructor(readonly refusal: BudgetRefusal) {
+    super(refusal.message);
+  }
+}
+
+function topUpRefusal(policy: StoredPolicy, key: string, usage: Usage, requested: number): BudgetRefusal {
+  const unit = policy.metric === 'cost' ? 'µUSD' : 'tokens';
+  return {
+    policyId: policy.policyId,
+    window: policy.window,
+    periodKey: key,
+    metric: policy.metric,
+    action: policy.action,
+    spent: usage.spent,
+    reserved: usage.reserved,
+    limit: policy.hardLimit,
+    requested,
+    message:
+      `budget policy '${policy.policyId}' (${policy.window} ${key}) refuses another provider attempt: spent ` +
+      `${usage.spent} + reserved ${usage.reserved} + ${requested} ${unit} more for the retry exceeds the hard limit of ` +
+      `${policy.hardLimit} ${unit}`,
+  };
+}
+
 function isUniqueViolation(error: unknown): boolean {
   const code = (error as { code?: string } | null)?.code;
   return code === '23505' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_UNIQUE';
@@ -928,16 +1171,18 @@ function isUniqueViolation(error: unknown): boolean {
 /** Rolls back the in-full attempt when one window has no room for the whole request. */
 class DoesNotFitInFull extends Error {}
 
+/**
+ * The one global order in which every path locks window rows: by policy id, then period key,
+ * compared as UTF-8 bytes. That is SQLite's BINARY collation and PostgreSQL's "C" collation
+ * (lockWindows asks for it), whatever the database's default collation, so no two transactions
+ * can wait for each other's windows in a cycle.
+ */
+function compareWindows(policyA: string, keyA: string, policyB: string, keyB: string): number {
+  return Buffer.compare(Buffer.from(policyA), Buffer.from(policyB)) || Buffer.compare(Buffer.from(keyA), Buffer.from(keyB));
+}
+
 const byWindow = (a: { policy: BudgetPolicy; periodKey: string }, b: { policy: BudgetPolicy; periodKey: string }) =>
-  a.policy.policyId < b.policy.policyId
-    ? -1
-    : a.policy.policyId > b.policy.policyId
-      ? 1
-      : a.periodKey < b.periodKey
-        ? -1
-        : a.periodKey > b.periodKey
-          ? 1
-          : 0;
+  compareWindows(a.policy.policyId, a.periodKey, b.policy.policyId, b.periodKey);
 
 function windowId(policyId: string, key: string): string {
   return `${policyId}\u0000${key}`;
@@ -947,12 +1192,6 @@ async function loadReservation(trx: Db, reservationId: string): Promise<Reservat
   const row = await trx.selectFrom('reservations').selectAll().where('reservation_id', '=', reservationId).executeTakeFirst();
   if (!row) throw new LedgerNotFoundError(`reservation ${reservationId} does not exist`);
   return row;
-}
-
-function assertPending(reservation: ReservationRow, action: string): void {
-  if (reservation.state !== 'pending') {
-    throw new LedgerConflictError(`cannot ${action} reservation ${reservation.reservation_id}: it is ${reservation.state}`);
-  }
 }
 
 function toPolicy(row: PolicyRow): StoredPolicy {

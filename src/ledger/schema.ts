@@ -96,6 +96,9 @@ export interface LedgerDatabase {
     settled_micro_usd: number;
     reserved_tokens: number;
     settled_tokens: number;
+    /** What the settle booked beyond the hold still live for it (all of it after expiry), per metric. */
+    excess_micro_usd: number;
+    excess_tokens: number;
     reason: string;
     created_at: string;
   };

@@ -210,14 +210,13 @@ describe.each(ledgerDialects())('ledger on %s', (dialect) => {
       now = new Date('2026-11-27T12:06:00Z');
       expect(await ledger.repo.expireDue(now)).toEqual([expiring.reservationId]);
       expect(await ledger.repo.expireDue(now)).toEqual([]);
+      // Nothing consumed: a settle after expiry has nothing to book and returns the expiry.
       expect(
-        await ledger.repo.settle({ reservationId: expiring.reservationId, actual: { inputTokens: 1, outputTokens: 1 } }),
-      ).toEqual({
-        status: 'expired',
-        reservationId: expiring.reservationId,
-      });
+        await ledger.repo.settle({ reservationId: expiring.reservationId, actual: { inputTokens: 0, outputTokens: 0 } }),
+      ).toEqual({ status: 'expired', reservationId: expiring.reservationId });
       expect((await ledger.repo.usageReport(now))[0]).toMatchObject({ spent: 0, reserved: 750 });
       await ledger.repo.release(later.reservationId);
+      expect(await ledger.repo.release(later.reservationId)).toEqual({ status: 'released', reservationId: later.reservationId });
     });
   });
 
