@@ -84,6 +84,111 @@ describe('routing', () => {
     );
   });
 
+  it('applies a downgrade budget in suggest mode: plan and run both move to the cheapest fitting model', async () => {
+    await ledger.repo.putPolicy({
+      policyId: 'svc-downgrade',
+      scope: { kind: 'principal', id: 'acme/svc' },
+      metric: 'cost',
+      window: 'day',
+      hardLimit: 5_000, // sim-premium at 1000 output tokens needs > 75,000 µUSD; sim-small about 600
+      action: 'downgrade',
+      enabled: true,
+    });
+    const request = {
+      principalId: 'svc',
+      messages: message('summarise our spending'),
+      model: 'sim-premium',
+      maxOutputTokens: 1_000,
+      routingMode: 'suggest',
+    };
+    try {
+      const planned = await app.inject({
+        method: 'POST',
+        url: '/v1/routing/plan',
+        headers: bearer(testTokens.acmeService),
+        payload: { tenantId: 'acme', taskClass: 'primary_interactive', ...request },
+      });
+      expect(planned.statusCode).toBe(200);
+      const plan = planned.json();
+      expect(plan).toMatchObject({
+        mode: 'suggest',
+        requestedModel: 'sim-premium',
+        recommendedModel: 'sim-small',
+        selectedModel: 'sim-small',
+        action: 'degrade',
+      });
+      expect(plan.reasonCodes).toEqual(['mode_overridden', 'budget_downgrade', 'budget_action_applied']);
+      expect(plan.explanations.at(-1)).toBe(
+        "A budget action is the operator's instruction, not a routing suggestion, so mode suggest applies the downgrade: the run moves from sim-premium to sim-small.",
+      );
+
+      await withTestWorker(
+        config,
+        async () => {
+          const started = await postRun(app, { ...request, simulation: { outputTokens: 10, chunkDelayMs: 0 } });
+          expect(started.statusCode).toBe(202);
+          expect(started.json()).toMatchObject({
+            model: { requested: 'sim-premium', selected: 'sim-small' },
+            admission: { status: 'admitted', modelId: 'sim-small', clamped: false },
+          });
+          const run = await finished(started.json().runId);
+          expect(run).toMatchObject({
+            state: 'succeeded',
+            model: { requested: 'sim-premium', selected: 'sim-small' },
+            routing: { mode: 'suggest', action: 'degrade', selectedModel: 'sim-small' },
+          });
+          expect(run.routing.reasonCodes).toContain('budget_action_applied');
+          expect(run.costMicroUsd).toBe(costMicroUsd(simSmall, run.usage));
+        },
+        ledger.repo,
+      );
+    } finally {
+      await ledger.repo.deletePolicy('svc-downgrade');
+    }
+  });
+
+  it('keeps a downgraded run on its model when nothing cheaper fits, and admission clamps its output', async () => {
+    await ledger.repo.putPolicy({
+      policyId: 'svc-downgrade-small',
+      scope: { kind: 'principal', id: 'acme/svc' },
+      metric: 'cost',
+      window: 'day',
+      hardLimit: 300, // sim-small at 1000 output tokens needs about 600 µUSD; the prompt and ~490 output tokens fit
+      action: 'downgrade',
+      enabled: true,
+    });
+    try {
+      await withTestWorker(
+        config,
+        async () => {
+          const started = await postRun(app, {
+            principalId: 'svc',
+            messages: message('summarise our spending'),
+            model: 'sim-small',
+            maxOutputTokens: 1_000,
+            routingMode: 'suggest',
+            simulation: { outputTokens: 10, chunkDelayMs: 0 },
+          });
+          expect(started.statusCode).toBe(202);
+          expect(started.json()).toMatchObject({
+            model: { requested: 'sim-small', selected: 'sim-small' },
+            admission: { status: 'admitted', modelId: 'sim-small', clamped: true },
+          });
+          expect(started.json().admission.maxOutputTokens).toBeLessThan(1_000);
+          const run = await finished(started.json().runId);
+          expect(run).toMatchObject({ state: 'succeeded', routing: { mode: 'suggest', selectedModel: 'sim-small' } });
+          expect(run.routing.reasonCodes).toEqual(['mode_overridden', 'no_cheaper_model']);
+          expect(run.routing.explanations.at(-1)).toContain(
+            'so the run stays on sim-small: admission clamps its output to what the budget still holds',
+          );
+        },
+        ledger.repo,
+      );
+    } finally {
+      await ledger.repo.deletePolicy('svc-downgrade-small');
+    }
+  });
+
   it('moves a run to the cheapest fitting model when a downgrade budget would refuse the requested one', async () => {
     await ledger.repo.putPolicy({
       policyId: 'acme-downgrade',

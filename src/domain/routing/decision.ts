@@ -7,7 +7,8 @@ import type { RoutableModel } from './models';
 import type { TaskClass } from './task-class';
 
 /**
- * suggest: recommend, but run the requested model. dry_run: record the recommendation only.
+ * suggest: recommend, but run the requested model, except that a `downgrade` budget is applied.
+ * dry_run: record the recommendation only (admission still holds the run to its budgets).
  * enforced: run the recommended model.
  */
 export const routingModes = ['suggest', 'dry_run', 'enforced'] as const;
@@ -36,6 +37,8 @@ export const routingReasonCodes = [
   'no_healthy_model',
   'recommendation_applied',
   'recommendation_not_applied',
+  /** A `downgrade` budget moved the run, in `suggest` as in `enforced` mode: a budget action is not a suggestion. */
+  'budget_action_applied',
 ] as const;
 export type RoutingReasonCode = (typeof routingReasonCodes)[number];
 
@@ -74,9 +77,15 @@ export interface RoutingDecision {
   /** As the caller named it; null when it named none (the run would use `defaultModel`). */
   requestedModel: string | null;
   defaultModel: string;
-  /** null when no model can take the request (the action is then `blocked`). */
+  /**
+   * null when no model can take the request, or when a downgrade budget finds nothing cheaper and the
+   * requested (or default) model cannot take it itself (the action is then `blocked`).
+   */
   recommendedModel: string | null;
-  /** The model the run uses: the recommendation in `enforced` mode, otherwise the requested (or default) model. */
+  /**
+   * The model the run uses: the recommendation in `enforced` mode and a budget downgrade in `suggest`
+   * mode too, otherwise the requested (or default) model.
+   */
   selectedModel: string;
   action: RoutingAction;
   /** Distinct codes of the rules that fired, in the order they fired. */

@@ -95,6 +95,23 @@ export function downgradeSentence(from: RouteCandidate, to: RouteCandidate): str
   return `A budget needs a cheaper model, so the run moves from ${from.modelId} (${formatMicroUsd(from.estimatedCostMicroUsd)}) to the cheapest fitting model ${to.modelId} (${formatMicroUsd(to.estimatedCostMicroUsd)}).`;
 }
 
+/**
+ * Says what happens instead of a downgrade: a model that can take the request stays, for admission
+ * to clamp (or refuse, below its minimum of one output token); one that cannot is refused.
+ */
 export function noCheaperSentence(current: RouteCandidate): string {
-  return `A budget needs a cheaper model than ${current.modelId} (${formatMicroUsd(current.estimatedCostMicroUsd)}), but no available model that fits this request costs less.`;
+  const need = `A budget needs a cheaper model than ${current.modelId} (${formatMicroUsd(current.estimatedCostMicroUsd)}), but no available model that fits this request costs less`;
+  return current.eligible
+    ? `${need}, so the run stays on ${current.modelId}: admission clamps its output to what the budget still holds, or refuses it (402 budget_exceeded) when not even the prompt and one output token fit.`
+    : `${need}, and ${current.modelId} cannot take it itself (its exclusion is given above), so the run is refused.`;
+}
+
+export function downgradeAppliedSentence(mode: 'suggest' | 'enforced', from: string, to: string): string {
+  return mode === 'suggest'
+    ? `A budget action is the operator's instruction, not a routing suggestion, so mode suggest applies the downgrade: the run moves from ${from} to ${to}.`
+    : `Mode enforced applies the budget downgrade: the run moves from ${from} to ${to}.`;
+}
+
+export function downgradeRecordedSentence(from: string, to: string): string {
+  return `Mode dry_run only records the budget downgrade to ${to}; the run stays on ${from}, which admission still holds to the budget.`;
 }

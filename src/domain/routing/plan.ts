@@ -17,6 +17,8 @@ interface Recommendation {
   candidate: RouteCandidate | null;
   action: RoutingAction;
   findings: Finding[];
+  /** The candidate is a `downgrade` budget's cheaper model: an operator's instruction, which `suggest` applies too. */
+  budgetDowngrade?: true;
 }
 
 /** The request as routing sees it once the defaults are resolved. */
@@ -34,12 +36,16 @@ interface RoutingContext {
  * 1. every model is assessed (capabilities, output cap, context-window fit, price, the auxiliary cost
  *    ceiling, provider health) and the first misfit excludes it, so a model too small for the prompt
  *    is never a failover target;
- * 2. a `downgrade` budget status moves the run to the cheapest model that can take it;
+ * 2. a `downgrade` budget status moves the run to the cheapest model that can take it; when nothing
+ *    that can take it costs less, the run stays on its model for admission to clamp or refuse, or is
+ *    refused here when that model cannot take the request itself;
  * 3. otherwise an explicitly requested model that can take it is kept; one that cannot is replaced by
  *    the best model of at least its tier; without a request, the complexity's tier decides;
  * 4. a preferred model whose provider breaker is open fails over to the best healthy model of its tier;
  * 5. `blocked` and `approval_required` budget statuses become the action;
- * 6. the mode decides whether the recommendation becomes the selected model.
+ * 6. the mode decides whether the recommendation becomes the selected model: `enforced` applies it,
+ *    `suggest` applies only a budget downgrade (the operator's instruction, not a routing suggestion),
+ *    `dry_run` applies nothing.
  * Ordinary inputs never throw: a request nothing can take is a `blocked` decision.
  */
 export function planRoute(input: RoutingInput): RoutingDecision {
@@ -48,13 +54,14 @@ export function planRoute(input: RoutingInput): RoutingDecision {
   const mode = input.modeOverride ?? input.mode;
   const routed = recommend(context);
   const recommendedModel = routed.candidate?.modelId ?? null;
-  const selectedModel = mode === 'enforced' && recommendedModel !== null ? recommendedModel : context.baselineId;
+  const applied = appliesRecommendation(mode, routed);
+  const selectedModel = applied && recommendedModel !== null ? recommendedModel : context.baselineId;
   const recommendation = withBudgetAction(routed, input.budgetStatus, selectedModel);
   const findings = [
     ...modeOverrideFindings(input),
     ...exclusionFindings(context),
     ...recommendation.findings,
-    ...modeFindings(mode, context.baselineId, recommendedModel),
+    ...modeFindings(mode, context.baselineId, recommendedModel, routed.budgetDowngrade === true),
   ];
   return {
     taskClass: input.taskClass,
@@ -141,8 +148,10 @@ function preferredCandidate(
 
 /**
  * The budget asked for a cheaper model than the one it was evaluated on (the baseline). When nothing
- * that can take the request costs less, a downgrade cannot help and the request is blocked; that
- * includes a baseline that is down, whose healthy alternatives may all cost more.
+ * that can take the request costs less, a downgrade cannot help and the action is `blocked`: a
+ * baseline that can take the request stays the candidate, and admission clamps its output to what
+ * the budget holds or refuses it; a baseline that cannot (its provider is down, it does not fit),
+ * whose alternatives all cost more, leaves no candidate and the run is refused (`chosenRoute`).
  */
 function downgrade(context: RoutingContext, healthy: RouteCandidate[]): Recommendation {
   const baseline = candidateById(context.candidates, context.baselineId);
@@ -159,7 +168,20 @@ function downgrade(context: RoutingContext, healthy: RouteCandidate[]): Recommen
     candidate: target,
     action: 'degrade',
     findings: [{ code: 'budget_downgrade', sentence: explain.downgradeSentence(baseline, target) }],
+    budgetDowngrade: true,
   };
+}
+
+/** A budget downgrade is the operator's instruction, so `suggest` applies it like `enforced` does; `dry_run` never applies anything. */
+function appliesRecommendation(mode: RoutingMode, recommendation: Recommendation): boolean {
+  switch (mode) {
+    case 'enforced':
+      return true;
+    case 'suggest':
+      return recommendation.budgetDowngrade === true;
+    case 'dry_run':
+      return false;
+  }
 }
 
 /** Budget statuses that do not change the model still change what the run may do; a block always wins. */
@@ -220,8 +242,18 @@ function exclusionFindings(context: RoutingContext): Finding[] {
   );
 }
 
-function modeFindings(mode: RoutingMode, baselineId: string, recommendedModel: string | null): Finding[] {
+function modeFindings(
+  mode: RoutingMode,
+  baselineId: string,
+  recommendedModel: string | null,
+  budgetDowngrade: boolean,
+): Finding[] {
   if (recommendedModel === null || recommendedModel === baselineId) return [];
+  if (budgetDowngrade) {
+    return mode === 'dry_run'
+      ? [{ code: 'recommendation_not_applied', sentence: explain.downgradeRecordedSentence(baselineId, recommendedModel) }]
+      : [{ code: 'budget_action_applied', sentence: explain.downgradeAppliedSentence(mode, baselineId, recommendedModel) }];
+  }
   switch (mode) {
     case 'enforced':
       return [

@@ -1,6 +1,8 @@
 import fc from 'fast-check';
 import {
+  chosenRoute,
   planRoute,
+  routingModes,
   taskClasses,
   type BreakerState,
   type BudgetStatus,
@@ -9,6 +11,9 @@ import {
   type RoutingInput,
 } from '../../../src/domain/routing';
 import { models, plainModel, prices, routingInput } from './fixtures';
+
+/** What a run would use if routing left it on the model it asked for. */
+const fallback = { modelId: 'std', providerId: 'acme', maxOutputTokens: 4_096 };
 
 function candidateOf(decision: RoutingDecision, modelId: string) {
   return decision.candidates.find((candidate) => candidate.modelId === modelId);
@@ -133,16 +138,8 @@ describe('planRoute: budget status', () => {
     expect(decision).toMatchObject({
       action: 'degrade',
       selectedModel: 'mini',
-      reasonCodes: ['budget_downgrade', 'recommendation_applied'],
+      reasonCodes: ['budget_downgrade', 'budget_action_applied'],
     });
-  });
-
-  it('blocks a downgrade when the run is already on the cheapest fitting model', () => {
-    const decision = planRoute(routingInput({ requestedModel: 'mini', budgetStatus: 'downgrade' }));
-    expect(decision).toMatchObject({ action: 'blocked', recommendedModel: 'mini', reasonCodes: ['no_cheaper_model'] });
-    expect(decision.explanations).toEqual([
-      'A budget needs a cheaper model than mini (1,379 µUSD), but no available model that fits this request costs less.',
-    ]);
   });
 
   it('blocks a downgrade rather than fail over to a dearer model when the requested provider is down', () => {
@@ -183,6 +180,85 @@ describe('planRoute: budget status', () => {
     const decision = planRoute(routingInput({ inputTokens: 250_000, budgetStatus: 'approval_required' }));
     expect(decision.action).toBe('blocked');
   });
+});
+
+describe('planRoute: a downgrade budget in each mode', () => {
+  // max costs 1,243,800 µUSD for this request and mini 1,379: a downgrade policy moves the run to mini.
+  const downgraded = { requestedModel: 'max', budgetStatus: 'downgrade' } as const;
+
+  it.each([
+    [
+      'suggest',
+      'mini',
+      'budget_action_applied',
+      "A budget action is the operator's instruction, not a routing suggestion, so mode suggest applies the downgrade: the run moves from max to mini.",
+    ],
+    ['enforced', 'mini', 'budget_action_applied', 'Mode enforced applies the budget downgrade: the run moves from max to mini.'],
+    [
+      'dry_run',
+      'max',
+      'recommendation_not_applied',
+      'Mode dry_run only records the budget downgrade to mini; the run stays on max, which admission still holds to the budget.',
+    ],
+  ] as const)('%s: requested max, downgraded to mini, selected %s', (mode, selectedModel, code, sentence) => {
+    const decision = planRoute(routingInput({ ...downgraded, mode }));
+    expect(decision).toMatchObject({ mode, action: 'degrade', requestedModel: 'max', recommendedModel: 'mini', selectedModel });
+    expect(decision.reasonCodes).toEqual(['budget_downgrade', code]);
+    expect(decision.explanations.at(-1)).toBe(sentence);
+    expect(chosenRoute(decision, fallback)).toMatchObject({ modelId: selectedModel });
+  });
+
+  it('applies a downgrade in suggest mode even when the request overrides a configured enforced mode', () => {
+    const decision = planRoute(routingInput({ ...downgraded, mode: 'enforced', modeOverride: 'suggest' }));
+    expect(decision).toMatchObject({ mode: 'suggest', modeSource: 'request', selectedModel: 'mini' });
+    expect(decision.reasonCodes).toEqual(['mode_overridden', 'budget_downgrade', 'budget_action_applied']);
+  });
+
+  it('applies a downgrade in suggest mode to the cheapest model that fits, not the cheapest there is', () => {
+    // mini's 16k context window is too small for 20,000 input tokens, so std is the cheapest that fits.
+    const decision = planRoute(routingInput({ ...downgraded, mode: 'suggest', inputTokens: 20_000 }));
+    expect(decision).toMatchObject({ action: 'degrade', recommendedModel: 'std', selectedModel: 'std' });
+    expect(decision.reasonCodes).not.toContain('recommendation_not_applied');
+  });
+
+  it.each(routingModes)(
+    '%s: with nothing cheaper that fits, the run stays on its model and admission clamps or refuses it',
+    (mode) => {
+      const decision = planRoute(routingInput({ mode, requestedModel: 'mini', budgetStatus: 'downgrade' }));
+      expect(decision).toMatchObject({
+        action: 'blocked',
+        recommendedModel: 'mini',
+        selectedModel: 'mini',
+        reasonCodes: ['no_cheaper_model'],
+      });
+      expect(decision.explanations).toEqual([
+        'A budget needs a cheaper model than mini (1,379 µUSD), but no available model that fits this request costs less, so the run stays on mini: admission clamps its output to what the budget still holds, or refuses it (402 budget_exceeded) when not even the prompt and one output token fit.',
+      ]);
+      expect(chosenRoute(decision, fallback)).toMatchObject({ modelId: 'mini', providerId: 'budget-ai' });
+    },
+  );
+
+  it.each(routingModes)(
+    '%s: refuses when nothing cheaper fits and the requested model cannot take the request itself',
+    (mode) => {
+      // mini is too small for 20,000 tokens and std's provider is down: only max is left, and it costs more.
+      const decision = planRoute(
+        routingInput({
+          mode,
+          requestedModel: 'std',
+          inputTokens: 20_000,
+          budgetStatus: 'downgrade',
+          providerHealth: { acme: 'open' },
+        }),
+      );
+      expect(decision).toMatchObject({ action: 'blocked', recommendedModel: null, selectedModel: 'std' });
+      expect(decision.reasonCodes).toEqual(['context_window_exceeded', 'provider_open', 'no_cheaper_model']);
+      expect(decision.explanations.at(-1)).toBe(
+        'A budget needs a cheaper model than std (131,920 µUSD), but no available model that fits this request costs less, and std cannot take it itself (its exclusion is given above), so the run is refused.',
+      );
+      expect(chosenRoute(decision, fallback)).toEqual({ unroutable: expect.stringContaining('so the run is refused') });
+    },
+  );
 });
 
 describe('planRoute: modes', () => {
