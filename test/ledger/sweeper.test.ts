@@ -13,7 +13,7 @@ describe.each(ledgerDialects())('reservation sweeper on %s', (dialect) => {
       scope: { kind: 'tenant', id: 'acme' },
       metric: 'cost',
       window: 'day',
-      hardLimit: 1_000,
+      hardLimit: 1_500, // two holds of 750 µUSD, not three
       action: 'block',
       enabled: true,
     });
@@ -32,8 +32,14 @@ describe.each(ledgerDialects())('reservation sweeper on %s', (dialect) => {
         catalogVersion: 'test',
         expiresAt: new Date(Date.now() + expiresInMs),
       });
-    expect(await reserve('abandoned', 150)).toMatchObject({ status: 'admitted', amountMicroUsd: 750 });
-    expect(await reserve('live', 3_600_000)).toMatchObject({ status: 'refused' }); // 750 + 750 > 1000
+    expect(await reserve('abandoned', 150)).toMatchObject({ status: 'admitted', amountMicroUsd: 750, clamped: false });
+    expect(await reserve('live', 3_600_000)).toMatchObject({ status: 'admitted', amountMicroUsd: 750, clamped: false });
+    // Both hold before the sweep: the live one is a real pending hold the sweeper must keep.
+    expect(await ledger.repo.getReservation('abandoned')).toMatchObject({ state: 'pending' });
+    expect(await ledger.repo.getReservation('live')).toMatchObject({ state: 'pending' });
+    expect((await ledger.repo.usageReport())[0]).toMatchObject({ policyId: 'acme-daily', spent: 0, reserved: 1_500 });
+    // The window is full: nothing more fits while both hold.
+    expect(await reserve('blocked', 3_600_000)).toMatchObject({ status: 'refused' });
 
     const swept: string[] = [];
     const errors: Error[] = [];
@@ -46,15 +52,24 @@ describe.each(ledgerDialects())('reservation sweeper on %s', (dialect) => {
     try {
       const deadline = Date.now() + 5_000;
       while (swept.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 25));
+      // A few more sweeps, so a sweeper that also expired live holds would have done it by now.
+      await new Promise((resolve) => setTimeout(resolve, 250));
     } finally {
       await sweeper.stop();
     }
     expect(errors).toEqual([]);
     expect(swept).toEqual(['abandoned']);
     expect(await ledger.repo.getReservation('abandoned')).toMatchObject({ state: 'expired' });
-    expect((await ledger.repo.usageReport())[0]).toMatchObject({ policyId: 'acme-daily', spent: 0, reserved: 0 });
-    // The budget is whole again: a new run fits.
-    expect(await reserve('next', 3_600_000)).toMatchObject({ status: 'admitted' });
+    // The live hold survived the sweeps: still pending, still booked in the window.
+    expect(await ledger.repo.getReservation('live')).toMatchObject({ state: 'pending', amountMicroUsd: 750 });
+    expect((await ledger.repo.usageReport())[0]).toMatchObject({ policyId: 'acme-daily', spent: 0, reserved: 750 });
+    // The abandoned hold's room is free again: a new run fits in full beside the live one.
+    expect(await reserve('next', 3_600_000)).toMatchObject({ status: 'admitted', amountMicroUsd: 750, clamped: false });
+    // The live hold is still a hold: settling it books what it used.
+    expect(await ledger.repo.settle({ reservationId: 'live', actual: { inputTokens: 100, outputTokens: 50 } })).toMatchObject({
+      status: 'settled',
+      costMicroUsd: 750,
+    });
     expect(await ledger.invariants(new Date(), 50)).toEqual([]);
   });
 });
