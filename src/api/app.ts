@@ -8,7 +8,7 @@ import fp from 'fastify-plugin';
 import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod';
 import type { AuthTokenConfig, PalyraConfig } from '../config';
 import { PalyraError } from '../domain/errors';
-import type { LedgerRepository } from '../ledger';
+import type { LedgerRepository, ReservationSweeper } from '../ledger';
 import { budgetRoutes } from './budgets/routes';
 import { consoleRoutes } from './console/routes';
 import { registerErrorHandling } from './errors';
@@ -30,6 +30,8 @@ export interface AppOptions {
   tokens: AuthTokenConfig[];
   /** The process's one ledger connection (shared with the worker under `palyra dev`). */
   ledger: LedgerRepository;
+  /** The reservation sweeper of this process's ledger, when it runs one (its figures are metrics). */
+  sweeper?: Pick<ReservationSweeper, 'stats'>;
   /** Provider health as this process sees it (shared with the worker under `palyra dev`). */
   providerHealth?: ProviderHealthMonitor;
   version: string;
@@ -68,7 +70,7 @@ export const palyraApp = fp(
           },
         ),
     });
-    await app.register(metricsPlugin);
+    await app.register(metricsPlugin, { ...(options.sweeper ? { sweeper: options.sweeper } : {}) });
     await app.register(authPlugin, { tokens: options.tokens });
 
     await app.register(swagger, {

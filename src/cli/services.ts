@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { PalyraConfig } from '../config';
 import { buildServer } from '../api/server';
-import type { LedgerRepository } from '../ledger';
+import type { LedgerRepository, ReservationSweeper } from '../ledger';
 import { createProviderRegistry } from '../providers/registry';
 import type { ProviderHealthMonitor } from '../routing/health';
 import { createRoutePlanner } from '../routing/planner';
@@ -80,6 +80,7 @@ export async function startApi(options: {
   temporalUiUrl: string | undefined;
   tokens: ResolvedTokens;
   ledger: LedgerRepository;
+  sweeper?: Pick<ReservationSweeper, 'stats'>;
   providerHealth: ProviderHealthMonitor;
 }): Promise<RunningApi> {
   const { config } = options;
@@ -89,6 +90,7 @@ export async function startApi(options: {
     temporal: { client: options.client, connection: options.connection, uiUrl: options.temporalUiUrl },
     tokens: options.tokens.tokens,
     ledger: options.ledger,
+    ...(options.sweeper ? { sweeper: options.sweeper } : {}),
     providerHealth: options.providerHealth,
     version: palyraVersion(),
   });

@@ -2,7 +2,7 @@ import type { PalyraConfig } from '../config';
 import { openLedger, type LedgerConnection } from './database';
 import { migrateLedger } from './migrations';
 import { createLedgerRepository, type LedgerRepository } from './repository';
-import { startReservationSweeper } from './sweeper';
+import { startReservationSweeper, type ReservationSweeper } from './sweeper';
 
 export class LedgerSetupError extends Error {
   override readonly name = 'LedgerSetupError';
@@ -11,6 +11,7 @@ export class LedgerSetupError extends Error {
 export interface ConfiguredLedger {
   connection: LedgerConnection;
   repo: LedgerRepository;
+  sweeper: ReservationSweeper;
   close(): Promise<void>;
 }
 
@@ -38,11 +39,14 @@ export async function openConfiguredLedger(
       repo,
       intervalMs: config.budgets.sweepIntervalMs,
       onSwept: (ids) => log.info({ reservationIds: ids }, `released ${ids.length} expired reservation(s)`),
+      onExpiryFailed: (reservationId, error) =>
+        log.warn({ err: error, reservationId }, 'a reservation failed to expire; skipped, retrying at the next sweep'),
       onError: (error) => log.warn({ err: error }, 'reservation sweep failed; retrying at the next interval'),
     });
     return {
       connection,
       repo,
+      sweeper,
       async close() {
         await sweeper.stop();
         await connection.close();

@@ -38,6 +38,7 @@ async function runApi(): Promise<void> {
     temporalUiUrl: config.temporal.uiUrl,
     tokens,
     ledger: ledger.repo,
+    sweeper: ledger.sweeper,
     providerHealth: createProviderHealthMonitor(),
   });
   onShutdown(async () => {

@@ -67,6 +67,7 @@ async function runDev(): Promise<void> {
       temporalUiUrl: target.uiUrl,
       tokens,
       ledger: ledger.repo,
+      sweeper: ledger.sweeper,
       providerHealth,
     });
 
