@@ -55,7 +55,7 @@ export function createLedgerActivities({ ledger, config }: LedgerActivityDeps) {
         maxOutputTokens: input.maxOutputTokens,
         price: answer.price,
         catalogVersion: answer.catalogVersion,
-        expiresAt: new Date(input.expiresAt),
+        expiresAt: holdExpiry(input),
         ...(input.approvalOverride ? { approvalOverride: input.approvalOverride } : {}),
       });
       const { price: _price, modelId: _modelId, ...estimateView } = estimate;
@@ -88,6 +88,8 @@ export function createLedgerActivities({ ledger, config }: LedgerActivityDeps) {
      * billable, gives the whole hold back.
      */
     async settleRun(input: SettleRunInput): Promise<SettleRunResult> {
+      // Keyed by attempt: when the attempt's own worker recorded it too, the first record stands.
+      if (input.unreportedAttempt) await ledger.recordFailedAttempt({ runId: input.runId, ...input.unreportedAttempt });
       const failed = await ledger.failedAttempts(input.runId);
       const chargedAttempts = failed.map(({ attempt, inputTokens, outputTokens, failure }) => ({
         attempt,
@@ -113,7 +115,7 @@ export function createLedgerActivities({ ledger, config }: LedgerActivityDeps) {
             : 'the provider reported more tokens than were reserved',
       });
       if (outcome.status !== 'settled') {
-        // Expired by the sweeper before the run finished: the hold went back and nothing can be booked now.
+        // Released before (a settle after a release): the ledger already closed it as unused.
         throw ApplicationFailure.create({
           type: 'ReservationNotSettleable',
           message: `reservation ${input.reservationId} was already ${outcome.status}; its usage was not booked`,
@@ -123,4 +125,15 @@ export function createLedgerActivities({ ledger, config }: LedgerActivityDeps) {
       return { costMicroUsd: outcome.costMicroUsd, overage: outcome.overage, chargedAttempts, released: false };
     },
   };
+}
+
+/** The hold's expiry, from this activity's own clock when the workflow gives a time to live. */
+function holdExpiry(input: AdmitRunInput): Date {
+  if (input.holdTtlMs !== undefined) return new Date(Date.now() + input.holdTtlMs);
+  if (input.expiresAt !== undefined) return new Date(input.expiresAt);
+  throw ApplicationFailure.create({
+    type: 'InvalidAdmission',
+    message: `admission of ${input.runId} names neither holdTtlMs nor expiresAt`,
+    nonRetryable: true,
+  });
 }

@@ -1,6 +1,6 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { CancelledFailure } from '@temporalio/common';
-import { countPromptTokens, countTextTokens } from '../pricing/tokens';
+import { countPromptTokens, countTextTokens, createStreamedTokenCounter } from '../pricing/tokens';
 import type { LedgerRepository } from '../ledger';
 import type { ProviderRegistry } from '../providers/registry';
 import type { ProviderHealthMonitor } from '../routing/health';
@@ -9,21 +9,31 @@ import { failureTypes, type InvokeProviderInput, type InvokeProviderResult, type
 
 /** Heartbeat at least this often while a stream is alive, whatever the heartbeat timeout. */
 const keepAliveIntervalMs = 5_000;
+/** A hold's lease outlives the attempt's own timeout by this much (the settle that follows it). */
+const holdLeaseMarginMs = 5 * 60_000;
+/** How often a streaming attempt renews its hold's lease. */
+const holdRenewIntervalMs = 60_000;
 
 export interface ProviderActivityDeps {
   providers: ProviderRegistry;
   /** Fed with every call's outcome; routing fails over from providers whose breaker is open. */
   providerHealth?: ProviderHealthMonitor;
-  /** Where failed attempts that streamed are recorded, so settlement charges them too. */
-  ledger?: Pick<LedgerRepository, 'recordFailedAttempt'>;
+  /**
+   * Where failed attempts that streamed are recorded (settlement charges them too), and the hold
+   * each attempt tops up and keeps alive.
+   */
+  ledger?: Pick<LedgerRepository, 'recordFailedAttempt' | 'failedAttempts' | 'renewHold'>;
+  /** Where a failed lease renewal is reported (the attempt goes on; the next renewal tries again). */
+  onRenewalFailed?: (reservationId: string, error: Error) => void;
 }
 
 /**
  * The provider call as an activity. It heartbeats on every chunk (the SDK throttles the RPCs), so a
  * stream that stops producing trips `heartbeatTimeout` and is retried, and a cancellation reaches
- * the stream through the heartbeat response and aborts it.
+ * the stream through the heartbeat response and aborts it. Each heartbeat says how many tokens were
+ * streamed, so an attempt that dies is still charged for them.
  */
-export function createProviderActivities({ providers, providerHealth, ledger }: ProviderActivityDeps) {
+export function createProviderActivities({ providers, providerHealth, ledger, onRenewalFailed }: ProviderActivityDeps) {
   return {
     async invokeProvider(input: InvokeProviderInput): Promise<InvokeProviderResult> {
       const context = Context.current();
@@ -37,19 +47,39 @@ export function createProviderActivities({ providers, providerHealth, ledger }: 
         });
       }
 
-      await chargeCrashedAttempt(context, input, ledger);
+      const attempt = input.attempt ?? context.info.attempt;
+      const promptTokens = countPromptTokens(input.messages, input.model).inputTokens;
+      await chargeCrashedAttempt(context, input, promptTokens, ledger);
+      const leaseMs = context.info.startToCloseTimeoutMs + holdLeaseMarginMs;
+      await holdForAttempt(input, attempt, promptTokens, leaseMs, ledger);
+
       let output = '';
-      let tokensSoFar = 0;
+      let chunks = 0;
+      const counted = createStreamedTokenCounter(input.model);
+      let reported: { inputTokens: number; outputTokens: number } | undefined;
+      const progress = (): ProviderHeartbeat => ({
+        tokensSoFar: reported?.outputTokens ?? counted.tokens,
+        attempt,
+        inputTokens: reported?.inputTokens ?? promptTokens,
+      });
       let lastProgressAt = Date.now();
+      let lastRenewalAt = Date.now();
       const stall = new AbortController();
-      context.heartbeat({ tokensSoFar } satisfies ProviderHeartbeat);
+      context.heartbeat(progress());
       // Between chunks, keep the heartbeat going (so a slow but live stream is not timed out) and
       // abort the stream once no chunk has come for stallTimeoutMs: a dead worker is caught by
       // the heartbeat timeout, a live worker on a dead stream by this watchdog.
       const keepAlive = setInterval(
         () => {
-          if (Date.now() - lastProgressAt >= input.stallTimeoutMs) stall.abort();
-          else context.heartbeat({ tokensSoFar } satisfies ProviderHeartbeat);
+          if (Date.now() - lastProgressAt >= input.stallTimeoutMs) return stall.abort();
+          context.heartbeat(progress());
+          if (ledger && input.reservationId && Date.now() - lastRenewalAt >= holdRenewIntervalMs) {
+            lastRenewalAt = Date.now();
+            const reservationId = input.reservationId;
+            ledger
+              .renewHold({ reservationId, expiresAt: new Date(Date.now() + leaseMs) })
+              .catch((error: Error) => onRenewalFailed?.(reservationId, error));
+          }
         },
         Math.min(keepAliveIntervalMs, Math.max(100, Math.floor(input.stallTimeoutMs / 3))),
       );
@@ -61,15 +91,19 @@ export function createProviderActivities({ providers, providerHealth, ledger }: 
             messages: input.messages,
             maxOutputTokens: input.maxOutputTokens,
             simulation: input.simulation,
-            attempt: input.attempt ?? context.info.attempt,
+            attempt,
           },
           {
             signal: AbortSignal.any([context.cancellationSignal, stall.signal]),
             onChunk(text) {
               output += text;
-              tokensSoFar += 1;
+              chunks += 1;
+              counted.add(text);
               lastProgressAt = Date.now();
-              context.heartbeat({ tokensSoFar } satisfies ProviderHeartbeat);
+              context.heartbeat(progress());
+            },
+            onUsage(usage) {
+              reported = usage;
             },
           },
         );
@@ -78,30 +112,33 @@ export function createProviderActivities({ providers, providerHealth, ledger }: 
         const usage = response.usage
           ? { ...response.usage, estimated: false }
           : {
-              inputTokens: countPromptTokens(input.messages, input.model).inputTokens,
-              outputTokens: Math.max(tokensSoFar > 0 ? 1 : 0, countTextTokens(output, input.model)),
+              inputTokens: promptTokens,
+              outputTokens: Math.max(chunks > 0 ? 1 : 0, countTextTokens(output, input.model)),
               estimated: true,
             };
         providerHealth?.record(input.providerId, true);
         return { output, usage, finishReason: response.finishReason };
       } catch (error) {
-        const cancelled = context.cancellationSignal.aborted;
+        // Only a cancellation asked for by the workflow is reported back as one (with the tokens,
+        // which the workflow charges); a timeout or a lost task is an attempt that failed.
+        const cancelled = context.cancellationSignal.aborted && context.cancellationDetails?.cancelRequested !== false;
         if (countsAgainstHealth(error, cancelled)) providerHealth?.record(input.providerId, false);
+        const streamed = reported?.outputTokens ?? Math.max(chunks > 0 ? 1 : 0, countTextTokens(output, input.model));
         const failure =
           stall.signal.aborted && !cancelled
             ? ApplicationFailure.create({
                 type: failureTypes.providerStreamStalled,
-                message: `no chunk from the provider for ${input.stallTimeoutMs} ms after ${tokensSoFar} tokens`,
-                details: [{ tokensSoFar }],
+                message: `no chunk from the provider for ${input.stallTimeoutMs} ms after ${streamed} tokens`,
+                details: [{ ...progress(), tokensSoFar: streamed }],
               })
-            : toActivityFailure(error, tokensSoFar);
-        if (!cancelled && tokensSoFar > 0) {
+            : toActivityFailure(error, { ...progress(), tokensSoFar: streamed }, cancelled);
+        if (!cancelled && chunks > 0) {
           // The provider bills what it streamed before failing; the retry must not make that free.
           await ledger?.recordFailedAttempt({
             runId: input.runId,
-            attempt: input.attempt ?? context.info.attempt,
-            inputTokens: countPromptTokens(input.messages, input.model).inputTokens,
-            outputTokens: Math.max(1, countTextTokens(output, input.model)),
+            attempt,
+            inputTokens: reported?.inputTokens ?? promptTokens,
+            outputTokens: streamed,
             failure: failure.message,
           });
         }
@@ -114,6 +151,48 @@ export function createProviderActivities({ providers, providerHealth, ledger }: 
 }
 
 /**
+ * Before an attempt calls the provider, the run's hold must cover every attempt already billed
+ * plus this one at its maximum (Temporal retries the activity; each retry is billed again). The
+ * top-up goes through the ledger's atomic check, so retries can never carry a run past a hard
+ * limit; when it does not fit, the attempt is not made. Also renews the hold's lease.
+ */
+async function holdForAttempt(
+  input: InvokeProviderInput,
+  attempt: number,
+  promptTokens: number,
+  leaseMs: number,
+  ledger: ProviderActivityDeps['ledger'],
+): Promise<void> {
+  if (!ledger || !input.reservationId) return;
+  const billed = (await ledger.failedAttempts(input.runId)).filter((a) => a.attempt < attempt);
+  const outcome = await ledger.renewHold({
+    reservationId: input.reservationId,
+    expiresAt: new Date(Date.now() + leaseMs),
+    cover: {
+      inputTokens: billed.reduce((sum, a) => sum + a.inputTokens, promptTokens),
+      outputTokens: billed.reduce((sum, a) => sum + a.outputTokens, input.maxOutputTokens),
+    },
+  });
+  if (outcome.status === 'refused') {
+    throw ApplicationFailure.create({
+      type: failureTypes.budgetExceeded,
+      message: `attempt ${attempt} not made: ${outcome.refusal.message}`,
+      details: [outcome.refusal],
+      nonRetryable: true,
+    });
+  }
+  if (outcome.status === 'not_pending') {
+    throw ApplicationFailure.create({
+      type: failureTypes.holdLost,
+      message:
+        `attempt ${attempt} not made: the budget hold ${input.reservationId} is ${outcome.state} ` +
+        '(the run was not picked up before its hold expired); nothing was streamed or charged',
+      nonRetryable: true,
+    });
+  }
+}
+
+/**
  * An earlier attempt whose worker died mid-stream never reached its catch block; its last
  * heartbeat still says how far it got, and the provider billed that much. Recorded once (the
  * attempt's own record, when it did fail normally, comes first and wins).
@@ -121,17 +200,18 @@ export function createProviderActivities({ providers, providerHealth, ledger }: 
 async function chargeCrashedAttempt(
   context: Context,
   input: InvokeProviderInput,
-  ledger: Pick<LedgerRepository, 'recordFailedAttempt'> | undefined,
+  promptTokens: number,
+  ledger: ProviderActivityDeps['ledger'],
 ): Promise<void> {
   const previous = context.info.heartbeatDetails as Partial<ProviderHeartbeat> | undefined;
   const streamed = typeof previous?.tokensSoFar === 'number' ? previous.tokensSoFar : 0;
   if (!ledger || context.info.attempt < 2 || streamed === 0) return;
   await ledger.recordFailedAttempt({
     runId: input.runId,
-    attempt: context.info.attempt - 1,
-    inputTokens: countPromptTokens(input.messages, input.model).inputTokens,
+    attempt: previous?.attempt ?? context.info.attempt - 1,
+    inputTokens: previous?.inputTokens ?? promptTokens,
     outputTokens: streamed,
-    failure: `the attempt stopped after ${streamed} streamed chunks without reporting (worker lost or heartbeat timed out)`,
+    failure: `the attempt stopped after ${streamed} streamed tokens without reporting (worker lost or heartbeat timed out)`,
   });
 }
 
@@ -142,15 +222,13 @@ function countsAgainstHealth(error: unknown, cancelled: boolean): boolean {
   return true; // a stalled stream or an unexpected error
 }
 
-function toActivityFailure(error: unknown, tokensSoFar: number): Error {
+function toActivityFailure(error: unknown, progress: ProviderHeartbeat, cancelled: boolean): Error {
   if (!(error instanceof ProviderError)) return error as Error;
-  const details = [{ tokensSoFar }];
+  const details = [progress];
   switch (error.kind) {
     case 'aborted':
       // Cancellation: report what was streamed so far, so the run can settle what was consumed.
-      return Context.current().cancellationSignal.aborted
-        ? new CancelledFailure(`cancelled after ${tokensSoFar} tokens`, [{ tokensSoFar } satisfies ProviderHeartbeat])
-        : error;
+      return cancelled ? new CancelledFailure(`cancelled after ${progress.tokensSoFar} tokens`, [progress]) : error;
     case 'rate_limited':
       return ApplicationFailure.create({
         type: failureTypes.providerRateLimited,

@@ -77,3 +77,23 @@ export function countTextTokens(text: string, modelId: string): number {
   if (known) return encoding(known.encoding).countTokens(text, textOnly);
   return Math.ceil(encoding(fallback.encoding).countTokens(text, textOnly) * unknownModelSafetyFactor);
 }
+
+/**
+ * Counts a stream's output as it arrives, chunk by chunk, so a heartbeat can say how many tokens
+ * were streamed without re-counting the whole text each time (linear in the output). Pieces are
+ * counted apart, which can only split tokens a whole-text count would merge: the running figure is
+ * at least the whole text's count, an upper bound for billing what a stopped stream consumed.
+ */
+export function createStreamedTokenCounter(modelId: string): { add(text: string): void; readonly tokens: number } {
+  const known = knownChatModel(modelId);
+  const counter = encoding(known ? known.encoding : fallback.encoding);
+  let raw = 0;
+  return {
+    add(text) {
+      raw += counter.countTokens(text, textOnly);
+    },
+    get tokens() {
+      return known ? raw : Math.ceil(raw * unknownModelSafetyFactor);
+    },
+  };
+}

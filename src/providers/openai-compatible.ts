@@ -57,7 +57,10 @@ export function createOpenAICompatibleProvider(config: OpenAICompatibleConfig): 
           if (choice?.delta?.content) handlers.onChunk(choice.delta.content);
           if (choice?.finish_reason) finishReason = choice.finish_reason;
           // Some servers send running totals on every chunk: the last one is the total.
-          if (chunk.usage) usage = { inputTokens: chunk.usage.prompt_tokens, outputTokens: chunk.usage.completion_tokens };
+          if (chunk.usage) {
+            usage = { inputTokens: chunk.usage.prompt_tokens, outputTokens: chunk.usage.completion_tokens };
+            handlers.onUsage?.(usage);
+          }
         }
       } catch (error) {
         const droppedAfterFinish = finishReason !== undefined && !(error instanceof APIError) && !handlers.signal.aborted;

@@ -24,6 +24,7 @@ export function createSimulatedProvider(id: string): ProviderAdapter {
       if (failing && simulation.failure === 'http_500') {
         throw new ProviderError('unavailable', 'simulated provider answered HTTP 500 Internal Server Error');
       }
+      const inputTokens = simulatedInputTokens(request.messages);
       const cutAfter = failing && simulation.failure === 'stream_cut' ? Math.floor(outputTokens / 2) : undefined;
 
       for (let index = 0; index < outputTokens; index++) {
@@ -36,14 +37,20 @@ export function createSimulatedProvider(id: string): ProviderAdapter {
         }
         if (simulation.chunkDelayMs > 0) await abortableDelay(simulation.chunkDelayMs, handlers.signal);
         handlers.onChunk(simulatedToken(request.runId, index));
+        // One token per chunk, reported as it goes like servers that send running usage.
+        handlers.onUsage?.({ inputTokens, outputTokens: index + 1 });
       }
-      const inputTokens = request.messages.reduce((sum, m) => sum + countWords(m.content) + 4, 0);
       return {
         usage: { inputTokens, outputTokens },
         finishReason: outputTokens < simulation.outputTokens ? 'length' : 'stop',
       };
     },
   };
+}
+
+/** The prompt tokens the simulated provider reports: whitespace-separated words plus 4 per message. */
+export function simulatedInputTokens(messages: ProviderRequest['messages']): number {
+  return messages.reduce((sum, m) => sum + countWords(m.content) + 4, 0);
 }
 
 function countWords(text: string): number {

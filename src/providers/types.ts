@@ -24,6 +24,8 @@ export interface ProviderResponse {
 export interface StreamHandlers {
   /** Called for every chunk of text, in order. */
   onChunk(text: string): void;
+  /** Running usage, for providers that report it during the stream (the latest call is the total so far). */
+  onUsage?(usage: ProviderUsage): void;
   /** Aborts the stream (activity cancellation). */
   signal: AbortSignal;
 }

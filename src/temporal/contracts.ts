@@ -408,6 +408,12 @@ export interface InvokeProviderInput {
    * attempt a new activity); otherwise the activity's own attempt number.
    */
   attempt?: number;
+  /**
+   * The run's reservation: before each attempt the hold is topped up to cover the attempts already
+   * billed plus this one (or the attempt is refused, `BudgetExceeded`), and while it streams the
+   * hold's lease is renewed, so a live run never loses its hold to the sweeper.
+   */
+  reservationId?: string;
 }
 
 export interface InvokeProviderResult {
@@ -423,8 +429,14 @@ export interface AdmitRunInput {
   modelId: string;
   messages: ChatMessage[];
   maxOutputTokens: number;
-  /** When an unsettled hold goes back to the budget (the sweeper), as an ISO timestamp. */
-  expiresAt: string;
+  /**
+   * How long the hold lives from the moment it is made (the activity's clock), so a reservation
+   * made after a long approval wait is not born expired. Histories recorded before it carry
+   * `expiresAt` instead.
+   */
+  holdTtlMs?: number;
+  /** An absolute expiry (histories recorded before `holdTtlMs`). */
+  expiresAt?: string;
   /** Second admission of an approved run: passes its `approval_required` policies (recorded). */
   approvalOverride?: { approvalId: string; approvedBy: string; note?: string };
   /** The reservation's id when it is not the run's own (a background task's attempt). */
@@ -448,6 +460,11 @@ export interface SettleRunInput {
   reservationId: string;
   /** The last attempt's usage; null when it produced nothing billable (failed or cancelled early). */
   usage: RunUsage | null;
+  /**
+   * A last attempt that timed out after streaming, as its last heartbeat saw it: charged once,
+   * keyed by its attempt number (its worker may have recorded it already).
+   */
+  unreportedAttempt?: { attempt: number; inputTokens: number; outputTokens: number; failure: string };
 }
 
 export interface SettleRunResult {
@@ -462,7 +479,15 @@ export interface SettleRunResult {
 
 /** Heartbeat details of the provider activity: what a stalled-stream detector looks at. */
 export interface ProviderHeartbeat {
+  /**
+   * Output tokens streamed so far: the provider's running usage when it reports one, else our own
+   * count of the streamed text (histories recorded before this counted chunks).
+   */
   tokensSoFar: number;
+  /** The attempt that streamed them, so a charge taken from this heartbeat is keyed to it once. */
+  attempt?: number;
+  /** Prompt tokens of that attempt, as the provider reported them or as we counted them. */
+  inputTokens?: number;
 }
 
 // ---- failure types (the closed set of ApplicationFailure `type`s) ------------------------------
@@ -475,6 +500,10 @@ export const failureTypes = {
   providerRejected: 'ProviderRejected',
   unknownProvider: 'UnknownProvider',
   unknownPrice: 'UnknownPrice',
+  /** A retry that the budget can no longer cover: the run stops, having paid what it streamed. */
+  budgetExceeded: 'BudgetExceeded',
+  /** The run's hold was no longer pending when an attempt was about to start (it expired). */
+  holdLost: 'HoldLost',
 } as const;
 export type FailureType = (typeof failureTypes)[keyof typeof failureTypes];
 
@@ -483,4 +512,6 @@ export const nonRetryableFailureTypes: FailureType[] = [
   failureTypes.providerRejected,
   failureTypes.unknownProvider,
   failureTypes.unknownPrice,
+  failureTypes.budgetExceeded,
+  failureTypes.holdLost,
 ];

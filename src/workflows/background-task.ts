@@ -2,6 +2,7 @@ import {
   ActivityCancellationType,
   CancellationScope,
   isCancellation,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   setCurrentDetails,
@@ -18,14 +19,16 @@ import {
   type BackgroundTaskProgress,
   type BackgroundTaskWorkflowInput,
   type RunError,
-  type RunUsage,
 } from '../temporal/contracts';
 import {
+  chargeForUnanswered,
   describeFailure,
+  exactMoneyPatch,
   isRetryableFailure,
   ledgerCallOptions,
   reservationExpiresAt,
-  tokensStreamedBeforeStop,
+  reservationTtlMs,
+  type UnansweredCharge,
 } from './governed-steps';
 
 /**
@@ -36,6 +39,8 @@ import {
  * its outcome whatever the state, so the parent always learns the cost.
  */
 export async function backgroundTaskWorkflow(input: BackgroundTaskWorkflowInput): Promise<BackgroundTaskOutcome> {
+  // Before any command, so the patch marker has the same place in every history that has it.
+  const exactMoney = patched(exactMoneyPatch);
   const progress: BackgroundTaskProgress = { state: 'running', attempt: 0, costMicroUsd: 0, modelId: input.model.selected };
   publish(input, progress);
 
@@ -57,7 +62,7 @@ export async function backgroundTaskWorkflow(input: BackgroundTaskWorkflowInput)
 
   let outcome: BackgroundTaskOutcome;
   try {
-    outcome = await work.run(() => attemptUntilDone(input, progress));
+    outcome = await work.run(() => attemptUntilDone(input, progress, exactMoney));
   } catch (error) {
     // Stopped from outside or by its deadline; or a step that failed for good (a settlement the
     // ledger refused): either way the outcome carries what the task has paid so far.
@@ -82,12 +87,13 @@ export async function backgroundTaskWorkflow(input: BackgroundTaskWorkflowInput)
 async function attemptUntilDone(
   input: BackgroundTaskWorkflowInput,
   progress: BackgroundTaskProgress,
+  exactMoney: boolean,
 ): Promise<BackgroundTaskOutcome> {
   let lastError: RunError = { code: 'internal_error', message: 'no attempt was made' };
   for (let attempt = 1; attempt <= input.maxAttempts; attempt++) {
     progress.attempt = attempt;
     publish(input, progress);
-    const result = await governedAttempt(input, attempt, progress);
+    const result = await governedAttempt(input, attempt, progress, exactMoney);
     if (result.ok) {
       return {
         state: 'succeeded',
@@ -120,6 +126,7 @@ async function governedAttempt(
   input: BackgroundTaskWorkflowInput,
   attempt: number,
   progress: BackgroundTaskProgress,
+  exactMoney: boolean,
 ): Promise<AttemptResult> {
   const bookingId = taskAttemptBookingId(input.taskId, input.dispatch, attempt);
   const { planRun, admitRun, settleRun } = proxyLocalActivities<PalyraActivities>(ledgerCallOptions);
@@ -151,11 +158,11 @@ async function governedAttempt(
       },
     ]),
   );
-  const route = chosenRoute(decision, {
-    modelId: input.model.selected,
-    providerId: input.model.providerId,
-    maxOutputTokens: input.maxOutputTokens,
-  });
+  const route = chosenRoute(
+    decision,
+    { modelId: input.model.selected, providerId: input.model.providerId, maxOutputTokens: input.maxOutputTokens },
+    { refuseUncoveredDowngrade: exactMoney },
+  );
   if ('unroutable' in route) return { ok: false, error: { code: 'no_route', message: route.unroutable }, retryable: false };
   progress.modelId = route.modelId;
 
@@ -173,7 +180,9 @@ async function governedAttempt(
             modelId: route.modelId,
             messages: input.messages,
             maxOutputTokens: route.maxOutputTokens,
-            expiresAt: reservationExpiresAt(Date.now(), input.timing.providerTimeoutMs, 1),
+            ...(exactMoney
+              ? { holdTtlMs: reservationTtlMs(input.timing.providerTimeoutMs, 1) }
+              : { expiresAt: reservationExpiresAt(Date.now(), input.timing.providerTimeoutMs, 1) }),
           },
         ],
       ),
@@ -194,7 +203,7 @@ async function governedAttempt(
     };
   }
 
-  let usage: RunUsage | null = null;
+  let charge: UnansweredCharge = { usage: null };
   let result: AttemptResult;
   let stopped: unknown;
   try {
@@ -210,22 +219,27 @@ async function governedAttempt(
           simulation: input.simulation,
           stallTimeoutMs: input.timing.heartbeatTimeoutMs,
           attempt,
+          ...(exactMoney ? { reservationId: admission.reservationId } : {}),
         },
       ],
     );
-    usage = answer.usage;
+    charge = { usage: answer.usage };
     result = { ok: true, output: answer.output };
   } catch (error) {
     if (isCancellation(error)) stopped = error;
-    const streamed = tokensStreamedBeforeStop(error, { includeTimeouts: true });
-    if (streamed !== undefined) usage = { inputTokens: admission.estimate.inputTokens, outputTokens: streamed, estimated: true };
+    charge = chargeForUnanswered(error, admission.estimate.inputTokens, { exact: exactMoney, legacyTimeouts: 'usage' });
     result = { ok: false, error: describeFailure(error), retryable: isRetryableFailure(error) };
   }
 
   await CancellationScope.nonCancellable(async () => {
     const settled = await settleRun.executeWithOptions(
-      { summary: usage ? `settle ${admission.reservationId}` : `release ${admission.reservationId}: nothing billed` },
-      [{ runId: bookingId, reservationId: admission.reservationId, usage }],
+      {
+        summary:
+          charge.usage || charge.unreportedAttempt
+            ? `settle ${admission.reservationId}`
+            : `release ${admission.reservationId}: nothing billed`,
+      },
+      [{ runId: bookingId, reservationId: admission.reservationId, ...charge }],
     );
     progress.costMicroUsd += settled.costMicroUsd;
   });

@@ -11,7 +11,20 @@ import {
   type ActivityOptions,
   type LocalActivityOptions,
 } from '@temporalio/workflow';
-import { nonRetryableFailureTypes, type ProviderHeartbeat, type RunError } from '../temporal/contracts';
+import {
+  nonRetryableFailureTypes,
+  type ProviderHeartbeat,
+  type RunError,
+  type RunUsage,
+  type SettleRunInput,
+} from '../temporal/contracts';
+
+/**
+ * Patch of the money-exactness changes to the governed path: holds that live from when they are
+ * made, topped up and renewed by each provider attempt, and a last attempt that timed out charged
+ * from its heartbeat. Histories recorded before it replay on the old path.
+ */
+export const exactMoneyPatch = 'exact-money-1';
 
 /** Retry profile of the provider call: transient provider errors back off, rejections do not. */
 export const providerRetry: ActivityOptions['retry'] = {
@@ -41,23 +54,64 @@ export const ledgerCallOptions: LocalActivityOptions = { startToCloseTimeout: '3
  * margin, so the sweeper never takes back the hold of a run that is still going.
  */
 export function reservationExpiresAt(nowMs: number, providerTimeoutMs: number, providerAttempts: number): string {
-  const reservationMarginMs = 5 * 60_000;
-  return new Date(nowMs + providerTimeoutMs * providerAttempts + reservationMarginMs).toISOString();
+  return new Date(nowMs + reservationTtlMs(providerTimeoutMs, providerAttempts)).toISOString();
 }
 
+/** The same span as a time to live, counted by the ledger activity from when the hold is made. */
+export function reservationTtlMs(providerTimeoutMs: number, providerAttempts: number): number {
+  const reservationMarginMs = 5 * 60_000;
+  return providerTimeoutMs * providerAttempts + reservationMarginMs;
+}
+
+/** What a provider call that ended without an answer still owes, as the settle step takes it. */
+export type UnansweredCharge = Pick<SettleRunInput, 'usage' | 'unreportedAttempt'>;
+
 /**
- * Tokens a provider stream had produced before it stopped without an answer: a cancelled stream
- * reports them in its CancelledFailure, a stream whose worker went silent in its last heartbeat.
- * The provider bills them, so the books must too.
+ * What a provider call that ended without an answer consumed. A cancelled stream reports its
+ * tokens in its CancelledFailure: that is the usage to settle. A last attempt that timed out
+ * (its worker lost, or past its start-to-close timeout) is charged from its last heartbeat, keyed
+ * by its attempt, because its worker, when alive, records the same attempt itself. An attempt
+ * that failed otherwise recorded what it streamed itself: nothing more is owed here.
+ *
+ * `legacyTimeouts` is the behaviour of histories recorded before `exactMoneyPatch`: runs ignored
+ * a timed-out last attempt, tasks settled it as usage.
  */
-export function tokensStreamedBeforeStop(error: unknown, { includeTimeouts }: { includeTimeouts: boolean }): number | undefined {
+export function chargeForUnanswered(
+  error: unknown,
+  promptTokens: number,
+  { exact, legacyTimeouts }: { exact: boolean; legacyTimeouts: 'ignore' | 'usage' },
+): UnansweredCharge {
   const cause = error instanceof ActivityFailure ? error.cause : error;
-  let details: Partial<ProviderHeartbeat> | undefined;
-  if (cause instanceof CancelledFailure) details = cause.details[0] as Partial<ProviderHeartbeat> | undefined;
-  else if (includeTimeouts && cause instanceof TimeoutFailure) {
-    details = cause.lastHeartbeatDetails as Partial<ProviderHeartbeat> | undefined;
+  const usage = (details: Partial<ProviderHeartbeat>): RunUsage => ({
+    inputTokens: (exact ? details.inputTokens : undefined) ?? promptTokens,
+    outputTokens: details.tokensSoFar as number,
+    estimated: true,
+  });
+  if (cause instanceof CancelledFailure) {
+    const details = cause.details[0] as Partial<ProviderHeartbeat> | undefined;
+    return { usage: streamed(details) ? usage(details) : null };
   }
-  return typeof details?.tokensSoFar === 'number' && details.tokensSoFar > 0 ? details.tokensSoFar : undefined;
+  if (cause instanceof TimeoutFailure) {
+    const details = cause.lastHeartbeatDetails as Partial<ProviderHeartbeat> | undefined;
+    if (!streamed(details)) return { usage: null };
+    if (exact && details.attempt !== undefined) {
+      return {
+        usage: null,
+        unreportedAttempt: {
+          attempt: details.attempt,
+          inputTokens: details.inputTokens ?? promptTokens,
+          outputTokens: details.tokensSoFar,
+          failure: `the provider call timed out (${cause.timeoutType}) after ${details.tokensSoFar} streamed tokens`,
+        },
+      };
+    }
+    return { usage: exact || legacyTimeouts === 'usage' ? usage(details) : null };
+  }
+  return { usage: null };
+}
+
+function streamed(details: Partial<ProviderHeartbeat> | undefined): details is ProviderHeartbeat {
+  return typeof details?.tokensSoFar === 'number' && details.tokensSoFar > 0;
 }
 
 /** A failure as the error of a run or task document: a stable snake_case code and a message. */

@@ -6,6 +6,7 @@ import {
   allHandlersFinished,
   condition,
   isCancellation,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   setCurrentDetails,
@@ -33,11 +34,14 @@ import {
   type RunWorkflowInput,
 } from '../temporal/contracts';
 import {
+  chargeForUnanswered,
   describeFailure,
+  exactMoneyPatch,
   ledgerCallOptions,
   providerRetry,
   reservationExpiresAt,
-  tokensStreamedBeforeStop,
+  reservationTtlMs,
+  type UnansweredCharge,
 } from './governed-steps';
 import { createTaskScheduler, type TaskScheduler } from './task-scheduler';
 
@@ -47,6 +51,8 @@ import { createTaskScheduler, type TaskScheduler } from './task-scheduler';
  */
 export async function runWorkflow(input: RunWorkflowInput): Promise<RunDocument> {
   const run = newRunDocument(input);
+  // Before any command, so the patch marker has the same place in every history that has it.
+  const exactMoney = patched(exactMoneyPatch);
   setHandler(runStateQuery, () => run);
   setHandler(runAdmissionUpdate, async () => {
     await condition(() => run.admission !== undefined || isTerminalRunState(run.state));
@@ -117,7 +123,7 @@ export async function runWorkflow(input: RunWorkflowInput): Promise<RunDocument>
 
   let route: ChosenRoute | RunError;
   try {
-    route = await planTheRoute(run, input, planRun);
+    route = await planTheRoute(run, input, planRun, exactMoney);
   } catch (error) {
     return finish(isCancellation(error) ? 'cancelled' : 'failed', error);
   }
@@ -126,7 +132,11 @@ export async function runWorkflow(input: RunWorkflowInput): Promise<RunDocument>
     return finish('failed');
   }
 
-  const expiresAt = reservationExpiresAt(Date.now(), input.timing.providerTimeoutMs, providerRetry?.maximumAttempts ?? 1);
+  const providerAttempts = providerRetry?.maximumAttempts ?? 1;
+  // A hold lives from when it is made: one made after an approval wait must not be born expired.
+  const holdLifetime = exactMoney
+    ? { holdTtlMs: reservationTtlMs(input.timing.providerTimeoutMs, providerAttempts) }
+    : { expiresAt: reservationExpiresAt(Date.now(), input.timing.providerTimeoutMs, providerAttempts) };
   // Not cancellable: a cancel arriving mid-reserve must not leave a hold nobody knows about. It
   // takes effect at the next step, which then releases the hold.
   const admit = (approvalOverride?: AdmitRunInput['approvalOverride']) =>
@@ -145,7 +155,7 @@ export async function runWorkflow(input: RunWorkflowInput): Promise<RunDocument>
             modelId: route.modelId,
             messages: input.messages,
             maxOutputTokens: route.maxOutputTokens,
-            expiresAt,
+            ...holdLifetime,
             ...(approvalOverride ? { approvalOverride } : {}),
           },
         ],
@@ -194,6 +204,7 @@ export async function runWorkflow(input: RunWorkflowInput): Promise<RunDocument>
   publish(run);
   tasks.openDispatch();
   let outcome: { state: RunState; error?: unknown };
+  let unanswered: UnansweredCharge = { usage: null };
   try {
     const result = await invokeProvider.executeWithOptions(
       {
@@ -210,6 +221,7 @@ export async function runWorkflow(input: RunWorkflowInput): Promise<RunDocument>
           maxOutputTokens: admission.maxOutputTokens,
           simulation: input.simulation,
           stallTimeoutMs: input.timing.heartbeatTimeoutMs,
+          ...(exactMoney ? { reservationId: admission.reservationId } : {}),
         },
       ],
     );
@@ -218,12 +230,10 @@ export async function runWorkflow(input: RunWorkflowInput): Promise<RunDocument>
     outcome = { state: 'succeeded' };
   } catch (error) {
     outcome = { state: isCancellation(error) ? 'cancelled' : 'failed', error };
-    const streamed = tokensStreamedBeforeStop(error, { includeTimeouts: false });
-    if (streamed !== undefined) {
-      // The prompt was sent and `streamed` tokens came back: that much is owed. The provider sends
-      // no usage for an aborted stream, so the input side is our own count (marked estimated).
-      run.usage = { inputTokens: admission.estimate.inputTokens, outputTokens: streamed, estimated: true };
-    }
+    // The prompt was sent and some tokens came back: that much is owed. The provider sends no
+    // usage for a stopped stream, so the figures are our own (marked estimated).
+    unanswered = chargeForUnanswered(error, admission.estimate.inputTokens, { exact: exactMoney, legacyTimeouts: 'ignore' });
+    if (unanswered.usage) run.usage = unanswered.usage;
   }
 
   // The books are closed even when the run was cancelled: nothing of this may be cancelled again.
@@ -236,7 +246,14 @@ export async function runWorkflow(input: RunWorkflowInput): Promise<RunDocument>
             ? `settle ${reservationId} at the provider's usage`
             : `close ${reservationId}: nothing billed by the last attempt`,
         },
-        [{ runId: input.runId, reservationId, usage: run.usage }],
+        [
+          {
+            runId: input.runId,
+            reservationId,
+            usage: run.usage,
+            ...(unanswered.unreportedAttempt ? { unreportedAttempt: unanswered.unreportedAttempt } : {}),
+          },
+        ],
       );
       run.costMicroUsd = settled.costMicroUsd;
       if (settled.chargedAttempts.length > 0) run.chargedAttempts = settled.chargedAttempts;
@@ -255,6 +272,7 @@ async function planTheRoute(
   run: RunDocument,
   input: RunWorkflowInput,
   planRun: ReturnType<typeof proxyLocalActivities<PalyraActivities>>['planRun'],
+  exactMoney: boolean,
 ): Promise<ChosenRoute | RunError> {
   // Not cancellable, like admission: a plan is cheap and its record should be whole.
   const decision = await CancellationScope.nonCancellable(() =>
@@ -276,11 +294,11 @@ async function planTheRoute(
     ),
   );
   run.routing = decision;
-  const route = chosenRoute(decision, {
-    modelId: input.model.selected,
-    providerId: input.model.providerId,
-    maxOutputTokens: input.maxOutputTokens,
-  });
+  const route = chosenRoute(
+    decision,
+    { modelId: input.model.selected, providerId: input.model.providerId, maxOutputTokens: input.maxOutputTokens },
+    { refuseUncoveredDowngrade: exactMoney },
+  );
   if ('unroutable' in route) return { code: 'no_route', message: route.unroutable };
   run.model = { requested: input.model.requested, selected: route.modelId };
   publish(run);

@@ -3,6 +3,7 @@ import type { Client, Connection } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
 import type { PalyraConfig } from '../../src/config';
 import { costMicroUsd } from '../../src/domain/pricing';
+import { simulatedInputTokens } from '../../src/providers/simulated';
 import { runStateQuery, runWorkflowId } from '../../src/temporal/contracts';
 import { bearer, buildTestApp, testTokens } from '../support/app';
 import { ledgerDialects, openTestLedger, type TestLedger } from '../support/ledger';
@@ -54,10 +55,11 @@ describe.each(ledgerDialects())('governed runs on the %s ledger', (dialect) => {
 
   const withWorker = <T>(fn: () => Promise<T>) => withTestWorker(config, fn, ledger.repo);
   /** Starts a run through `target` (the describe's app unless a test built one with other config). */
+  const runMessages = [{ role: 'user' as const, content: 'write a haiku about budgets' }];
   const startRun = (body: Record<string, unknown> = {}, target: FastifyInstance = app) =>
     postRun(target, {
       principalId: 'svc-checkout',
-      messages: [{ role: 'user', content: 'write a haiku about budgets' }],
+      messages: runMessages,
       model: 'sim-standard',
       simulation: { outputTokens: 8, chunkDelayMs: 5 },
       ...body,
@@ -168,7 +170,8 @@ describe.each(ledgerDialects())('governed runs on the %s ledger', (dialect) => {
       const streamed = run.usage.outputTokens;
       expect(streamed).toBeGreaterThan(0);
       expect(streamed).toBeLessThan(200);
-      expect(run.usage).toEqual({ inputTokens: started.admission.estimate.inputTokens, outputTokens: streamed, estimated: true });
+      // The prompt as the provider counted it in its running usage (the simulated one reports it).
+      expect(run.usage).toEqual({ inputTokens: simulatedInputTokens(runMessages), outputTokens: streamed, estimated: true });
       expect(run.costMicroUsd).toBe(costMicroUsd(simStandard, { inputTokens: run.usage.inputTokens, outputTokens: streamed }));
       expect(await ledger.repo.getReservation(`run-${started.runId}`)).toMatchObject({ state: 'settled' });
       expect((await windowsOfRun(ledger.repo, run.runId))[0]).toMatchObject({ spent: run.costMicroUsd, reserved: 0 });
@@ -291,7 +294,9 @@ describe.each(ledgerDialects())('governed runs on the %s ledger', (dialect) => {
         );
         ids.push(response.json().runId);
       }
-      for (const id of ids) await finished(id);
+      // One run of acme's own, so acme's token has something to see.
+      const acmeRunId: string = (await startRun()).json().runId;
+      for (const id of [...ids, acmeRunId]) await finished(id);
       const list = (query: string, token = testTokens.admin) =>
         app.inject({ method: 'GET', url: `/v1/runs?${query}`, headers: bearer(token) });
       let page = await list(`tenantId=${tenant}&state=succeeded&limit=2`);
@@ -311,8 +316,25 @@ describe.each(ledgerDialects())('governed runs on the %s ledger', (dialect) => {
       expect(seen.sort()).toEqual([...ids].sort());
       expect((await list(`tenantId=${tenant}&state=failed`)).json().items).toEqual([]);
       expect((await list(`tenantId=${tenant}`, testTokens.acmeService)).statusCode).toBe(403);
-      const asAcme = (await list('limit=200', testTokens.acmeService)).json();
-      expect(asAcme.items.every((run: { tenantId: string }) => run.tenantId === 'acme')).toBe(true);
+
+      // Tenant isolation, unfiltered: the admin's listing shows both tenants' runs (so the other
+      // tenant's runs are visible by now), acme's token shows its own run and nothing else.
+      const runIds = (response: { json(): { items: { runId: string }[] } }) => response.json().items.map((run) => run.runId);
+      let asAdmin = await list('limit=200');
+      let asAcme = await list('limit=200', testTokens.acmeService);
+      for (let i = 0; i < 100 && !(runIds(asAdmin).includes(acmeRunId) && runIds(asAcme).includes(acmeRunId)); i++) {
+        await delay(100); // visibility is eventually consistent
+        asAdmin = await list('limit=200');
+        asAcme = await list('limit=200', testTokens.acmeService);
+      }
+      expect(asAdmin.statusCode).toBe(200);
+      expect(runIds(asAdmin)).toEqual(expect.arrayContaining([...ids, acmeRunId]));
+      expect(asAcme.statusCode).toBe(200);
+      const acmeItems: { runId: string; tenantId: string }[] = asAcme.json().items;
+      expect(acmeItems.length).toBeGreaterThan(0);
+      expect(acmeItems.map((run) => run.runId)).toContain(acmeRunId);
+      expect(acmeItems.filter((run) => run.tenantId !== 'acme')).toEqual([]);
+      expect(acmeItems.filter((run) => ids.includes(run.runId))).toEqual([]);
       expect((await list('cursor=not-a-cursor')).statusCode).toBe(400);
     });
   });
