@@ -373,6 +373,117 @@ describe.each(ledgerDialects())('ledger on %s', (dialect) => {
         overage: true,
       });
     });
+
+    it('leaves the ledger as before when a clamp, an approval, a release, an expiry, a late settle or a top-up fails between two statements', async () => {
+      await ledger.repo.putPolicy(policy({ policyId: 'cost', hardLimit: 20_000, softLimit: 10 }));
+      await ledger.repo.putPolicy(
+        policy({ policyId: 'tokens', scope: { kind: 'global' }, metric: 'tokens', hardLimit: 100_000 }),
+      );
+      await ledger.repo.putPolicy(
+        policy({
+          policyId: 'needs-approval',
+          scope: { kind: 'principal', id: 'approved' },
+          hardLimit: 0,
+          action: 'approval_required',
+        }),
+      );
+      const due = new Date('2026-11-27T11:00:00Z');
+      const held = async (overrides: Partial<ReserveRequest> = {}) => {
+        const request = reservation(overrides);
+        expect(await ledger.repo.reserve(request)).toMatchObject({ status: 'admitted' });
+        return request.reservationId;
+      };
+      const expiryFailures: string[] = [];
+      const releasePending = async () => {
+        const pending = await ledger.connection.db
+          .selectFrom('reservations')
+          .select('reservation_id')
+          .where('state', '=', 'pending')
+          .execute();
+        for (const r of pending) await ledger.repo.release(r.reservation_id);
+      };
+      const paths: {
+        name: string;
+        prefix: string;
+        prepare: () => Promise<string | undefined>;
+        act: (id: string | undefined) => Promise<unknown>;
+      }[] = [
+        {
+          name: 'a clamped admission',
+          prefix: 'reserve:',
+          prepare: async () => undefined,
+          act: () => ledger.repo.reserve(reservation({ maxOutputTokens: 5_000 })),
+        },
+        {
+          name: 'an approved admission',
+          prefix: 'reserve:',
+          prepare: async () => undefined,
+          act: () =>
+            ledger.repo.reserve(
+              reservation({
+                scope: { ...scope, principalId: 'approved' },
+                approvalOverride: { approvalId: 'a1', approvedBy: 'sre' },
+              }),
+            ),
+        },
+        { name: 'a release', prefix: 'released:', prepare: () => held(), act: (id) => ledger.repo.release(id as string) },
+        {
+          name: 'an expiry',
+          prefix: 'expired:',
+          prepare: () => held({ expiresAt: due }),
+          act: async () => {
+            // The sweeper isolates a failing row: it reports it and goes on, so the crash shows up there.
+            const failuresBefore = expiryFailures.length;
+            const expired = await ledger.repo.expireDue(now, (id, error) => expiryFailures.push(`${id}: ${error.message}`));
+            if (expiryFailures.length > failuresBefore) throw new Error(expiryFailures[expiryFailures.length - 1]);
+            return expired;
+          },
+        },
+        {
+          name: 'a settle after expiry',
+          prefix: 'settle:',
+          prepare: async () => {
+            const id = await held({ expiresAt: due });
+            await ledger.repo.expireDue(now);
+            return id;
+          },
+          act: (id) => ledger.repo.settle({ reservationId: id as string, actual: { inputTokens: 100, outputTokens: 20 } }),
+        },
+        {
+          name: 'a top-up',
+          prefix: 'renew:',
+          prepare: () => held(),
+          act: (id) =>
+            ledger.repo.renewHold({
+              reservationId: id as string,
+              expiresAt: new Date('2026-11-27T14:00:00Z'),
+              cover: { inputTokens: 200, outputTokens: 80 },
+            }),
+        },
+      ];
+
+      for (const path of paths) {
+        // Learn the path's checkpoints, then crash at each one in turn.
+        const learnOn = await path.prepare();
+        checkpoints.length = 0;
+        await path.act(learnOn);
+        await releasePending();
+        const points = checkpoints.filter((p) => p.startsWith(path.prefix));
+        expect({ path: path.name, points: points.length }).toEqual({ path: path.name, points: expect.any(Number) });
+        expect(points.length).toBeGreaterThanOrEqual(2);
+        for (const point of points) {
+          const id = await path.prepare();
+          const before = await snapshot();
+          failAt = point;
+          await expect(path.act(id)).rejects.toThrow(`injected crash at ${point}`);
+          failAt = undefined;
+          expect({ path: path.name, point, tables: await snapshot() }).toEqual({ path: path.name, point, tables: before });
+          await path.act(id); // and afterwards the same call goes through
+          await releasePending();
+        }
+      }
+      await releasePending();
+    });
   });
 
   describe('price overrides', () => {
