@@ -13,8 +13,6 @@ import type { RoutingDecision, RoutingMode, TaskClass } from '../domain/routing'
 import type { RunState } from '../domain/run-state';
 import type { TaskInput, TaskKind, TaskOperatorAction, TaskState } from '../domain/tasks';
 
-export const defaultTaskQueue = 'palyra';
-
 // ---- workflow types and ids -------------------------------------------------------------------
 
 export const runWorkflowType = 'runWorkflow';
@@ -24,8 +22,6 @@ export const runWorkflowId = (runId: string): string => `run-${runId}`;
  * approved run reserves again under its own id (the first, refused one stays on record).
  */
 export const runReservationId = (runId: string, approved = false): string => `run-${runId}${approved ? ':approved' : ''}`;
-export const runIdFromWorkflowId = (workflowId: string): string | undefined =>
-  workflowId.startsWith('run-') ? workflowId.slice('run-'.length) : undefined;
 
 export const backgroundTaskWorkflowType = 'backgroundTaskWorkflow';
 export const backgroundTaskWorkflowId = (taskId: string): string => `bgtask-${taskId}`;

@@ -301,10 +301,6 @@ export function createTaskScheduler(run: RunDocument, input: RunWorkflowInput, o
       for (const task of run.backgroundTasks) cancel(task, reason);
       changed();
     },
-
-    get closing(): boolean {
-      return closing;
-    },
   };
 }
 

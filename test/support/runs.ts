@@ -1,11 +1,10 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
 import { bearer, testTokens } from './app';
+import { isTerminalRunState } from '../../src/domain/run-state';
 import type { LedgerRepository, WindowReport } from '../../src/ledger';
 import { runReservationId } from '../../src/temporal/contracts';
 import type { TestLedger } from './ledger';
-
-const terminalStates = ['succeeded', 'failed', 'cancelled', 'denied'];
 
 /** `POST /v1/runs` as acme's service (tenant `acme` unless the payload names another). */
 export function postRun(app: FastifyInstance, payload: Record<string, unknown>, token = testTokens.acmeService) {
@@ -17,7 +16,7 @@ export function postRun(app: FastifyInstance, payload: Record<string, unknown>, 
 export async function waitForRunEnd(app: FastifyInstance, runId: string): Promise<any> {
   for (let i = 0; i < 300; i++) {
     const run = (await app.inject({ method: 'GET', url: `/v1/runs/${runId}`, headers: bearer(testTokens.admin) })).json();
-    if (terminalStates.includes(run.state)) return run;
+    if (isTerminalRunState(run.state)) return run;
     await delay(50);
   }
   throw new Error(`run ${runId} did not finish`);

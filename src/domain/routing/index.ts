@@ -5,5 +5,4 @@ export * from './candidates';
 export * from './circuit-breaker';
 export * from './decision';
 export { planRoute } from './plan';
-export { formatCount } from './explain';
 export * from './route';
