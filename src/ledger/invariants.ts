@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { generationOfKey } from '../domain/budget';
 import type { LedgerDatabase } from './schema';
 
 export interface InvariantOptions {
@@ -59,7 +60,11 @@ export async function checkLedgerInvariants(db: Kysely<LedgerDatabase>, options:
 
   for (const window of windows) {
     const id = key(window.policy_id, window.period_key);
-    const policy = policies.find((p) => p.policy_id === window.policy_id);
+    // A window is judged against the policy that books into it: its id and its generation. Windows
+    // of an older generation (before a metric, window or scope change) hold amounts in the old unit
+    // or for the old scope and admit nothing new (only their own pending holds settle, release or
+    // expire into them), so like the windows of a deleted policy they have no limit to compare with.
+    const policy = policies.find((p) => p.policy_id === window.policy_id && p.generation === generationOfKey(window.period_key));
     // I1: settled + reserved ≤ hard limit, plus what a recorded approval or overage admitted.
     const allowed = (policy?.hard_limit ?? 0) + (allowance.get(id) ?? 0);
     if (policy && window.spent + window.reserved > allowed) {

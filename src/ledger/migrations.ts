@@ -176,6 +176,17 @@ const migrations: Record<string, Migration> = {
         excess_tokens = case when settled_tokens > reserved_tokens then settled_tokens - reserved_tokens else 0 end`.execute(db);
     },
   },
+  '0005_policy_generation': {
+    async up(db) {
+      // Changing a policy's metric, window or scope starts a fresh generation of its windows
+      // (window keys `2026-11-27#g2`, …); existing policies and their windows are generation 1,
+      // whose keys are the plain period keys they already have.
+      await db.schema
+        .alterTable('budget_policies')
+        .addColumn('generation', 'integer', (c) => c.notNull().defaultTo(1))
+        .execute();
+    },
+  },
 };
 
 export async function migrateLedger(db: Kysely<unknown>, dialect: 'sqlite' | 'postgres'): Promise<MigrationResultSet> {

@@ -2,9 +2,11 @@ import { sql, type Kysely, type Selectable } from 'kysely';
 import {
   decideAdmission,
   evaluateBudgets,
-  periodKey,
+  generationOfKey,
   policyApplies,
+  policyWindowKey,
   reachedThresholds,
+  startsNewGeneration,
   type AdmissionDecision,
   type BudgetPolicy,
   type BudgetRefusal,
@@ -30,6 +32,12 @@ export class LedgerConflictError extends Error {
 export type PolicySource = 'api' | 'config';
 export interface StoredPolicy extends BudgetPolicy {
   source: PolicySource;
+  /**
+   * Which generation of windows the policy books into (read-only): 1 at first, bumped whenever
+   * its metric, window or scope changes, so spend booked under the old definition stays in the
+   * old windows. Window keys past generation 1 carry it (`2026-11-27#g2`).
+   */
+  generation: number;
   createdAt: string;
   updatedAt: string;
 }
@@ -207,16 +215,13 @@ export function createLedgerRepository({
     source: PolicySource = 'api',
   ): Promise<{ policy: StoredPolicy; created: boolean }> {
     return writeTransaction(async (trx) => {
-      const existing = await trx
-        .selectFrom('budget_policies')
-        .selectAll()
-        .where('policy_id', '=', policy.policyId)
-        .executeTakeFirst();
+      const existing = await lockPolicy(trx, policy.policyId);
       if (existing && existing.source === 'config' && source === 'api') {
         throw new LedgerConflictError(`policy '${policy.policyId}' is declared in the config file; change it there`);
       }
       const now = clock().toISOString();
-      const values = fromPolicy(policy, source, existing?.created_at ?? now, now);
+      const generation = await generationFor(trx, existing, policy);
+      const values = fromPolicy(policy, source, existing?.created_at ?? now, now, generation);
       if (existing) await trx.updateTable('budget_policies').set(values).where('policy_id', '=', policy.policyId).execute();
       else await trx.insertInto('budget_policies').values(values).execute();
       return { policy: toPolicy(values), created: !existing };
@@ -234,7 +239,8 @@ export function createLedgerRepository({
       if (existing.source === 'config') {
         throw new LedgerConflictError(`policy '${policyId}' is declared in the config file; remove it there`);
       }
-      // Windows stay: reservations still holding them must be able to settle and release.
+      // Windows stay: reservations still holding them must be able to settle and release. A policy
+      // created again under this id starts a generation above them (see generationFor).
       await trx.deleteFrom('budget_policies').where('policy_id', '=', policyId).execute();
       return true;
     });
@@ -249,16 +255,36 @@ export function createLedgerRepository({
       if (ids.length > 0) stale = stale.where('policy_id', 'not in', ids);
       await stale.execute();
       for (const policy of policies) {
-        const existing = await trx
-          .selectFrom('budget_policies')
-          .select('created_at')
-          .where('policy_id', '=', policy.policyId)
-          .executeTakeFirst();
-        const values = fromPolicy(policy, 'config', existing?.created_at ?? now, now);
+        const existing = await lockPolicy(trx, policy.policyId);
+        const generation = await generationFor(trx, existing, policy);
+        const values = fromPolicy(policy, 'config', existing?.created_at ?? now, now, generation);
         if (existing) await trx.updateTable('budget_policies').set(values).where('policy_id', '=', policy.policyId).execute();
         else await trx.insertInto('budget_policies').values(values).execute();
       }
     });
+  }
+
+  /** A policy's row, locked on PostgreSQL so that two concurrent changes cannot both take the same next generation. */
+  async function lockPolicy(trx: Db, policyId: string): Promise<PolicyRow | undefined> {
+    const query = trx.selectFrom('budget_policies').selectAll().where('policy_id', '=', policyId);
+    return (dialect === 'postgres' ? query.forUpdate() : query).executeTakeFirst();
+  }
+
+  /**
+   * The generation a (re)definition of a policy gets. An update keeps the current one unless it
+   * changes the metric, window or scope (then the next one: a fresh window, while holds made
+   * under the old definition settle into their own old windows). A policy id seen for the first
+   * time is generation 1; one re-created after a delete starts above the windows the deleted
+   * policy left behind, since nothing records what unit or scope those were kept in.
+   */
+  async function generationFor(trx: Db, existing: PolicyRow | undefined, policy: BudgetPolicy): Promise<number> {
+    if (existing) return startsNewGeneration(toPolicy(existing), policy) ? existing.generation + 1 : existing.generation;
+    const windows = await trx
+      .selectFrom('policy_windows')
+      .select('period_key')
+      .where('policy_id', '=', policy.policyId)
+      .execute();
+    return windows.length === 0 ? 1 : windows.reduce((top, w) => Math.max(top, generationOfKey(w.period_key)), 1) + 1;
   }
 
   // ---- price overrides --------------------------------------------------------------------------
@@ -578,7 +604,7 @@ export function createLedgerRepository({
           .where('period_key', '=', hold.period_key)
           .returning(['spent', 'reserved'])
           .executeTakeFirstOrThrow();
-        const policy = policies.get(hold.policy_id);
+        const policy = policyOfHold(policies, hold);
         const after = booked.spent + booked.reserved;
         if (policy) crossings.push({ policy, periodKey: hold.period_key, before: after - actual + released, after });
         await checkpoint(`settle:window-booked:${hold.policy_id}`);
@@ -722,7 +748,7 @@ export function createLedgerRepository({
         for (const hold of holds) {
           const amount = more[hold.metric as BudgetPolicy['metric']];
           if (amount === 0) continue;
-          const policy = policies.get(hold.policy_id);
+          const policy = policyOfHold(policies, hold);
           let booking = trx
             .updateTable('policy_windows')
             .set((eb) => ({ reserved: eb('reserved', '+', amount) }))
@@ -792,6 +818,15 @@ export function createLedgerRepository({
     return new Map(rows.map((row) => [row.policy_id, toPolicy(row)]));
   }
 
+  /**
+   * The policy a hold's window belongs to, or undefined when the policy was deleted or has since
+   * changed unit or scope (a newer generation): such a window takes no new limit and no alerts.
+   */
+  function policyOfHold(policies: Map<string, StoredPolicy>, hold: { policy_id: string; period_key: string }) {
+    const policy = policies.get(hold.policy_id);
+    return policy && policy.generation === generationOfKey(hold.period_key) ? policy : undefined;
+  }
+
   async function overriddenPolicies(trx: Db, reservationId: string): Promise<Set<string>> {
     const row = await trx
       .selectFrom('approval_overrides')
@@ -816,7 +851,7 @@ export function createLedgerRepository({
   async function evaluateRequest(request: BudgetRequest, now: Date = clock()): Promise<PolicyEvaluation[]> {
     const keys = (await listPolicies())
       .filter((policy) => policyApplies(policy, request.scope))
-      .map((policy) => ({ policy, periodKey: periodKey(policy.window, now) }));
+      .map((policy) => ({ policy, periodKey: policyWindowKey(policy, now) }));
     if (keys.length === 0) return [];
     const lookup = await readWindows(keys);
     return evaluateBudgets(
@@ -906,7 +941,7 @@ export function createLedgerRepository({
 
   async function usageReport(now: Date = clock()): Promise<WindowReport[]> {
     const policies = await listPolicies();
-    const keys = policies.map((p) => ({ policy: p, periodKey: periodKey(p.window, now) }));
+    const keys = policies.map((p) => ({ policy: p, periodKey: policyWindowKey(p, now) }));
     const alerts = new Map<string, WindowReport['alerts']>();
     const lookup = await readWindows(keys);
     if (keys.length > 0) {
@@ -963,13 +998,13 @@ export function createLedgerRepository({
     return row ? (JSON.parse(row.outcome) as ReserveOutcome) : undefined;
   }
 
-  /** The enabled policies that apply to the scope, each with the window `now` falls in (created if new). */
+  /** The enabled policies that apply to the scope, each with its current generation's window at `now` (created if new). */
   async function windowsFor(trx: Db, scope: RunScope, now: Date): Promise<{ policy: StoredPolicy; periodKey: string }[]> {
     const rows = await trx.selectFrom('budget_policies').selectAll().where('enabled', '=', 1).execute();
     const keys = rows
       .map(toPolicy)
       .filter((policy) => policyApplies(policy, scope))
-      .map((policy) => ({ policy, periodKey: periodKey(policy.window, now) }));
+      .map((policy) => ({ policy, periodKey: policyWindowKey(policy, now) }));
     await ensureWindows(trx, keys);
     return keys;
   }
@@ -1208,12 +1243,19 @@ function toPolicy(row: PolicyRow): StoredPolicy {
     action: row.action as BudgetPolicy['action'],
     enabled: row.enabled === 1,
     source: row.source as PolicySource,
+    generation: row.generation,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
 }
 
-function fromPolicy(policy: BudgetPolicy, source: PolicySource, createdAt: string, updatedAt: string): PolicyRow {
+function fromPolicy(
+  policy: BudgetPolicy,
+  source: PolicySource,
+  createdAt: string,
+  updatedAt: string,
+  generation: number,
+): PolicyRow {
   return {
     policy_id: policy.policyId,
     scope_kind: policy.scope.kind,
@@ -1227,6 +1269,7 @@ function fromPolicy(policy: BudgetPolicy, source: PolicySource, createdAt: strin
     source,
     created_at: createdAt,
     updated_at: updatedAt,
+    generation,
   };
 }
 

@@ -50,8 +50,14 @@ export interface LedgerDatabase {
     source: string;
     created_at: string;
     updated_at: string;
+    /**
+     * Bumped when the metric, window or scope changes (or the id is re-created after a delete):
+     * the policy's windows are then keyed `<period>#g<generation>`, so old spend stays in its own
+     * unit and scope. Generation 1 windows keep the plain period key.
+     */
+    generation: Generated<number>;
   };
-  /** One row per policy × period key: windows are keys, never reset jobs. */
+  /** One row per policy × window key (period key, plus `#g<n>` past generation 1): windows are keys, never reset jobs. */
   policy_windows: { policy_id: string; period_key: string; spent: Generated<number>; reserved: Generated<number> };
   reservations: {
     reservation_id: string;

@@ -81,6 +81,201 @@ describe.each(ledgerDialects())('ledger on %s', (dialect) => {
     });
   });
 
+  describe('policy generations', () => {
+    /** A policy's window rows as [key, spent, reserved], in byte order of the key (whatever the database's collation). */
+    const windowRows = async (policyId: string) =>
+      (await ledger.connection.db.selectFrom('policy_windows').selectAll().where('policy_id', '=', policyId).execute())
+        .map((w) => [w.period_key, w.spent, w.reserved] as const)
+        .sort(([a], [b]) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+
+    it('tops up and settles an old-generation hold in its own unit: no new-limit refusal, no alert against the new policy', async () => {
+      await ledger.repo.putPolicy(policy({ policyId: 'p', hardLimit: 10_000 }));
+      const pending = reservation(); // 750 µUSD
+      await ledger.repo.reserve(pending);
+      await ledger.repo.putPolicy(policy({ policyId: 'p', metric: 'tokens', hardLimit: 1_000 }));
+      // 1 250 µUSD would read as passing a 1 000-token limit if judged against the new policy.
+      expect(
+        await ledger.repo.renewHold({
+          reservationId: pending.reservationId,
+          expiresAt: new Date('2026-11-27T14:00:00Z'),
+          cover: { inputTokens: 100, outputTokens: 100 },
+        }),
+      ).toMatchObject({ status: 'held', toppedUp: true, amountMicroUsd: 1_250 });
+      await ledger.repo.settle({ reservationId: pending.reservationId, actual: { inputTokens: 100, outputTokens: 100 } });
+      expect(await ledger.connection.db.selectFrom('budget_alerts').selectAll().execute()).toEqual([]);
+      expect(await windowRows('p')).toEqual([['2026-11-27', 1_250, 0]]);
+    });
+
+    it('starts a fresh window when the metric changes (cost → tokens), while a pending cost hold settles into the old cost window', async () => {
+      expect((await ledger.repo.putPolicy(policy({ policyId: 'p', hardLimit: 10_000 }))).policy.generation).toBe(1);
+      const spent = reservation();
+      await ledger.repo.reserve(spent);
+      await ledger.repo.settle({ reservationId: spent.reservationId, actual: { inputTokens: 100, outputTokens: 20 } }); // 450 µUSD
+      const pending = reservation(); // 750 µUSD held in the cost window
+      expect(await ledger.repo.reserve(pending)).toMatchObject({ status: 'admitted', amountMicroUsd: 750 });
+
+      const changed = await ledger.repo.putPolicy(policy({ policyId: 'p', metric: 'tokens', hardLimit: 500 }));
+      expect(changed.policy).toMatchObject({ metric: 'tokens', generation: 2 });
+      expect(await ledger.repo.getPolicy('p')).toMatchObject({ metric: 'tokens', generation: 2 });
+      // The new tokens window starts at 0: the 450 + 750 µUSD are not read as 1 200 tokens.
+      expect((await ledger.repo.usageReport(now))[0]).toMatchObject({
+        policyId: 'p',
+        metric: 'tokens',
+        periodKey: '2026-11-27#g2',
+        spent: 0,
+        reserved: 0,
+        limit: 500,
+        status: 'ok',
+      });
+      const [evaluation] = await ledger.repo.evaluateRequest({ scope, costMicroUsd: 750, tokens: 150 }, now);
+      expect(evaluation).toMatchObject({ periodKey: '2026-11-27#g2', consumed: 0, reserved: 0, requested: 150, status: 'ok' });
+      const fresh = reservation(); // 150 tokens: fits the 500-token limit in full
+      expect(await ledger.repo.reserve(fresh)).toMatchObject({ status: 'admitted', tokens: 150, clamped: false });
+
+      // The pending hold settles where it was made, in µUSD.
+      expect(
+        await ledger.repo.settle({ reservationId: pending.reservationId, actual: { inputTokens: 100, outputTokens: 20 } }),
+      ).toMatchObject({ status: 'settled', costMicroUsd: 450, overage: false });
+      expect(await windowRows('p')).toEqual([
+        ['2026-11-27', 900, 0],
+        ['2026-11-27#g2', 0, 150],
+      ]);
+      const records = await ledger.connection.db
+        .selectFrom('usage_records')
+        .select(['reservation_id', 'period_key', 'metric', 'amount'])
+        .where('reservation_id', '=', pending.reservationId)
+        .execute();
+      expect(records).toEqual([{ reservation_id: pending.reservationId, period_key: '2026-11-27', metric: 'cost', amount: 450 }]);
+      await ledger.repo.settle({ reservationId: fresh.reservationId, actual: { inputTokens: 100, outputTokens: 20 } });
+      expect((await ledger.repo.usageReport(now))[0]).toMatchObject({ periodKey: '2026-11-27#g2', spent: 120, reserved: 0 });
+      expect(await windowRows('p')).toEqual([
+        ['2026-11-27', 900, 0],
+        ['2026-11-27#g2', 120, 0],
+      ]);
+      // afterEach: the invariants judge the old 900 µUSD window against no limit, not against 500 tokens.
+    });
+
+    it('starts a fresh window when the scope changes, while a pending hold releases from its old window', async () => {
+      await ledger.repo.putPolicy(policy({ policyId: 'p', hardLimit: 1_000 }));
+      const old = reservation();
+      expect(await ledger.repo.reserve(old)).toMatchObject({ status: 'admitted', amountMicroUsd: 750 });
+
+      // Same request still applies (acme/svc is in acme), but the policy now covers one principal.
+      const changed = await ledger.repo.putPolicy(
+        policy({ policyId: 'p', scope: { kind: 'principal', id: 'acme/svc' }, hardLimit: 1_000 }),
+      );
+      expect(changed.policy.generation).toBe(2);
+      expect((await ledger.repo.usageReport(now))[0]).toMatchObject({
+        scope: { kind: 'principal', id: 'acme/svc' },
+        periodKey: '2026-11-27#g2',
+        spent: 0,
+        reserved: 0,
+      });
+      // The tenant-wide hold of 750 does not count against the principal's fresh 1 000.
+      const fresh = reservation();
+      expect(await ledger.repo.reserve(fresh)).toMatchObject({ status: 'admitted', amountMicroUsd: 750, clamped: false });
+
+      expect(
+        await ledger.repo.settle({ reservationId: old.reservationId, actual: { inputTokens: 100, outputTokens: 20 } }),
+      ).toMatchObject({ status: 'settled', costMicroUsd: 450 });
+      expect(await windowRows('p')).toEqual([
+        ['2026-11-27', 450, 0],
+        ['2026-11-27#g2', 0, 750],
+      ]);
+      expect((await ledger.repo.usageReport(now))[0]).toMatchObject({ periodKey: '2026-11-27#g2', spent: 0, reserved: 750 });
+      // A scope id change alone (same kind) is a new scope too.
+      const again = await ledger.repo.putPolicy(
+        policy({ policyId: 'p', scope: { kind: 'principal', id: 'acme/other' }, hardLimit: 1_000 }),
+      );
+      expect(again.policy.generation).toBe(3);
+      expect(await ledger.repo.release(fresh.reservationId)).toEqual({ status: 'released', reservationId: fresh.reservationId });
+      expect(await windowRows('p')).toEqual([
+        ['2026-11-27', 450, 0],
+        ['2026-11-27#g2', 0, 0],
+      ]);
+    });
+
+    it('keeps the windows (and what they hold) when only limits, soft limit, action or enabled change', async () => {
+      await ledger.repo.putPolicy(policy({ policyId: 'p', hardLimit: 10_000, softLimit: 8_000 }));
+      const spent = reservation();
+      await ledger.repo.reserve(spent);
+      await ledger.repo.settle({ reservationId: spent.reservationId, actual: { inputTokens: 100, outputTokens: 20 } });
+      const pending = reservation();
+      await ledger.repo.reserve(pending);
+
+      for (const change of [
+        policy({ policyId: 'p', hardLimit: 2_000 }),
+        policy({ policyId: 'p', hardLimit: 2_000, softLimit: 1_000, action: 'approval_required' }),
+        policy({ policyId: 'p', hardLimit: 3_000, action: 'downgrade', enabled: false }),
+        policy({ policyId: 'p', hardLimit: 3_000, action: 'downgrade' }),
+      ]) {
+        expect((await ledger.repo.putPolicy(change)).policy.generation).toBe(1);
+        expect((await ledger.repo.usageReport(now))[0]).toMatchObject({ periodKey: '2026-11-27', spent: 450, reserved: 750 });
+      }
+      // Admission still reads the same window: 450 + 750 + 750 ≤ 3 000.
+      expect(await ledger.repo.reserve(reservation())).toMatchObject({ status: 'admitted', clamped: false });
+      expect((await ledger.repo.usageReport(now))[0]).toMatchObject({ spent: 450, reserved: 1_500, limit: 3_000 });
+      expect(await windowRows('p')).toEqual([['2026-11-27', 450, 1_500]]);
+      for (const r of await ledger.connection.db
+        .selectFrom('reservations')
+        .select('reservation_id')
+        .where('state', '=', 'pending')
+        .execute())
+        await ledger.repo.release(r.reservation_id);
+    });
+
+    it('bumps the generation for a window change, for config policies and for an id re-created after a delete', async () => {
+      await ledger.repo.putPolicy(policy({ policyId: 'api', hardLimit: 10_000 }));
+      const inDay = reservation();
+      await ledger.repo.reserve(inDay);
+      // day → month: a new period kind is a new generation as well.
+      const monthly = await ledger.repo.putPolicy(policy({ policyId: 'api', window: 'month', hardLimit: 10_000 }));
+      expect(monthly.policy.generation).toBe(2);
+      expect((await ledger.repo.usageReport(now))[0]).toMatchObject({ periodKey: '2026-11#g2', spent: 0, reserved: 0 });
+      const inMonth = reservation();
+      await ledger.repo.reserve(inMonth);
+
+      // Deleted while holds are pending in its windows, then created again under the same id (now
+      // in tokens): the deleted policy's windows are not reused, whatever the new definition.
+      expect(await ledger.repo.deletePolicy('api')).toBe(true);
+      const recreated = await ledger.repo.putPolicy(policy({ policyId: 'api', metric: 'tokens', hardLimit: 200 }));
+      expect(recreated).toMatchObject({ created: true, policy: { generation: 3 } });
+      const inTokens = reservation();
+      expect(await ledger.repo.reserve(inTokens)).toMatchObject({ status: 'admitted', tokens: 150, clamped: false });
+      await ledger.repo.settle({ reservationId: inDay.reservationId, actual: { inputTokens: 100, outputTokens: 20 } });
+      await ledger.repo.release(inMonth.reservationId);
+      expect(await windowRows('api')).toEqual([
+        ['2026-11#g2', 0, 0],
+        ['2026-11-27', 450, 0],
+        ['2026-11-27#g3', 0, 150],
+      ]);
+      await ledger.repo.release(inTokens.reservationId);
+      await ledger.repo.deletePolicy('api');
+
+      // Config policies: the same rules on every start-up sync.
+      await ledger.repo.syncConfigPolicies([policy({ policyId: 'cfg', hardLimit: 10_000 })]);
+      const cfgCost = reservation();
+      await ledger.repo.reserve(cfgCost);
+      await ledger.repo.syncConfigPolicies([policy({ policyId: 'cfg', hardLimit: 20_000, softLimit: 100 })]);
+      expect(await ledger.repo.getPolicy('cfg')).toMatchObject({ source: 'config', generation: 1 });
+      await ledger.repo.syncConfigPolicies([policy({ policyId: 'cfg', metric: 'tokens', hardLimit: 200 })]);
+      expect(await ledger.repo.getPolicy('cfg')).toMatchObject({ source: 'config', metric: 'tokens', generation: 2 });
+      expect((await ledger.repo.usageReport(now)).find((u) => u.policyId === 'cfg')).toMatchObject({
+        periodKey: '2026-11-27#g2',
+        spent: 0,
+        reserved: 0,
+      });
+      const cfgTokens = reservation();
+      expect(await ledger.repo.reserve(cfgTokens)).toMatchObject({ status: 'admitted', tokens: 150, clamped: false });
+      await ledger.repo.settle({ reservationId: cfgCost.reservationId, actual: { inputTokens: 100, outputTokens: 20 } });
+      await ledger.repo.settle({ reservationId: cfgTokens.reservationId, actual: { inputTokens: 100, outputTokens: 20 } });
+      expect(await windowRows('cfg')).toEqual([
+        ['2026-11-27', 450, 0],
+        ['2026-11-27#g2', 120, 0],
+      ]);
+    });
+  });
+
   describe('reservations', () => {
     it('admits within every matching policy and books the hold in each window', async () => {
       await ledger.repo.putPolicy(policy({ policyId: 'tenant-cost', hardLimit: 10_000 }));

@@ -19,6 +19,11 @@ export const policySchema = z
     action: z.enum(budgetActions),
     enabled: z.boolean(),
     source: z.enum(['api', 'config']),
+    generation: z.number().int().min(1).meta({
+      readOnly: true,
+      description:
+        'Set by the ledger: bumped when metric, window or scope change, which starts fresh windows (periodKey `…#g<n>` past 1); limits, action and enabled keep them',
+    }),
     createdAt: z.string(),
     updatedAt: z.string(),
   })

@@ -1,5 +1,5 @@
 import { policyApplies, type BudgetAction, type BudgetPolicy, type RunScope } from './policy';
-import { periodKey } from './windows';
+import { policyWindowKey, type GenerationalPolicy } from './windows';
 
 /** What a policy window holds right now, in the policy's metric unit. */
 export interface WindowUsage {
@@ -42,10 +42,10 @@ const refusalStatus: Record<BudgetAction, PolicyStatus> = {
  * Evaluates every enabled policy that applies to the request's scope (scope and window both
  * matter). Without a request (`null`) it reports each window's own standing: ok, soft_limit or
  * hard_limit (exhausted). With one, a request that would pass the hard limit gets the policy's
- * action as its status.
+ * action as its status. Each policy reads the window of its current generation (`policyWindowKey`).
  */
 export function evaluateBudgets(
-  policies: readonly BudgetPolicy[],
+  policies: readonly GenerationalPolicy[],
   usage: UsageLookup,
   request: BudgetRequest | null,
   now: Date,
@@ -54,7 +54,7 @@ export function evaluateBudgets(
   return policies
     .filter((policy) => (scope ? policyApplies(policy, scope) : policy.enabled))
     .map((policy) => {
-      const key = periodKey(policy.window, now);
+      const key = policyWindowKey(policy, now);
       const { spent, reserved } = usage(policy.policyId, key);
       const requested = request ? (policy.metric === 'cost' ? request.costMicroUsd : request.tokens) : 0;
       const projected = spent + reserved + requested;
