@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import {
   WithStartWorkflowOperation,
   WorkflowExecutionAlreadyStartedError,
@@ -33,8 +33,11 @@ import {
 import { assertTenantAccess, canAccessTenant, type Principal } from '../plugins/auth';
 import { createTaskFollower } from '../tasks/live';
 import { resolveTaskSpecs } from '../tasks/specs';
+import { decodeCursor, encodeCursor } from './cursor';
+import { assertSameRequest, idempotentRunId, requestDigest, requestDigestMemoKey } from './idempotency';
 import { resolveModelChoice } from './model-choice';
 import type { ListRunsQuery, RunApprovalBody, RunList, RunView, StartRunBody, StartRunResponse } from './schemas';
+import { runListQuery } from './visibility-query';
 
 /** Temporal calls behind an HTTP request give up after this, so clients get a 503 rather than a hang. */
 const temporalCallDeadlineMs = 10_000;
@@ -203,12 +206,7 @@ export function createRunService({ client, config, temporalUiUrl, now = () => ne
       throw error;
     });
     if (!description) return undefined;
-    if (description.memo?.[requestDigestMemoKey] !== digest) {
-      throw new PalyraError('conflict', `idempotencyKey was already used for run ${runId} with different parameters`, {
-        field: 'body.idempotencyKey',
-        runId,
-      });
-    }
+    assertSameRequest(description.memo, digest, runId);
     const document = await get(principal, runId);
     if (document.admission?.status === 'denied' && document.admission.refusal) {
       throw deniedRunError(document.admission.refusal, runId, document.temporal);
@@ -230,15 +228,7 @@ export function createRunService({ client, config, temporalUiUrl, now = () => ne
    */
   async function list(principal: Principal, filter: ListRunsQuery): Promise<RunList> {
     if (filter.tenantId) assertTenantAccess(principal, filter.tenantId);
-    const clauses = [`WorkflowType = '${runWorkflowType}'`];
-    if (filter.tenantId) clauses.push(`${searchAttributes.tenant.name} = '${filter.tenantId}'`);
-    else if (!principal.tenants.includes('*')) {
-      clauses.push(`${searchAttributes.tenant.name} IN (${principal.tenants.map((t) => `'${t}'`).join(', ')})`);
-    }
-    if (filter.state) clauses.push(`${searchAttributes.runState.name} = '${filter.state}'`);
-    if (filter.model) clauses.push(`${searchAttributes.model.name} = '${filter.model}'`);
-    // No ORDER BY: SQL visibility stores refuse it, and all of them list newest first anyway.
-    const query = clauses.join(' AND ');
+    const query = runListQuery(filter, principal.tenants);
     const page = await withDeadline(() =>
       client.workflowService.listWorkflowExecutions({
         namespace,
@@ -305,62 +295,6 @@ export function createRunService({ client, config, temporalUiUrl, now = () => ne
   }
 
   return { start, get, cancel, list, decideApproval, withDeadline, link };
-}
-
-/**
- * A list cursor: Temporal's page token bound to the query it pages through, so a cursor that was
- * altered or belongs to other filters is a 400 naming it, not an error from deep in Temporal.
- */
-function encodeCursor(pageToken: Uint8Array, query: string): string {
-  return Buffer.from(JSON.stringify({ q: queryDigest(query), t: Buffer.from(pageToken).toString('base64') })).toString(
-    'base64url',
-  );
-}
-
-function decodeCursor(cursor: string, query: string): Buffer {
-  const invalid = () =>
-    new PalyraError('validation_failed', 'query.cursor is not a cursor this API returned for these filters', {
-      field: 'query.cursor',
-    });
-  let parsed: { q?: unknown; t?: unknown };
-  try {
-    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { q?: unknown; t?: unknown };
-  } catch {
-    throw invalid();
-  }
-  if (parsed.q !== queryDigest(query) || typeof parsed.t !== 'string' || parsed.t.length === 0) throw invalid();
-  return Buffer.from(parsed.t, 'base64');
-}
-
-const queryDigest = (query: string) => createHash('sha256').update(query).digest('hex').slice(0, 16);
-
-/** Memo key of the digest of a run's parameters, compared when an idempotency key is reused. */
-const requestDigestMemoKey = 'requestDigest';
-
-function requestDigest(body: StartRunBody): string {
-  const { tenantId: _tenant, idempotencyKey: _key, ...parameters } = body;
-  return createHash('sha256').update(canonicalJson(parameters)).digest('hex');
-}
-
-/** JSON with sorted keys, so the same parameters in another key order have the same digest. */
-function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
-}
-
-/** A UUID (version 8, name-based) from the tenant and its idempotency key. */
-function idempotentRunId(tenantId: string, idempotencyKey: string): string {
-  const bytes = createHash('sha256').update(`${tenantId}\u0000${idempotencyKey}`).digest().subarray(0, 16);
-  bytes[6] = ((bytes[6] as number) & 0x0f) | 0x80;
-  bytes[8] = ((bytes[8] as number) & 0x3f) | 0x80;
-  const hex = bytes.toString('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
 /** A run a budget refused: the 402 of the budgets API, plus the run it concerns. */

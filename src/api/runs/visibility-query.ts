@@ -1,0 +1,28 @@
+import { runWorkflowType, searchAttributes } from '../../temporal/contracts';
+import type { ListRunsQuery } from './schemas';
+
+export type RunListFilter = Pick<ListRunsQuery, 'tenantId' | 'state' | 'model'>;
+
+/**
+ * Temporal's list filter for the runs a listing asks for, within the tenants its caller may see
+ * (`'*'`: every tenant). Every value is quoted here, so the query holds whatever the input was.
+ */
+export function runListQuery(filter: RunListFilter, visibleTenants: readonly string[]): string {
+  const clauses = [`WorkflowType = ${quoteValue(runWorkflowType)}`];
+  if (filter.tenantId) clauses.push(`${searchAttributes.tenant.name} = ${quoteValue(filter.tenantId)}`);
+  else if (!visibleTenants.includes('*')) {
+    clauses.push(`${searchAttributes.tenant.name} IN (${visibleTenants.map(quoteValue).join(', ')})`);
+  }
+  if (filter.state) clauses.push(`${searchAttributes.runState.name} = ${quoteValue(filter.state)}`);
+  if (filter.model) clauses.push(`${searchAttributes.model.name} = ${quoteValue(filter.model)}`);
+  // No ORDER BY: SQL visibility stores refuse it, and all of them list newest first anyway.
+  return clauses.join(' AND ');
+}
+
+/**
+ * A string literal of the list filter. Temporal parses it with its fork of vitess's sqlparser,
+ * where a backslash escapes the character after it: so each backslash and single quote gets one.
+ */
+export function quoteValue(value: string): string {
+  return `'${value.replace(/[\\']/g, '\\$&')}'`;
+}
