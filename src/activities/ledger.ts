@@ -8,7 +8,9 @@ import { countPromptTokens } from '../pricing/tokens';
 import {
   failureTypes,
   runReservationId,
+  bookingIdOf,
   type AdmitRunInput,
+  type RecordedBookingInput,
   type RunAdmission,
   type SettleRunInput,
   type SettleRunResult,
@@ -27,7 +29,8 @@ export interface LedgerActivityDeps {
 export function createLedgerActivities({ ledger, config }: LedgerActivityDeps) {
   return {
     /** Prices the prompt and reserves the upper estimate against every matching budget policy. */
-    async admitRun(input: AdmitRunInput): Promise<RunAdmission> {
+    async admitRun(input: RecordedBookingInput<AdmitRunInput>): Promise<RunAdmission> {
+      const bookingId = bookingIdOf(input);
       const catalog = await loadPriceCatalog(ledger, config);
       let answer;
       try {
@@ -46,10 +49,10 @@ export function createLedgerActivities({ ledger, config }: LedgerActivityDeps) {
         precision,
         catalogVersion: answer.catalogVersion,
       });
-      const reservationId = input.reservationId ?? runReservationId(input.runId, input.approvalOverride !== undefined);
+      const reservationId = input.reservationId ?? runReservationId(bookingId, input.approvalOverride !== undefined);
       const outcome = await ledger.reserve({
         reservationId,
-        runId: input.runId,
+        runId: bookingId,
         scope: { tenantId: input.tenantId, principalId: input.principalId, modelId: input.modelId },
         inputTokens,
         maxOutputTokens: input.maxOutputTokens,
@@ -87,10 +90,11 @@ export function createLedgerActivities({ ledger, config }: LedgerActivityDeps) {
      * streamed (the provider bills those), priced with the reservation's own prices; with nothing
      * billable, gives the whole hold back.
      */
-    async settleRun(input: SettleRunInput): Promise<SettleRunResult> {
+    async settleRun(input: RecordedBookingInput<SettleRunInput>): Promise<SettleRunResult> {
+      const bookingId = bookingIdOf(input);
       // Keyed by attempt: when the attempt's own worker recorded it too, the first record stands.
-      if (input.unreportedAttempt) await ledger.recordFailedAttempt({ runId: input.runId, ...input.unreportedAttempt });
-      const failed = await ledger.failedAttempts(input.runId);
+      if (input.unreportedAttempt) await ledger.recordFailedAttempt({ runId: bookingId, ...input.unreportedAttempt });
+      const failed = await ledger.failedAttempts(bookingId);
       const chargedAttempts = failed.map(({ attempt, inputTokens, outputTokens, failure }) => ({
         attempt,
         inputTokens,
@@ -128,12 +132,12 @@ export function createLedgerActivities({ ledger, config }: LedgerActivityDeps) {
 }
 
 /** The hold's expiry, from this activity's own clock when the workflow gives a time to live. */
-function holdExpiry(input: AdmitRunInput): Date {
+function holdExpiry(input: RecordedBookingInput<AdmitRunInput>): Date {
   if (input.holdTtlMs !== undefined) return new Date(Date.now() + input.holdTtlMs);
   if (input.expiresAt !== undefined) return new Date(input.expiresAt);
   throw ApplicationFailure.create({
     type: 'InvalidAdmission',
-    message: `admission of ${input.runId} names neither holdTtlMs nor expiresAt`,
+    message: `admission of ${bookingIdOf(input)} names neither holdTtlMs nor expiresAt`,
     nonRetryable: true,
   });
 }

@@ -5,7 +5,16 @@ import type { LedgerRepository } from '../ledger';
 import type { ProviderRegistry } from '../providers/registry';
 import type { ProviderHealthMonitor } from '../routing/health';
 import { ProviderError } from '../providers/types';
-import { failureTypes, type InvokeProviderInput, type InvokeProviderResult, type ProviderHeartbeat } from '../temporal/contracts';
+import {
+  bookingIdOf,
+  failureTypes,
+  type InvokeProviderInput,
+  type InvokeProviderResult,
+  type ProviderHeartbeat,
+  type RecordedBookingInput,
+} from '../temporal/contracts';
+
+type ProviderCall = RecordedBookingInput<InvokeProviderInput>;
 
 /** Heartbeat at least this often while a stream is alive, whatever the heartbeat timeout. */
 const keepAliveIntervalMs = 5_000;
@@ -35,7 +44,8 @@ export interface ProviderActivityDeps {
  */
 export function createProviderActivities({ providers, providerHealth, ledger, onRenewalFailed }: ProviderActivityDeps) {
   return {
-    async invokeProvider(input: InvokeProviderInput): Promise<InvokeProviderResult> {
+    async invokeProvider(input: ProviderCall): Promise<InvokeProviderResult> {
+      const bookingId = bookingIdOf(input);
       const context = Context.current();
       const adapter = providers.get(input.providerId);
       if (!adapter) {
@@ -86,7 +96,7 @@ export function createProviderActivities({ providers, providerHealth, ledger, on
       try {
         const response = await adapter.stream(
           {
-            runId: input.runId,
+            runId: bookingId,
             model: input.model,
             messages: input.messages,
             maxOutputTokens: input.maxOutputTokens,
@@ -135,7 +145,7 @@ export function createProviderActivities({ providers, providerHealth, ledger, on
         if (!cancelled && chunks > 0) {
           // The provider bills what it streamed before failing; the retry must not make that free.
           await ledger?.recordFailedAttempt({
-            runId: input.runId,
+            runId: bookingId,
             attempt,
             inputTokens: reported?.inputTokens ?? promptTokens,
             outputTokens: streamed,
@@ -157,14 +167,14 @@ export function createProviderActivities({ providers, providerHealth, ledger, on
  * limit; when it does not fit, the attempt is not made. Also renews the hold's lease.
  */
 async function holdForAttempt(
-  input: InvokeProviderInput,
+  input: ProviderCall,
   attempt: number,
   promptTokens: number,
   leaseMs: number,
   ledger: ProviderActivityDeps['ledger'],
 ): Promise<void> {
   if (!ledger || !input.reservationId) return;
-  const billed = (await ledger.failedAttempts(input.runId)).filter((a) => a.attempt < attempt);
+  const billed = (await ledger.failedAttempts(bookingIdOf(input))).filter((a) => a.attempt < attempt);
   const outcome = await ledger.renewHold({
     reservationId: input.reservationId,
     expiresAt: new Date(Date.now() + leaseMs),
@@ -199,7 +209,7 @@ async function holdForAttempt(
  */
 async function chargeCrashedAttempt(
   context: Context,
-  input: InvokeProviderInput,
+  input: ProviderCall,
   promptTokens: number,
   ledger: ProviderActivityDeps['ledger'],
 ): Promise<void> {
@@ -207,7 +217,7 @@ async function chargeCrashedAttempt(
   const streamed = typeof previous?.tokensSoFar === 'number' ? previous.tokensSoFar : 0;
   if (!ledger || context.info.attempt < 2 || streamed === 0) return;
   await ledger.recordFailedAttempt({
-    runId: input.runId,
+    runId: bookingIdOf(input),
     attempt: previous?.attempt ?? context.info.attempt - 1,
     inputTokens: previous?.inputTokens ?? promptTokens,
     outputTokens: streamed,

@@ -1,7 +1,7 @@
 import type { RoutingDecision } from '../domain/routing';
 import type { LedgerRepository } from '../ledger';
 import type { RoutePlanner } from '../routing/planner';
-import type { PlanRunInput } from '../temporal/contracts';
+import { bookingIdOf, type PlanRunInput, type RecordedBookingInput } from '../temporal/contracts';
 
 export interface RoutingActivityDeps {
   ledger: LedgerRepository;
@@ -14,18 +14,19 @@ export function createRoutingActivities({ ledger, routePlanner }: RoutingActivit
      * Plans the run's route and records the decision under the run id. A retried attempt returns
      * the decision already recorded, so the run and the record never disagree.
      */
-    async planRun(input: PlanRunInput): Promise<RoutingDecision> {
-      const recorded = await ledger.getRoutingDecision(input.runId);
+    async planRun(input: RecordedBookingInput<PlanRunInput>): Promise<RoutingDecision> {
+      const bookingId = bookingIdOf(input);
+      const recorded = await ledger.getRoutingDecision(bookingId);
       if (recorded) return recorded;
       const decision = await routePlanner.plan(input);
       await ledger.recordRoutingDecision({
-        decisionId: input.runId,
-        runId: input.runId,
+        decisionId: bookingId,
+        runId: bookingId,
         tenantId: input.tenantId,
         principalId: input.principalId,
         decision,
       });
-      return (await ledger.getRoutingDecision(input.runId)) ?? decision;
+      return (await ledger.getRoutingDecision(bookingId)) ?? decision;
     },
   };
 }

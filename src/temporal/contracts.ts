@@ -76,7 +76,7 @@ export interface RunWorkflowInput {
   simulation?: SimulationOptions;
   /** Timing chosen by the operator's config, copied in so a replay sees the same values. */
   timing: { heartbeatTimeoutMs: number; providerTimeoutMs: number; approvalTimeoutMs: number };
-  /** Background work the run spawns as child workflows once it is admitted (DESIGN section 7). */
+  /** Background work the run spawns as child workflows once it is admitted (docs/architecture.md, Background tasks). */
   backgroundTasks?: BackgroundTaskSpec[];
   /** How this run schedules its tasks (absent in runs started before background tasks existed). */
   taskPolicy?: RunTaskPolicy;
@@ -122,7 +122,7 @@ export type BackgroundTaskSpec = TaskInput & {
   simulation?: SimulationOptions;
 };
 
-/** The task document of DESIGN section 10, as the run workflow keeps it (no Temporal UI link). */
+/** The task document (docs/architecture.md, Contracts), as the run workflow keeps it (no Temporal UI link). */
 export interface BackgroundTaskDocument {
   taskId: string;
   runId: string;
@@ -228,7 +228,7 @@ export interface RunApproval extends RunApprovalDecision {
   decidedAt: string;
 }
 
-/** The run document of DESIGN section 10, as the workflow knows it (no Temporal UI link). */
+/** The run document (docs/architecture.md, Contracts), as the workflow knows it (no Temporal UI link). */
 export interface RunDocument {
   runId: string;
   tenantId: string;
@@ -390,8 +390,19 @@ export interface BackgroundTaskProgress {
 
 // ---- activities --------------------------------------------------------------------------------
 
+/**
+ * An input of a governed-path activity as workflows recorded before `bookingId` existed, when the
+ * same key was called `runId` (even for a task's attempt). Activities accept both forms.
+ */
+export type RecordedBookingInput<T extends { bookingId: string }> = T | (Omit<T, 'bookingId'> & { runId: string });
+
+export function bookingIdOf(input: { bookingId: string } | { runId: string }): string {
+  return 'bookingId' in input ? input.bookingId : input.runId;
+}
+
 export interface InvokeProviderInput {
-  runId: string;
+  /** The ledger key of what is paid for: the run id for a run, `bgtask-…` for a task's attempt. */
+  bookingId: string;
   providerId: string;
   model: string;
   messages: ChatMessage[];
@@ -419,7 +430,8 @@ export interface InvokeProviderResult {
 }
 
 export interface AdmitRunInput {
-  runId: string;
+  /** The ledger key of what is paid for: the run id for a run, `bgtask-…` for a task's attempt. */
+  bookingId: string;
   tenantId: string;
   principalId: string;
   modelId: string;
@@ -440,7 +452,8 @@ export interface AdmitRunInput {
 }
 
 export interface PlanRunInput {
-  runId: string;
+  /** The ledger key of what is paid for: the run id for a run, `bgtask-…` for a task's attempt. */
+  bookingId: string;
   tenantId: string;
   principalId: string;
   taskClass: TaskClass;
@@ -452,7 +465,8 @@ export interface PlanRunInput {
 }
 
 export interface SettleRunInput {
-  runId: string;
+  /** The ledger key of what is paid for: the run id for a run, `bgtask-…` for a task's attempt. */
+  bookingId: string;
   reservationId: string;
   /** The last attempt's usage; null when it produced nothing billable (failed or cancelled early). */
   usage: RunUsage | null;

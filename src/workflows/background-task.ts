@@ -1,16 +1,5 @@
-import {
-  ActivityCancellationType,
-  CancellationScope,
-  isCancellation,
-  patched,
-  proxyActivities,
-  proxyLocalActivities,
-  setCurrentDetails,
-  sleep,
-  upsertMemo,
-} from '@temporalio/workflow';
-import type { PalyraActivities } from '../activities';
-import { chosenRoute, isAuxiliaryTaskClass } from '../domain/routing';
+import { CancellationScope, isCancellation, patched, setCurrentDetails, sleep, upsertMemo } from '@temporalio/workflow';
+import { isAuxiliaryTaskClass } from '../domain/routing';
 import { retryDelayMs } from '../domain/tasks';
 import {
   taskAttemptBookingId,
@@ -20,16 +9,8 @@ import {
   type BackgroundTaskWorkflowInput,
   type RunError,
 } from '../temporal/contracts';
-import {
-  chargeForUnanswered,
-  describeFailure,
-  exactMoneyPatch,
-  isRetryableFailure,
-  ledgerCallOptions,
-  reservationExpiresAt,
-  reservationTtlMs,
-  type UnansweredCharge,
-} from './governed-steps';
+import { reserveBudget, routeBooking, settleBooking, streamFromProvider, type Booking } from './governed-path';
+import { describeFailure, exactMoneyPatch, isRetryableFailure, type UnansweredCharge } from './governed-steps';
 
 /**
  * One dispatch of a background task, as the child workflow `bgtask-<taskId>`: attempts of the
@@ -128,65 +109,42 @@ async function governedAttempt(
   progress: BackgroundTaskProgress,
   exactMoney: boolean,
 ): Promise<AttemptResult> {
-  const bookingId = taskAttemptBookingId(input.taskId, input.dispatch, attempt);
-  const { planRun, admitRun, settleRun } = proxyLocalActivities<PalyraActivities>(ledgerCallOptions);
-  // The task retries whole attempts itself (each with its own reservation), so one provider call
-  // is one attempt.
-  const { invokeProvider } = proxyActivities<PalyraActivities>({
-    startToCloseTimeout: input.timing.providerTimeoutMs,
-    heartbeatTimeout: input.timing.heartbeatTimeoutMs,
-    retry: { maximumAttempts: 1 },
-    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-  });
+  const booking: Booking = {
+    bookingId: taskAttemptBookingId(input.taskId, input.dispatch, attempt),
+    tenantId: input.tenantId,
+    principalId: input.principalId,
+    messages: input.messages,
+    simulation: input.simulation,
+    timing: input.timing,
+    // The task retries whole attempts itself (each with its own reservation), so one provider
+    // call is one attempt.
+    providerRetry: { maximumAttempts: 1 },
+    exactMoney,
+  };
 
-  // Routing and admission are not cancellable: a stop arriving mid-reserve must not leave a hold
-  // nobody knows about; it takes effect at the provider call, and the settlement releases the rest.
-  const decision = await CancellationScope.nonCancellable(() =>
-    planRun.executeWithOptions({ summary: `route ${input.kind} task attempt ${attempt} (${input.taskClass})` }, [
-      {
-        runId: bookingId,
-        tenantId: input.tenantId,
-        principalId: input.principalId,
-        taskClass: input.taskClass,
-        model: input.model.requested,
-        messages: input.messages,
-        maxOutputTokens: input.outputCapped ? input.maxOutputTokens : null,
-        jsonMode: input.jsonMode,
-        // Side work takes routing's choice, which is never dearer than the default model, even
-        // when the task named a model; a delegated run follows the configured mode, like a run.
-        routingMode: isAuxiliaryTaskClass(input.taskClass) ? 'enforced' : null,
-      },
-    ]),
-  );
-  const route = chosenRoute(
-    decision,
+  const { route } = await routeBooking(
+    booking,
+    {
+      taskClass: input.taskClass,
+      model: input.model.requested,
+      maxOutputTokens: input.outputCapped ? input.maxOutputTokens : null,
+      jsonMode: input.jsonMode,
+      // Side work takes routing's choice, which is never dearer than the default model, even
+      // when the task named a model; a delegated run follows the configured mode, like a run.
+      routingMode: isAuxiliaryTaskClass(input.taskClass) ? 'enforced' : null,
+    },
     { modelId: input.model.selected, providerId: input.model.providerId, maxOutputTokens: input.maxOutputTokens },
-    { refuseUncoveredDowngrade: exactMoney },
+    `route ${input.kind} task attempt ${attempt} (${input.taskClass})`,
   );
   if ('unroutable' in route) return { ok: false, error: { code: 'no_route', message: route.unroutable }, retryable: false };
   progress.modelId = route.modelId;
 
   let admission;
   try {
-    admission = await CancellationScope.nonCancellable(() =>
-      admitRun.executeWithOptions(
-        { summary: `reserve budget for up to ${route.maxOutputTokens} output tokens of ${route.modelId}` },
-        [
-          {
-            runId: bookingId,
-            reservationId: bookingId,
-            tenantId: input.tenantId,
-            principalId: input.principalId,
-            modelId: route.modelId,
-            messages: input.messages,
-            maxOutputTokens: route.maxOutputTokens,
-            ...(exactMoney
-              ? { holdTtlMs: reservationTtlMs(input.timing.providerTimeoutMs, 1) }
-              : { expiresAt: reservationExpiresAt(Date.now(), input.timing.providerTimeoutMs, 1) }),
-          },
-        ],
-      ),
-    );
+    admission = await reserveBudget(booking, route, {
+      summary: `reserve budget for up to ${route.maxOutputTokens} output tokens of ${route.modelId}`,
+      reservationId: booking.bookingId,
+    });
   } catch (error) {
     return { ok: false, error: describeFailure(error), retryable: isRetryableFailure(error) };
   }
@@ -203,48 +161,25 @@ async function governedAttempt(
     };
   }
 
-  let charge: UnansweredCharge = { usage: null };
-  let result: AttemptResult;
-  let stopped: unknown;
-  try {
-    const answer = await invokeProvider.executeWithOptions(
-      { summary: `stream ${admission.maxOutputTokens} max tokens from ${route.modelId} (${route.providerId})` },
-      [
-        {
-          runId: bookingId,
-          providerId: route.providerId,
-          model: route.modelId,
-          messages: input.messages,
-          maxOutputTokens: admission.maxOutputTokens,
-          simulation: input.simulation,
-          stallTimeoutMs: input.timing.heartbeatTimeoutMs,
-          attempt,
-          ...(exactMoney ? { reservationId: admission.reservationId } : {}),
-        },
-      ],
-    );
-    charge = { usage: answer.usage };
-    result = { ok: true, output: answer.output };
-  } catch (error) {
-    if (isCancellation(error)) stopped = error;
-    charge = chargeForUnanswered(error, admission.estimate.inputTokens, { exact: exactMoney, legacyTimeouts: 'usage' });
-    result = { ok: false, error: describeFailure(error), retryable: isRetryableFailure(error) };
-  }
-
-  await CancellationScope.nonCancellable(async () => {
-    const settled = await settleRun.executeWithOptions(
-      {
-        summary:
-          charge.usage || charge.unreportedAttempt
-            ? `settle ${admission.reservationId}`
-            : `release ${admission.reservationId}: nothing billed`,
-      },
-      [{ runId: bookingId, reservationId: admission.reservationId, ...charge }],
-    );
-    progress.costMicroUsd += settled.costMicroUsd;
+  const streamed = await streamFromProvider(booking, route, admission, {
+    summary: `stream ${admission.maxOutputTokens} max tokens from ${route.modelId} (${route.providerId})`,
+    attempt,
+    legacyTimeouts: 'usage',
   });
-  if (stopped) throw stopped;
-  return result;
+  const charge: UnansweredCharge = streamed.ok ? { usage: streamed.answer.usage } : streamed.charge;
+  const settled = await settleBooking(
+    booking,
+    admission.reservationId,
+    charge,
+    charge.usage || charge.unreportedAttempt
+      ? `settle ${admission.reservationId}`
+      : `release ${admission.reservationId}: nothing billed`,
+  );
+  progress.costMicroUsd += settled.costMicroUsd;
+  if (streamed.ok) return { ok: true, output: streamed.answer.output };
+  // Stopped from outside or by the task's deadline: the stop goes on up, now that it is paid for.
+  if (isCancellation(streamed.error)) throw streamed.error;
+  return { ok: false, error: describeFailure(streamed.error), retryable: isRetryableFailure(streamed.error) };
 }
 
 interface TaskDeadline {

@@ -1,5 +1,4 @@
 import {
-  ActivityCancellationType,
   ApplicationFailure,
   CancellationScope,
   CancelledFailure,
@@ -7,15 +6,11 @@ import {
   condition,
   isCancellation,
   patched,
-  proxyActivities,
-  proxyLocalActivities,
   setCurrentDetails,
   setHandler,
   upsertMemo,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
-import type { PalyraActivities } from '../activities';
-import { chosenRoute, type ChosenRoute } from '../domain/routing';
 import { assertRunTransition, isTerminalRunState, type RunState } from '../domain/run-state';
 import {
   newRunDocument,
@@ -33,16 +28,8 @@ import {
   type RunError,
   type RunWorkflowInput,
 } from '../temporal/contracts';
-import {
-  chargeForUnanswered,
-  describeFailure,
-  exactMoneyPatch,
-  ledgerCallOptions,
-  providerRetry,
-  reservationExpiresAt,
-  reservationTtlMs,
-  type UnansweredCharge,
-} from './governed-steps';
+import { reserveBudget, routeBooking, settleBooking, streamFromProvider, type Booking } from './governed-path';
+import { describeFailure, exactMoneyPatch, providerRetry, type UnansweredCharge } from './governed-steps';
 import { createTaskScheduler, type TaskScheduler } from './task-scheduler';
 
 /**
@@ -112,55 +99,50 @@ export async function runWorkflow(input: RunWorkflowInput): Promise<RunDocument>
     return finishRun(run, await settleBackgroundTasks(tasks, taskLoop, state), error);
   };
 
-  const { invokeProvider } = proxyActivities<PalyraActivities>({
-    startToCloseTimeout: input.timing.providerTimeoutMs,
-    heartbeatTimeout: input.timing.heartbeatTimeoutMs,
-    retry: providerRetry,
-    // Wait for the stream to stop and say how far it got, so a cancelled run pays for what it used.
-    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-  });
-  const { planRun, admitRun, settleRun } = proxyLocalActivities<PalyraActivities>(ledgerCallOptions);
+  const booking: Booking = {
+    bookingId: input.runId,
+    tenantId: input.tenantId,
+    principalId: input.principalId,
+    messages: input.messages,
+    simulation: input.simulation,
+    timing: input.timing,
+    providerRetry,
+    exactMoney,
+  };
 
-  let route: ChosenRoute | RunError;
+  let routed: Awaited<ReturnType<typeof routeBooking>>;
   try {
-    route = await planTheRoute(run, input, planRun, exactMoney);
+    routed = await routeBooking(
+      booking,
+      {
+        taskClass: input.taskClass,
+        model: input.model.requested,
+        maxOutputTokens: input.requestedMaxOutputTokens ?? null,
+        jsonMode: input.jsonMode ?? false,
+        routingMode: input.routingMode ?? null,
+      },
+      { modelId: input.model.selected, providerId: input.model.providerId, maxOutputTokens: input.maxOutputTokens },
+      `route the ${input.taskClass} run (requested ${input.model.requested ?? 'default'})`,
+    );
   } catch (error) {
     return finish(isCancellation(error) ? 'cancelled' : 'failed', error);
   }
-  if ('code' in route) {
-    run.error = route;
+  run.routing = routed.decision;
+  if ('unroutable' in routed.route) {
+    run.error = { code: 'no_route', message: routed.route.unroutable };
     return finish('failed');
   }
+  const route = routed.route;
+  run.model = { requested: input.model.requested, selected: route.modelId };
+  publish(run);
 
-  const providerAttempts = providerRetry?.maximumAttempts ?? 1;
-  // A hold lives from when it is made: one made after an approval wait must not be born expired.
-  const holdLifetime = exactMoney
-    ? { holdTtlMs: reservationTtlMs(input.timing.providerTimeoutMs, providerAttempts) }
-    : { expiresAt: reservationExpiresAt(Date.now(), input.timing.providerTimeoutMs, providerAttempts) };
-  // Not cancellable: a cancel arriving mid-reserve must not leave a hold nobody knows about. It
-  // takes effect at the next step, which then releases the hold.
   const admit = (approvalOverride?: AdmitRunInput['approvalOverride']) =>
-    CancellationScope.nonCancellable(() =>
-      admitRun.executeWithOptions(
-        {
-          summary:
-            `reserve budget for up to ${route.maxOutputTokens} output tokens of ${route.modelId}` +
-            (approvalOverride ? `, approved by ${approvalOverride.approvedBy}` : ''),
-        },
-        [
-          {
-            runId: input.runId,
-            tenantId: input.tenantId,
-            principalId: input.principalId,
-            modelId: route.modelId,
-            messages: input.messages,
-            maxOutputTokens: route.maxOutputTokens,
-            ...holdLifetime,
-            ...(approvalOverride ? { approvalOverride } : {}),
-          },
-        ],
-      ),
-    );
+    reserveBudget(booking, route, {
+      summary:
+        `reserve budget for up to ${route.maxOutputTokens} output tokens of ${route.modelId}` +
+        (approvalOverride ? `, approved by ${approvalOverride.approvedBy}` : ''),
+      ...(approvalOverride ? { approvalOverride } : {}),
+    });
 
   let admission: RunAdmission;
   try {
@@ -204,105 +186,41 @@ export async function runWorkflow(input: RunWorkflowInput): Promise<RunDocument>
   publish(run);
   tasks.openDispatch();
   let outcome: { state: RunState; error?: unknown };
-  let unanswered: UnansweredCharge = { usage: null };
-  try {
-    const result = await invokeProvider.executeWithOptions(
-      {
-        summary:
-          `stream ${admission.maxOutputTokens} max tokens from ${route.modelId} (${route.providerId})` +
-          (admission.clamped ? `, clamped from ${route.maxOutputTokens} to fit the budget` : ''),
-      },
-      [
-        {
-          runId: input.runId,
-          providerId: route.providerId,
-          model: route.modelId,
-          messages: input.messages,
-          maxOutputTokens: admission.maxOutputTokens,
-          simulation: input.simulation,
-          stallTimeoutMs: input.timing.heartbeatTimeoutMs,
-          ...(exactMoney ? { reservationId: admission.reservationId } : {}),
-        },
-      ],
-    );
-    run.output = result.output;
-    run.usage = result.usage;
+  const streamed = await streamFromProvider(booking, route, admission, {
+    summary:
+      `stream ${admission.maxOutputTokens} max tokens from ${route.modelId} (${route.providerId})` +
+      (admission.clamped ? `, clamped from ${route.maxOutputTokens} to fit the budget` : ''),
+    legacyTimeouts: 'ignore',
+  });
+  let charge: UnansweredCharge;
+  if (streamed.ok) {
+    run.output = streamed.answer.output;
+    run.usage = streamed.answer.usage;
     outcome = { state: 'succeeded' };
-  } catch (error) {
-    outcome = { state: isCancellation(error) ? 'cancelled' : 'failed', error };
-    // The prompt was sent and some tokens came back: that much is owed. The provider sends no
-    // usage for a stopped stream, so the figures are our own (marked estimated).
-    unanswered = chargeForUnanswered(error, admission.estimate.inputTokens, { exact: exactMoney, legacyTimeouts: 'ignore' });
-    if (unanswered.usage) run.usage = unanswered.usage;
+    charge = { usage: streamed.answer.usage };
+  } else {
+    outcome = { state: isCancellation(streamed.error) ? 'cancelled' : 'failed', error: streamed.error };
+    charge = streamed.charge;
+    if (charge.usage) run.usage = charge.usage;
   }
 
   // The books are closed even when the run was cancelled: nothing of this may be cancelled again.
   try {
-    await CancellationScope.nonCancellable(async () => {
-      const { reservationId } = admission;
-      const settled = await settleRun.executeWithOptions(
-        {
-          summary: run.usage
-            ? `settle ${reservationId} at the provider's usage`
-            : `close ${reservationId}: nothing billed by the last attempt`,
-        },
-        [
-          {
-            runId: input.runId,
-            reservationId,
-            usage: run.usage,
-            ...(unanswered.unreportedAttempt ? { unreportedAttempt: unanswered.unreportedAttempt } : {}),
-          },
-        ],
-      );
-      run.costMicroUsd = settled.costMicroUsd;
-      if (settled.chargedAttempts.length > 0) run.chargedAttempts = settled.chargedAttempts;
-    });
+    const { reservationId } = admission;
+    const settled = await settleBooking(
+      booking,
+      reservationId,
+      charge,
+      charge.usage
+        ? `settle ${reservationId} at the provider's usage`
+        : `close ${reservationId}: nothing billed by the last attempt`,
+    );
+    run.costMicroUsd = settled.costMicroUsd;
+    if (settled.chargedAttempts.length > 0) run.chargedAttempts = settled.chargedAttempts;
   } catch (error) {
     outcome = { state: 'failed', error };
   }
   return finish(outcome.state, outcome.error);
-}
-
-/**
- * Asks routing which model the run uses (recorded in the ledger database and in the run
- * document). Returns the route, or the error that ends the run when no model can take it.
- */
-async function planTheRoute(
-  run: RunDocument,
-  input: RunWorkflowInput,
-  planRun: ReturnType<typeof proxyLocalActivities<PalyraActivities>>['planRun'],
-  exactMoney: boolean,
-): Promise<ChosenRoute | RunError> {
-  // Not cancellable, like admission: a plan is cheap and its record should be whole.
-  const decision = await CancellationScope.nonCancellable(() =>
-    planRun.executeWithOptions(
-      { summary: `route the ${input.taskClass} run (requested ${input.model.requested ?? 'default'})` },
-      [
-        {
-          runId: input.runId,
-          tenantId: input.tenantId,
-          principalId: input.principalId,
-          taskClass: input.taskClass,
-          model: input.model.requested,
-          messages: input.messages,
-          maxOutputTokens: input.requestedMaxOutputTokens ?? null,
-          jsonMode: input.jsonMode ?? false,
-          routingMode: input.routingMode ?? null,
-        },
-      ],
-    ),
-  );
-  run.routing = decision;
-  const route = chosenRoute(
-    decision,
-    { modelId: input.model.selected, providerId: input.model.providerId, maxOutputTokens: input.maxOutputTokens },
-    { refuseUncoveredDowngrade: exactMoney },
-  );
-  if ('unroutable' in route) return { code: 'no_route', message: route.unroutable };
-  run.model = { requested: input.model.requested, selected: route.modelId };
-  publish(run);
-  return route;
 }
 
 /**

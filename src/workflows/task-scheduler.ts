@@ -47,7 +47,7 @@ const noTasksPolicy: RunTaskPolicy = {
 export type TaskScheduler = ReturnType<typeof createTaskScheduler>;
 
 /**
- * The run's side of its background tasks (DESIGN section 7): it keeps each task's document in the
+ * The run's side of its background tasks (docs/architecture.md, Background tasks): it keeps each task's document in the
  * run document, starts children in priority order within `maxConcurrentChildren` once the run is
  * admitted, expires tasks that did not start in time, applies operator actions, and records every
  * child's outcome. Workflow code: time is workflow time, every wait a durable timer.
