@@ -159,6 +159,23 @@ const scenarios: Scenario[] = [
     workerLacksProviders: ['retired'],
   },
   {
+    // Recorded under exact-money-1: a stream cut mid-way is retried, and both attempts are charged.
+    name: 'stream-cut-retried',
+    expectedState: 'succeeded',
+    tenantId: 'cut-co',
+    policy: generousPolicy,
+    body: { maxOutputTokens: 400, simulation: { outputTokens: 400, chunkDelayMs: 0, failAttempts: 1, failure: 'stream_cut' } },
+  },
+  {
+    // Recorded under exact-money-1: attempt 3 does not fit the budget once two cut attempts are
+    // paid, so it is not made and the run fails budget_exceeded.
+    name: 'retry-refused-by-budget',
+    expectedState: 'failed',
+    tenantId: 'retry-budget-co',
+    policy: { policyId: 'retries', hardLimit: 7_000, action: 'block' },
+    body: { maxOutputTokens: 400, simulation: { outputTokens: 400, chunkDelayMs: 0, failAttempts: 3, failure: 'stream_cut' } },
+  },
+  {
     name: 'with-background-tasks',
     expectedState: 'succeeded',
     tenantId: 'tasks-co',

@@ -42,6 +42,19 @@ const recordedPaths: Record<
     document: { state: 'failed', error: expect.objectContaining({ code: 'unknown_provider' }) },
     providerAttempt: 1,
   },
+  // Recorded under the exact-money-1 patch: a cut stream charged and retried; a retry refused by the budget.
+  'stream-cut-retried': {
+    document: { state: 'succeeded', chargedAttempts: [expect.objectContaining({ attempt: 1 })] },
+    providerAttempt: 2,
+  },
+  'retry-refused-by-budget': {
+    document: {
+      state: 'failed',
+      error: expect.objectContaining({ code: 'budget_exceeded' }),
+      chargedAttempts: [expect.objectContaining({ attempt: 1 }), expect.objectContaining({ attempt: 2 })],
+    },
+    providerAttempt: 3,
+  },
   'with-background-tasks': {
     document: {
       state: 'succeeded',
