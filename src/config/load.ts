@@ -12,7 +12,7 @@ export class ConfigError extends Error {
 type EnvValueKind = 'string' | 'port';
 
 /**
- * Environment variables that override config keys (DESIGN section 4). Kept as data so the
+ * Environment variables that override config keys (docs/architecture.md, Configuration). Kept as data so the
  * docker-compose test and the README can check their names against this one list.
  */
 export const environmentOverrides = [

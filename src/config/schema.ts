@@ -195,7 +195,7 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
-    /** Background tasks (DESIGN section 7): the defaults a run's tasks are scheduled with. */
+    /** Background tasks (docs/architecture.md, Background tasks): the defaults a run's tasks are scheduled with. */
     tasks: z
       .object({
         /** Task children a run runs at once unless it sets its own `maxConcurrentChildren`. */

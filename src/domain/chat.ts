@@ -4,7 +4,7 @@ export interface ChatMessage {
   content: string;
 }
 
-/** Fault injection and pacing for models of a `simulated` provider (DESIGN section 10). */
+/** Fault injection and pacing for models of a `simulated` provider (docs/architecture.md, Adding a provider). */
 export interface SimulationOptions {
   outputTokens: number;
   chunkDelayMs: number;

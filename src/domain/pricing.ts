@@ -1,5 +1,5 @@
 /**
- * Money arithmetic for the budget ledger (DESIGN section 5). Every amount is an integer number of
+ * Money arithmetic for the budget ledger (docs/architecture.md, Money). Every amount is an integer number of
  * micro-USD; prices are integer micro-USD per million tokens. Costs round up so the ledger never
  * books less than a provider can bill.
  */

@@ -1,5 +1,5 @@
 /**
- * The run state machine of DESIGN section 6. Pure: workflows and the API both use it to decide
+ * The run state machine (docs/architecture.md, Runs). Pure: workflows and the API both use it to decide
  * whether a transition is legal, so an illegal jump is caught the same way everywhere.
  */
 export const runStates = ['queued', 'awaiting_approval', 'running', 'succeeded', 'failed', 'cancelled', 'denied'] as const;

@@ -9,7 +9,7 @@ export interface InvariantOptions {
 }
 
 /**
- * The ledger invariants of DESIGN section 5, checked against what is stored. Returns one line per
+ * The ledger invariants (docs/architecture.md, Money), checked against what is stored. Returns one line per
  * violation (empty when all hold). Tests run it after every step; doctor can run it on a live DB.
  */
 export async function checkLedgerInvariants(db: Kysely<LedgerDatabase>, options: InvariantOptions): Promise<string[]> {

@@ -128,7 +128,7 @@ function bundledPrice(modelId: string, providerId: string | undefined): ModelPri
       outputMicroUsdPerMTok: usdPerMTokToMicro(inputAndOutput.output_price),
     };
     // genai-prices also lists models it prices per image, second or request; at zero per token they
-    // would pass as free, which DESIGN section 5 forbids.
+    // would pass as free, which Palyra never allows (docs/architecture.md, Money).
     if (price.inputMicroUsdPerMTok === 0 && price.outputMicroUsdPerMTok === 0) return null;
     return price;
   }

@@ -1,4 +1,4 @@
-/** Budget policies (DESIGN section 5). Pure types and matching; storage lives in src/ledger. */
+/** Budget policies (docs/architecture.md, Money). Pure types and matching; storage lives in src/ledger. */
 export const scopeKinds = ['global', 'tenant', 'principal', 'model'] as const;
 export const budgetMetrics = ['cost', 'tokens'] as const;
 export const budgetWindows = ['day', 'week', 'month', 'total'] as const;

@@ -32,7 +32,7 @@ interface RoutingContext {
 }
 
 /**
- * Plans which model a run uses (DESIGN section 6). Rules, in order:
+ * Plans which model a run uses (docs/architecture.md, Runs). Rules, in order:
  * 1. every model is assessed (capabilities, output cap, context-window fit, price, the auxiliary cost
  *    ceiling, provider health) and the first misfit excludes it, so a model too small for the prompt
  *    is never a failover target;

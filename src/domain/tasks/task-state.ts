@@ -1,5 +1,5 @@
 /**
- * The background-task state machine of DESIGN section 7. Pure: the run workflow (which schedules
+ * The background-task state machine (docs/architecture.md, Background tasks). Pure: the run workflow (which schedules
  * tasks) and the API (which answers operator actions) decide legality the same way.
  */
 export const taskStates = [
@@ -31,7 +31,7 @@ export const retryableTaskStates: readonly TaskState[] = ['failed', 'cancelled',
 export const taskOperatorActions = ['pause', 'resume', 'retry', 'cancel'] as const;
 export type TaskOperatorAction = (typeof taskOperatorActions)[number];
 
-/** Which states each operator action may be taken from (DESIGN section 7, issue 5). */
+/** Which states each operator action may be taken from (docs/architecture.md, Background tasks; issue 5). */
 const actionSources: Record<TaskOperatorAction, readonly TaskState[]> = {
   pause: ['queued'],
   resume: ['paused'],
