@@ -83,25 +83,7 @@ export function decideAdmission(windows: readonly AdmissionWindow[], request: Ad
   if (maxOutputTokens < floor || maxOutputTokens < 0) {
     const { window } = tightest as { window: AdmissionWindow };
     const requested = amountFor(window.policy.metric, request, request.maxOutputTokens);
-    const { policy, usage, periodKey } = window;
-    const unit = policy.metric === 'cost' ? 'µUSD' : 'tokens';
-    return {
-      admitted: false,
-      refusal: {
-        policyId: policy.policyId,
-        window: policy.window,
-        periodKey,
-        metric: policy.metric,
-        action: policy.action,
-        spent: usage.spent,
-        reserved: usage.reserved,
-        limit: policy.hardLimit,
-        requested,
-        message:
-          `budget policy '${policy.policyId}' (${policy.window} ${periodKey}) refuses: spent ${usage.spent} + reserved ` +
-          `${usage.reserved} + requested ${requested} ${unit} exceeds the hard limit of ${policy.hardLimit} ${unit}`,
-      },
-    };
+    return { admitted: false, refusal: budgetRefusal(window, requested, 'request') };
   }
 
   return {
@@ -124,4 +106,32 @@ function amountFor(metric: BudgetMetric, request: AdmissionRequest, outputTokens
   return metric === 'cost'
     ? costMicroUsd(request.price, { inputTokens: request.inputTokens, outputTokens })
     : request.inputTokens + outputTokens;
+}
+
+/**
+ * A refusal that explains itself: which policy and window, spent, reserved, limit and what was
+ * asked, for a new request or for the top-up another provider attempt needs.
+ */
+export function budgetRefusal(
+  { policy, usage, periodKey }: Pick<AdmissionWindow, 'policy' | 'usage' | 'periodKey'>,
+  requested: number,
+  asking: 'request' | 'retry',
+): BudgetRefusal {
+  const unit = policy.metric === 'cost' ? 'µUSD' : 'tokens';
+  const what =
+    asking === 'request'
+      ? `refuses: spent ${usage.spent} + reserved ${usage.reserved} + requested ${requested} ${unit}`
+      : `refuses another provider attempt: spent ${usage.spent} + reserved ${usage.reserved} + ${requested} ${unit} more for the retry`;
+  return {
+    policyId: policy.policyId,
+    window: policy.window,
+    periodKey,
+    metric: policy.metric,
+    action: policy.action,
+    spent: usage.spent,
+    reserved: usage.reserved,
+    limit: policy.hardLimit,
+    requested,
+    message: `budget policy '${policy.policyId}' (${policy.window} ${periodKey}) ${what} exceeds the hard limit of ${policy.hardLimit} ${unit}`,
+  };
 }

@@ -1,0 +1,62 @@
+import { sql } from 'kysely';
+import type { LedgerConnection } from '../database';
+import type { LedgerContext } from './context';
+import { createPolicies } from './policies';
+import { createPrices } from './prices';
+import { createRecords } from './records';
+import { createReports } from './reports';
+import { createReservations } from './reservations';
+import { createWriteTransaction } from './transaction';
+import { createWindows } from './windows';
+
+export { LedgerConflictError, LedgerNotFoundError } from './errors';
+export type { PolicySource, StoredPolicy } from './policies';
+export type { FailedAttempt, RoutingDecisionRecord } from './records';
+export type { WindowReport } from './reports';
+export {
+  settledAfterExpiry,
+  type RenewHoldOutcome,
+  type RenewHoldRequest,
+  type ReservationView,
+  type ReserveOutcome,
+  type ReserveRequest,
+  type ResolutionOutcome,
+  type SettleRequest,
+} from './reservations';
+
+export interface LedgerRepositoryOptions {
+  connection: LedgerConnection;
+  clock?: () => Date;
+  /**
+   * Called between the statements of reserve, settle, release, expiry and renewal. Tests throw
+   * here to prove that a crash at any point leaves the ledger as it was before the call.
+   */
+  checkpoint?: (point: string) => void | Promise<void>;
+}
+
+export type LedgerRepository = ReturnType<typeof createLedgerRepository>;
+
+export function createLedgerRepository({
+  connection,
+  clock = () => new Date(),
+  checkpoint = () => undefined,
+}: LedgerRepositoryOptions) {
+  const { db, dialect } = connection;
+  const context: LedgerContext = { db, dialect, clock, checkpoint, ...createWriteTransaction(db, dialect) };
+  const policies = createPolicies(context);
+  const windows = createWindows(context);
+
+  async function ping(): Promise<void> {
+    await sql`select 1`.execute(db);
+  }
+
+  return {
+    connection,
+    ...policies,
+    ...createPrices(context),
+    ...createReservations(context, windows),
+    ...createReports(context, policies, windows),
+    ...createRecords(context),
+    ping,
+  };
+}
