@@ -6,6 +6,7 @@ import { costMicroUsd } from '../../src/domain/pricing';
 import { simulatedInputTokens } from '../../src/providers/simulated';
 import { runStateQuery, runWorkflowId } from '../../src/temporal/contracts';
 import { bearer, buildTestApp, testTokens } from '../support/app';
+import { simStandardModel } from '../support/models';
 import { ledgerDialects, openTestLedger, type TestLedger } from '../support/ledger';
 import { expectBooksClosed, postRun, waitForRunEnd, windowsOfRun } from '../support/runs';
 import { connectTestClient, withTestWorker } from '../support/temporal';
@@ -33,14 +34,7 @@ describe.each(ledgerDialects())('governed runs on the %s ledger', (dialect) => {
       ledger: ledger.repo,
       config: {
         models: [
-          {
-            id: 'sim-standard',
-            provider: 'simulated',
-            tier: 'standard',
-            contextWindow: 128_000,
-            maxOutputTokens: 8_192,
-            pricing: { inputPerMTokUsd: 2.5, outputPerMTokUsd: 10 },
-          },
+          simStandardModel,
           // Not in the genai-prices catalog and no price in config: must never run for free.
           { id: 'sim-unpriced', provider: 'simulated', tier: 'low', contextWindow: 16_000, maxOutputTokens: 1_000 },
         ],

@@ -8,6 +8,7 @@ import { costMicroUsd } from '../../src/domain/pricing';
 import type { FailedAttempt, LedgerRepository } from '../../src/ledger';
 import { runWorkflowId } from '../../src/temporal/contracts';
 import { bearer, buildTestApp, testTokens } from '../support/app';
+import { simStandardModel } from '../support/models';
 import { ledgerDialects, openTestLedger, type TestLedger } from '../support/ledger';
 import { expectBooksClosed, postRun } from '../support/runs';
 import { connectTestClient, withTestWorker } from '../support/temporal';
@@ -50,14 +51,7 @@ describe.each(ledgerDialects())('what a run pays, through the API on the %s ledg
       ledger: ledger.repo,
       config: {
         models: [
-          {
-            id: 'sim-standard',
-            provider: 'simulated',
-            tier: 'standard',
-            contextWindow: 128_000,
-            maxOutputTokens: 8_192,
-            pricing: { inputPerMTokUsd: 2.5, outputPerMTokUsd: 10 },
-          },
+          simStandardModel,
           {
             id: 'sim-pricey',
             provider: 'simulated',
