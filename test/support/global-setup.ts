@@ -27,7 +27,7 @@ async function probePostgres(): Promise<void> {
     await client.connect();
     await client.query('select 1');
     process.env[testEnv.postgresUrl] = url;
-    await dropTestSchemas(url); // leftovers of an interrupted earlier run
+    await dropTestSchemas(url, { leftovers: true }); // of runs interrupted long ago, not of one running beside us
   } catch (error) {
     if (explicit)
       throw new Error(`${testEnv.postgresUrl}=${explicit} is set but PostgreSQL is unreachable: ${(error as Error).message}`);

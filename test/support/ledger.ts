@@ -30,18 +30,42 @@ export interface TestLedgerStore {
   drop(): Promise<void>;
 }
 
-/** Prefix of the PostgreSQL schemas tests create; the global teardown drops them all. */
+/** Prefix of the PostgreSQL schemas tests create: `palyra_test_<run tag>_<random>`. */
 export const testSchemaPrefix = 'palyra_test_';
 
-/** Drops every schema the tests created (global setup and teardown; nothing else runs then). */
-export async function dropTestSchemas(baseUrl: string): Promise<void> {
+/**
+ * The tag of this test run (the global setup sets it; a benchmark makes its own): the run's start
+ * time in base 36, so one run drops only its own schemas and never those of a run beside it.
+ */
+function runTag(): string {
+  process.env[testEnv.schemaRunTag] ??= Date.now().toString(36);
+  return process.env[testEnv.schemaRunTag] as string;
+}
+
+/** Schemas older than this are leftovers of an interrupted run, whoever made them. */
+const leftoverAfterMs = 6 * 60 * 60_000;
+
+/**
+ * Drops this run's schemas (global teardown), or with `leftovers`, every test schema whose run
+ * started more than six hours ago (global setup). Schemas of a run still going are left alone.
+ */
+export async function dropTestSchemas(baseUrl: string, { leftovers = false }: { leftovers?: boolean } = {}): Promise<void> {
   const client = new pg.Client({ connectionString: baseUrl });
   await client.connect();
   try {
     const { rows } = await client.query<{ nspname: string }>('select nspname from pg_namespace where nspname like $1', [
       `${testSchemaPrefix}%`,
     ]);
-    for (const { nspname } of rows) await client.query(`drop schema ${nspname} cascade`);
+    const ownPrefix = `${testSchemaPrefix}${runTag()}_`;
+    const stale = (name: string) => {
+      const tag = name.slice(testSchemaPrefix.length).split('_')[0] ?? '';
+      const startedAt = parseInt(tag, 36);
+      // Names without a tag come from before tags existed: leftovers too.
+      return !name.slice(testSchemaPrefix.length).includes('_') || !(Date.now() - startedAt < leftoverAfterMs);
+    };
+    for (const { nspname } of rows) {
+      if (leftovers ? stale(nspname) : nspname.startsWith(ownPrefix)) await client.query(`drop schema ${nspname} cascade`);
+    }
   } finally {
     await client.end();
   }
@@ -72,7 +96,7 @@ export async function createTestLedgerStore(
     };
   }
   const baseUrl = process.env[testEnv.postgresUrl] as string;
-  const schema = `${testSchemaPrefix}${randomBytes(6).toString('hex')}`;
+  const schema = `${testSchemaPrefix}${runTag()}_${randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ connectionString: baseUrl });
   await admin.connect();
   await admin.query(`create schema ${schema}`);
