@@ -85,6 +85,24 @@ module.exports = tseslint.config(
     },
   },
   {
+    // Only src/composition.ts builds the activities; the API, the CLI and the worker bootstrap receive what it built.
+    files: ['src/api/**/*.ts', 'src/cli/**/*.ts', 'src/temporal/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/activities', '**/activities/**', '**/workflows', '**/workflows/**'],
+              allowTypeImports: true,
+              message: 'The API, the CLI and src/temporal reach activities through src/composition.ts, never directly.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['src/console/static/**/*.js'],
     languageOptions: {
       sourceType: 'script',

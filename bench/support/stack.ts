@@ -11,9 +11,9 @@ import { buildServer } from '../../src/api/server';
 import { toolsDir } from '../../src/cli/temporal-target';
 import { createLogger } from '../../src/cli/logger';
 import { startWorker } from '../../src/cli/services';
+import { composeServices } from '../../src/composition';
 import { configSchema, loadConfig, type PalyraConfigInput } from '../../src/config';
 import { openConfiguredLedger } from '../../src/ledger/setup';
-import { createProviderHealthMonitor } from '../../src/routing/health';
 import { connectClient } from '../../src/temporal/client';
 import { locateTool, startDevServer, temporalCli } from '../../src/temporal/dev-server';
 import { registerSearchAttributes } from '../../src/temporal/search-attributes';
@@ -48,8 +48,8 @@ export async function openBenchStack(
   const { client, connection } = await connectClient({ address: server.address, namespace: 'default' });
   await registerSearchAttributes(connection, 'default');
   const ledger = await openConfiguredLedger(config, logger);
-  const health = createProviderHealthMonitor();
-  const worker = await startWorker(config, server.address, logger, ledger.repo, health);
+  const services = composeServices({ config, ledger: ledger.repo });
+  const worker = await startWorker(config, server.address, logger, services);
   const baselineConnection = await NativeConnection.connect({ address: server.address });
   const baselineWorker = await Worker.create({
     connection: baselineConnection,
@@ -65,7 +65,7 @@ export async function openBenchStack(
     temporal: { client, connection, uiUrl: undefined },
     tokens: config.auth.tokens,
     ledger: ledger.repo,
-    providerHealth: health,
+    routePlanner: services.routePlanner,
     version: 'bench',
   });
   const url = await app.listen({ host: '127.0.0.1', port: config.server.port });

@@ -16,8 +16,7 @@ import { healthRoutes } from './health/routes';
 import { authPlugin } from './plugins/auth';
 import { metricsPlugin } from './plugins/metrics';
 import { pricingRoutes } from './pricing/routes';
-import { createProviderHealthMonitor, type ProviderHealthMonitor } from '../routing/health';
-import { createRoutePlanner } from '../routing/planner';
+import type { RoutePlanner } from '../routing/planner';
 import { routingRoutes } from './routing/routes';
 import { runRoutes } from './runs/routes';
 import { createRunService } from './runs/service';
@@ -32,8 +31,8 @@ export interface AppOptions {
   ledger: LedgerRepository;
   /** The reservation sweeper of this process's ledger, when it runs one (its figures are metrics). */
   sweeper?: Pick<ReservationSweeper, 'stats'>;
-  /** Provider health as this process sees it (shared with the worker under `palyra dev`). */
-  providerHealth?: ProviderHealthMonitor;
+  /** Plans routes over this process's view of provider health (built by `src/composition.ts`). */
+  routePlanner: RoutePlanner;
   version: string;
 }
 
@@ -94,12 +93,7 @@ export const palyraApp = fp(
     await app.register(taskRoutes, { tasks: createTaskService({ client: options.temporal.client, config, runs }) });
     await app.register(budgetRoutes, { ledger: options.ledger });
     await app.register(pricingRoutes, { ledger: options.ledger, config });
-    const planner = createRoutePlanner({
-      ledger: options.ledger,
-      config,
-      health: options.providerHealth ?? createProviderHealthMonitor(),
-    });
-    await app.register(routingRoutes, { planner, ledger: options.ledger });
+    await app.register(routingRoutes, { planner: options.routePlanner, ledger: options.ledger });
     await app.register(consoleRoutes);
   },
   { name: 'palyra-app' },

@@ -4,10 +4,8 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { PalyraConfig } from '../config';
 import { buildServer } from '../api/server';
+import type { PalyraServices } from '../composition';
 import type { LedgerRepository, ReservationSweeper } from '../ledger';
-import { createProviderRegistry } from '../providers/registry';
-import type { ProviderHealthMonitor } from '../routing/health';
-import { createRoutePlanner } from '../routing/planner';
 import { createPalyraWorker } from '../temporal/worker';
 import { isPortFree } from '../util/net';
 import type { ResolvedTokens } from './admin-token';
@@ -29,22 +27,14 @@ export async function startWorker(
   config: PalyraConfig,
   address: string,
   logger: Logger,
-  ledger: LedgerRepository,
-  providerHealth: ProviderHealthMonitor,
+  { providers, activities }: Pick<PalyraServices, 'providers' | 'activities'>,
 ): Promise<RunningWorker> {
-  const providers = createProviderRegistry(config.providers);
   for (const [id, reason] of providers.unavailable) logger.warn({ provider: id }, `provider '${id}' is unavailable: ${reason}`);
   const { worker, connection } = await createPalyraWorker({
     address,
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
-    deps: {
-      providers,
-      ledger,
-      config,
-      providerHealth,
-      routePlanner: createRoutePlanner({ ledger, config, health: providerHealth }),
-    },
+    activities,
     logger,
   });
   const done = worker.run().finally(() => closeQuietly(connection));
@@ -81,7 +71,7 @@ export async function startApi(options: {
   tokens: ResolvedTokens;
   ledger: LedgerRepository;
   sweeper?: Pick<ReservationSweeper, 'stats'>;
-  providerHealth: ProviderHealthMonitor;
+  routePlanner: PalyraServices['routePlanner'];
 }): Promise<RunningApi> {
   const { config } = options;
   const app = await buildServer({
@@ -91,7 +81,7 @@ export async function startApi(options: {
     tokens: options.tokens.tokens,
     ledger: options.ledger,
     ...(options.sweeper ? { sweeper: options.sweeper } : {}),
-    providerHealth: options.providerHealth,
+    routePlanner: options.routePlanner,
     version: palyraVersion(),
   });
   try {

@@ -1,14 +1,20 @@
 import { Connection } from '@temporalio/client';
-import { NativeConnection, Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import {
+  NativeConnection,
+  Worker,
+  bundleWorkflowCode,
+  type WorkerOptions,
+  type WorkflowBundleWithSourceMap,
+} from '@temporalio/worker';
 import type { Logger } from 'pino';
-import { createActivities, type ActivityDeps } from '../activities';
 import { assertNamespace, assertReachable } from './client';
 
 export interface PalyraWorkerOptions {
   address: string;
   namespace: string;
   taskQueue: string;
-  deps: ActivityDeps;
+  /** The activities to register, built by the caller (`src/composition.ts`). */
+  activities: NonNullable<WorkerOptions['activities']>;
   logger?: Logger;
   /** A prebuilt bundle (tests build one per file); otherwise the workflows are bundled now. */
   workflowBundle?: WorkflowBundleWithSourceMap;
@@ -55,7 +61,7 @@ export async function createPalyraWorker(
       namespace: options.namespace,
       taskQueue: options.taskQueue,
       workflowBundle,
-      activities: createActivities(options.deps),
+      activities: options.activities,
       shutdownGraceTime: options.shutdownGraceTimeMs ?? 10_000,
       // Heartbeats carry cancellation back to a provider stream; the default throttle (80 % of the
       // heartbeat timeout) would let a cancelled run stream on for ~12 s, so flush at least every second.

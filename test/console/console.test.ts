@@ -5,7 +5,7 @@ import { buildServer } from '../../src/api/server';
 import type { PalyraConfig } from '../../src/config';
 import { launchChromium } from '../support/browser';
 import { openTestLedger, type TestLedger } from '../support/ledger';
-import { connectTestClient, testConfig, withTestWorker } from '../support/temporal';
+import { composeTestServices, connectTestClient, testConfig, withTestWorker } from '../support/temporal';
 
 const operatorToken = 'console-operator-token-0123456789';
 
@@ -28,6 +28,7 @@ beforeAll(async () => {
     temporal: { client, connection, uiUrl: 'http://temporal-ui.test:8233' },
     tokens: [{ name: 'operator', token: operatorToken, role: 'operator', tenants: ['*'] }],
     ledger: ledger.repo,
+    routePlanner: (await composeTestServices(config, ledger.repo)).routePlanner,
     version: 'test',
   });
   baseUrl = await app.listen({ host: '127.0.0.1', port: 0 });

@@ -4,7 +4,7 @@ import { buildServer } from '../../src/api/server';
 import type { AuthTokenConfig, PalyraConfig, PalyraConfigInput } from '../../src/config';
 import type { LedgerRepository } from '../../src/ledger';
 import { openTestLedger, type TestLedger } from './ledger';
-import { connectTestClient, testConfig } from './temporal';
+import { composeTestServices, connectTestClient, testConfig } from './temporal';
 
 /** Tokens the API tests use: an all-tenant admin, two tenant-scoped services and an operator. */
 export const testTokens = {
@@ -40,6 +40,7 @@ export async function buildTestApp(options: {
     temporal: { client: options.client, connection: options.connection, uiUrl: 'http://temporal-ui.test:8233' },
     tokens: tokenConfig,
     ledger: options.ledger,
+    routePlanner: (await composeTestServices(config, options.ledger)).routePlanner,
     version: 'test',
   });
   return { app, config };

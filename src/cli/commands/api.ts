@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../config';
+import { composeServices } from '../../composition';
 import { openConfiguredLedger } from '../../ledger/setup';
-import { createProviderHealthMonitor } from '../../routing/health';
 import { connectClient } from '../../temporal/client';
 import { registerSearchAttributes } from '../../temporal/search-attributes';
 import { resolveAuthTokens } from '../admin-token';
@@ -39,7 +39,7 @@ async function runApi(): Promise<void> {
     tokens,
     ledger: ledger.repo,
     sweeper: ledger.sweeper,
-    providerHealth: createProviderHealthMonitor(),
+    routePlanner: composeServices({ config, ledger: ledger.repo }).routePlanner,
   });
   onShutdown(async () => {
     await api.stop();

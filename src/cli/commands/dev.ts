@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
+import { composeServices } from '../../composition';
 import { loadConfig } from '../../config';
 import { openConfiguredLedger, type ConfiguredLedger } from '../../ledger/setup';
-import { createProviderHealthMonitor } from '../../routing/health';
 import { connectClient } from '../../temporal/client';
 import { registerSearchAttributes } from '../../temporal/search-attributes';
 import { delay } from '../../util/time';
@@ -52,9 +52,9 @@ async function runDev(): Promise<void> {
     if (attributes.added.length > 0) logger.info({ added: attributes.added }, 'registered search attributes');
 
     const tokens = resolveAuthTokens(config);
-    // One view of provider health for the worker (fed by calls) and the API (routing plans).
-    const providerHealth = createProviderHealthMonitor();
-    worker = await startWorker(config, target.address, logger, ledger.repo, providerHealth);
+    // One set of services: the worker (fed by calls) and the API (routing plans) share one view of provider health.
+    const services = composeServices({ config, ledger: ledger.repo });
+    worker = await startWorker(config, target.address, logger, services);
     worker.done.catch((error: Error) => {
       process.stderr.write(`palyra: worker stopped: ${error.message}\n`);
       void shutdown().finally(() => process.exit(1));
@@ -68,7 +68,7 @@ async function runDev(): Promise<void> {
       tokens,
       ledger: ledger.repo,
       sweeper: ledger.sweeper,
-      providerHealth,
+      routePlanner: services.routePlanner,
     });
 
     const readyAfterMs = await waitForReady(api.url, startedAt);

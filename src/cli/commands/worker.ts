@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../config';
+import { composeServices } from '../../composition';
 import { openConfiguredLedger } from '../../ledger/setup';
-import { createProviderHealthMonitor } from '../../routing/health';
 import { assertReachable } from '../../temporal/client';
 import { createLogger, routeTemporalLogsTo } from '../logger';
 import { onShutdown, reportFatal } from '../process';
@@ -23,12 +23,11 @@ async function runWorker(): Promise<void> {
   const address = config.temporal.address ?? `127.0.0.1:${config.temporal.devServer.port}`;
   await assertReachable(address, 5_000);
   const ledger = await openConfiguredLedger(config, logger);
-  const worker = await startWorker(config, address, logger, ledger.repo, createProviderHealthMonitor()).catch(
-    async (error: Error) => {
-      await ledger.close();
-      throw error;
-    },
-  );
+  const services = composeServices({ config, ledger: ledger.repo });
+  const worker = await startWorker(config, address, logger, services).catch(async (error: Error) => {
+    await ledger.close();
+    throw error;
+  });
   onShutdown(async () => {
     await worker.stop();
     await ledger.close();

@@ -1,0 +1,36 @@
+import { createActivities, type PalyraActivities } from './activities';
+import type { PalyraConfig } from './config';
+import type { LedgerRepository } from './ledger';
+import { createProviderRegistry, type ProviderRegistry } from './providers/registry';
+import { createProviderHealthMonitor, type ProviderHealthMonitor } from './routing/health';
+import { createRoutePlanner, type RoutePlanner } from './routing/planner';
+
+/** What the API (route planner) and the worker (activities) of one process run over. */
+export interface PalyraServices {
+  providers: ProviderRegistry;
+  providerHealth: ProviderHealthMonitor;
+  routePlanner: RoutePlanner;
+  activities: PalyraActivities;
+}
+
+/**
+ * The one place that builds the services of `palyra dev`, `api` and `worker`, and of the tests.
+ * Prices are not built here: the planner and the activities load the catalog from the ledger per
+ * call, so stored overrides apply at once.
+ */
+export function composeServices({
+  config,
+  ledger,
+  providerHealth = createProviderHealthMonitor(),
+}: {
+  config: PalyraConfig;
+  /** The process's one ledger connection. */
+  ledger: LedgerRepository;
+  /** Provider health as this process sees it; under `palyra dev` the API and the worker share it. */
+  providerHealth?: ProviderHealthMonitor;
+}): PalyraServices {
+  const providers = createProviderRegistry(config.providers);
+  const routePlanner = createRoutePlanner({ ledger, config, health: providerHealth });
+  const activities = createActivities({ providers, ledger, config, providerHealth, routePlanner });
+  return { providers, providerHealth, routePlanner, activities };
+}
