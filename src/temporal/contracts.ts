@@ -11,7 +11,7 @@ import type { BudgetRefusal } from '../domain/budget';
 import type { ChatMessage, SimulationOptions } from '../domain/chat';
 import type { RoutingDecision, RoutingMode, TaskClass } from '../domain/routing';
 import type { RunState } from '../domain/run-state';
-import type { TaskInput, TaskKind, TaskOperatorAction, TaskState } from '../domain/tasks';
+import { taskStates, type TaskInput, type TaskKind, type TaskOperatorAction, type TaskState } from '../domain/tasks';
 
 // ---- workflow types and ids -------------------------------------------------------------------
 
@@ -313,8 +313,56 @@ export interface TaskControlRequest {
   expiresAt?: string | null;
 }
 
-/** Memo key holding the run document without its output, so the API can read any run without a worker. */
+/**
+ * Memo key holding the run as the API reads it without a worker: a {@link RunSummary} (runs
+ * started under the `run-summary-memo-1` patch, and by the API since), or, in runs recorded
+ * before it, the whole run document without its output.
+ */
 export const runMemoKey = 'run';
+
+/** How many of a run's tasks are in each state, and what they have paid in all. */
+export interface RunTaskCounts {
+  total: number;
+  byState: Record<TaskState, number>;
+  costMicroUsd: number;
+}
+
+/**
+ * The run as its memo carries it: everything but the output and the per-task documents, which
+ * would make every memo upsert (and so the history) grow with the number of tasks. Task detail
+ * lives in each task child's memo, the run's state query and its result.
+ */
+export type RunSummary = Omit<RunDocument, 'output' | 'backgroundTasks'> & { backgroundTaskCounts: RunTaskCounts };
+
+export function runTaskCountsOf(tasks: readonly Pick<BackgroundTaskDocument, 'state' | 'costMicroUsd'>[]): RunTaskCounts {
+  const byState = Object.fromEntries(taskStates.map((state) => [state, 0])) as Record<TaskState, number>;
+  let costMicroUsd = 0;
+  for (const task of tasks) {
+    byState[task.state] += 1;
+    costMicroUsd += task.costMicroUsd;
+  }
+  return { total: tasks.length, byState, costMicroUsd };
+}
+
+/** The memo summary of a run document: pure, so the workflow and the API build it alike. */
+export function runSummaryOf(run: RunDocument): RunSummary {
+  const { output: _output, backgroundTasks, ...rest } = run;
+  return { ...rest, backgroundTaskCounts: runTaskCountsOf(backgroundTasks) };
+}
+
+/** Whether a run memo is a summary (else it is a whole document, as runs recorded before summaries wrote it). */
+export function isRunSummary(memo: RunDocument | RunSummary): memo is RunSummary {
+  return 'backgroundTaskCounts' in memo && !('backgroundTasks' in memo);
+}
+
+/**
+ * A run summary read back as a document whose task list is unknown (empty): what the API shows
+ * when nothing more complete (the run's query, result or failure) can be had.
+ */
+export function documentOfSummary(summary: RunSummary): RunDocument {
+  const { backgroundTaskCounts: _counts, ...rest } = summary;
+  return { ...rest, backgroundTasks: [] };
+}
 
 // ---- background task workflow (one child run per dispatch of a task) --------------------------
 

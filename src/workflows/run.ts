@@ -6,10 +6,7 @@ import {
   condition,
   isCancellation,
   patched,
-  setCurrentDetails,
   setHandler,
-  upsertMemo,
-  upsertSearchAttributes,
 } from '@temporalio/workflow';
 import { assertRunTransition, isTerminalRunState, type RunState } from '../domain/run-state';
 import {
@@ -17,9 +14,7 @@ import {
   runAddTasksUpdate,
   runAdmissionUpdate,
   runApprovalUpdate,
-  runMemoKey,
   runStateQuery,
-  searchAttributes,
   taskControlUpdate,
   type AdmitRunInput,
   type RunAdmission,
@@ -30,6 +25,7 @@ import {
 } from '../temporal/contracts';
 import { reserveBudget, routeBooking, settleBooking, streamFromProvider, type Booking } from './governed-path';
 import { describeFailure, exactMoneyPatch, providerRetry, type UnansweredCharge } from './governed-steps';
+import { createRunPublisher, runSummaryMemoPatch, type RunPublisher } from './run-publisher';
 import { createTaskScheduler, type TaskScheduler } from './task-scheduler';
 
 /**
@@ -40,6 +36,7 @@ export async function runWorkflow(input: RunWorkflowInput): Promise<RunDocument>
   const run = newRunDocument(input);
   // Before any command, so the patch marker has the same place in every history that has it.
   const exactMoney = patched(exactMoneyPatch);
+  const publisher = createRunPublisher(run, patched(runSummaryMemoPatch));
   setHandler(runStateQuery, () => run);
   setHandler(runAdmissionUpdate, async () => {
     await condition(() => run.admission !== undefined || isTerminalRunState(run.state));
@@ -55,7 +52,7 @@ export async function runWorkflow(input: RunWorkflowInput): Promise<RunDocument>
     runApprovalUpdate,
     (decision) => {
       run.approval = { ...decision, decidedAt: new Date().toISOString() };
-      publish(run);
+      publisher.publish();
       return run;
     },
     {
@@ -66,7 +63,13 @@ export async function runWorkflow(input: RunWorkflowInput): Promise<RunDocument>
       },
     },
   );
-  const tasks = createTaskScheduler(run, input, () => publish(run));
+  const tasks = createTaskScheduler(
+    run,
+    input,
+    () => publisher.publish(),
+    () => publisher.flush(),
+  );
+  publisher.deferWhile(() => tasks.passPending());
   setHandler(runAddTasksUpdate, (request) => tasks.add(request), {
     validator: (request) => {
       const refusal = tasks.addRefusal(request);
@@ -87,16 +90,16 @@ export async function runWorkflow(input: RunWorkflowInput): Promise<RunDocument>
     tasks.close();
     tasks.cancelAll(parentEnded('cancelled'));
   });
-  publish(run);
+  publisher.publish();
   const finish = async (state: RunState, error?: unknown): Promise<RunDocument> => {
     if (run.backgroundTasks.length === 0) {
       // Nothing to wait for: finish in this very step, as runs did before tasks existed (their
       // histories replay), and take no tasks from here on.
       tasks.close();
       tasks.stop();
-      return finishRun(run, state, error);
+      return finishRun(run, publisher, state, error);
     }
-    return finishRun(run, await settleBackgroundTasks(tasks, taskLoop, state), error);
+    return finishRun(run, publisher, await settleBackgroundTasks(tasks, taskLoop, state), error);
   };
 
   const booking: Booking = {
@@ -134,7 +137,7 @@ export async function runWorkflow(input: RunWorkflowInput): Promise<RunDocument>
   }
   const route = routed.route;
   run.model = { requested: input.model.requested, selected: route.modelId };
-  publish(run);
+  publisher.publish();
 
   const admit = (approvalOverride?: AdmitRunInput['approvalOverride']) =>
     reserveBudget(booking, route, {
@@ -150,7 +153,7 @@ export async function runWorkflow(input: RunWorkflowInput): Promise<RunDocument>
     if (admission.status === 'awaiting_approval') {
       // Parked durably: survives worker restarts; an operator decides through the approval update.
       moveTo(run, 'awaiting_approval');
-      publish(run);
+      publisher.publish();
       const decided = await condition(() => run.approval !== undefined, input.timing.approvalTimeoutMs);
       const approval = run.approval;
       if (!decided || !approval) {
@@ -183,7 +186,7 @@ export async function runWorkflow(input: RunWorkflowInput): Promise<RunDocument>
 
   moveTo(run, 'running');
   run.startedAt = new Date().toISOString();
-  publish(run);
+  publisher.publish();
   tasks.openDispatch();
   let outcome: { state: RunState; error?: unknown };
   const streamed = await streamFromProvider(booking, route, admission, {
@@ -271,11 +274,12 @@ function parentEnded(state: RunState): RunError {
 }
 
 /** Ends the run: records the final state (and the failure), publishes it and waits for open updates. */
-async function finishRun(run: RunDocument, state: RunState, error?: unknown): Promise<RunDocument> {
+async function finishRun(run: RunDocument, publisher: RunPublisher, state: RunState, error?: unknown): Promise<RunDocument> {
   if (state === 'failed' && error !== undefined) run.error = describeFailure(error);
   moveTo(run, state);
   run.finishedAt = new Date().toISOString();
-  publish(run);
+  publisher.publish();
+  publisher.flush();
   // Open updates get their answer first; a cancelled run must still get here, hence non-cancellable.
   await CancellationScope.nonCancellable(() => condition(allHandlersFinished));
   if (run.state === 'cancelled' && CancellationScope.current().consideredCancelled) {
@@ -299,17 +303,4 @@ async function finishRun(run: RunDocument, state: RunState, error?: unknown): Pr
 function moveTo(run: RunDocument, state: RunState): void {
   assertRunTransition(run.state, state);
   run.state = state;
-}
-
-/** Makes the current state visible: search attributes, memo and the UI's current details. */
-function publish(run: RunDocument): void {
-  upsertSearchAttributes([
-    { key: searchAttributes.runState, value: run.state },
-    { key: searchAttributes.model, value: run.model.selected },
-    { key: searchAttributes.costMicroUsd, value: run.costMicroUsd },
-  ]);
-  const { output: _output, ...summary } = run;
-  upsertMemo({ [runMemoKey]: summary });
-  const tokens = run.usage ? `, ${run.usage.inputTokens} in / ${run.usage.outputTokens} out tokens` : '';
-  setCurrentDetails(`**${run.state}** on \`${run.model.selected}\`, cost ${run.costMicroUsd} µUSD${tokens}`);
 }

@@ -52,7 +52,13 @@ export type TaskScheduler = ReturnType<typeof createTaskScheduler>;
  * admitted, expires tasks that did not start in time, applies operator actions, and records every
  * child's outcome. Workflow code: time is workflow time, every wait a durable timer.
  */
-export function createTaskScheduler(run: RunDocument, input: RunWorkflowInput, onChange: () => void) {
+export function createTaskScheduler(
+  run: RunDocument,
+  input: RunWorkflowInput,
+  onChange: () => void,
+  /** Called at the end of each pass of the dispatch loop (after the changes it made). */
+  onPass: () => void = () => {},
+) {
   const policy = input.taskPolicy ?? noTasksPolicy;
   const specs = new Map<string, BackgroundTaskSpec>();
   const childScopes = new Map<string, CancellationScope>();
@@ -64,6 +70,8 @@ export function createTaskScheduler(run: RunDocument, input: RunWorkflowInput, o
   let stopped = false;
   /** Bumped on every change the loop must look at (a task added, ended or acted on). */
   let version = 0;
+  /** The version the waiting loop last looked at; undefined while the loop is not waiting. */
+  let waitingAt: number | undefined;
 
   /**
    * Whether the run may complete: every task has ended, or (detached) none is still waiting to be
@@ -267,15 +275,23 @@ export function createTaskScheduler(run: RunDocument, input: RunWorkflowInput, o
         }
         for (const taskId of plan.start) dispatch(documentOf(taskId)!);
         if (plan.expire.length > 0 || plan.start.length > 0) changed();
+        onPass();
         if (stopped) return;
         const seen = version;
         const wake = () => version !== seen || stopped;
+        waitingAt = seen;
         if (plan.wakeAtMs === undefined) await condition(wake);
         else await condition(wake, Math.max(1, plan.wakeAtMs - nowMs));
+        waitingAt = undefined;
       }
     },
 
     settled,
+
+    /** Whether the loop has a change to look at: it runs a pass (and calls `onPass`) before this workflow task ends. */
+    passPending(): boolean {
+      return waitingAt !== undefined && (version !== waitingAt || stopped);
+    },
 
     /** The run is finishing: no new tasks. */
     close(): void {

@@ -202,6 +202,23 @@ const scenarios: Scenario[] = [
     taskHistory: { name: 'background-task-retried', sequence: 3 },
   },
   {
+    // Recorded under the run-summary-memo-1 patch: the memo is a summary, published once per workflow task.
+    name: 'summary-memo-with-background-tasks',
+    expectedState: 'succeeded',
+    tenantId: 'tasks-co',
+    policy: generousPolicy,
+    config: { tasks: { retryGraceMs: 0 } },
+    body: {
+      maxConcurrentChildren: 2,
+      backgroundTasks: [0, 1, 2, 3].map((i) => ({
+        kind: 'summary',
+        input: { text: `Revenue grew in quarter ${i + 1}.` },
+        priority: i % 2,
+        simulation: { outputTokens: 2, chunkDelayMs: 0 },
+      })),
+    },
+  },
+  {
     name: 'background-tasks-cancelled',
     expectedState: 'cancelled',
     tenantId: 'tasks-cancel-co',

@@ -66,6 +66,14 @@ const recordedPaths: Record<
     },
     providerAttempt: 1,
   },
+  // Recorded under the run-summary-memo-1 patch: the memo is a summary with task counts, no task list.
+  'summary-memo-with-background-tasks': {
+    document: {
+      state: 'succeeded',
+      backgroundTaskCounts: expect.objectContaining({ total: 4, byState: expect.objectContaining({ succeeded: 4 }) }),
+    },
+    providerAttempt: 1,
+  },
   'background-tasks-cancelled': {
     document: {
       state: 'cancelled',

@@ -4,6 +4,7 @@ import { backgroundTasksField, taskSchema } from '../tasks/schemas';
 import { budgetActions, budgetMetrics, budgetWindows } from '../../domain/budget';
 import { routingModes, taskClasses } from '../../domain/routing';
 import { runStates } from '../../domain/run-state';
+import { taskStates } from '../../domain/tasks';
 import { routingDecisionSchema } from '../routing/schemas';
 
 export const startRunBodySchema = z
@@ -163,7 +164,18 @@ export type ListRunsQuery = z.infer<typeof listRunsQuerySchema>;
 
 export const runListSchema = z
   .object({
-    items: z.array(runSchema.omit({ output: true })),
+    items: z.array(
+      runSchema.omit({ output: true }).extend({
+        backgroundTasks: z.array(taskSchema).describe('always empty in a list: GET the run (or the task) for its tasks'),
+        backgroundTaskCounts: z
+          .object({
+            total: z.number().int(),
+            byState: z.record(z.enum(taskStates), z.number().int()).describe('every task state, with 0 for none'),
+            costMicroUsd: z.number().int().describe('what the tasks paid in all (not in costMicroUsd)'),
+          })
+          .describe("the run's tasks: how many in each state, and their total cost"),
+      }),
+    ),
     nextCursor: z.string().nullable(),
   })
   .meta({ id: 'RunList', description: 'Runs, newest first, without their output (GET the run for it).' });

@@ -1,5 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import {
+  QueryNotRegisteredError,
+  QueryRejectedError,
+  ServiceError,
   WithStartWorkflowOperation,
   WorkflowExecutionAlreadyStartedError,
   WorkflowFailedError,
@@ -18,16 +21,21 @@ import { budgetRefusalError } from '../budgets/refusal';
 import { temporalUiLink } from '../../temporal/client';
 import {
   backgroundTaskWorkflowId,
+  documentOfSummary,
+  isRunSummary,
   newRunDocument,
   runAdmissionUpdate,
   runApprovalUpdate,
   runMemoKey,
+  runStateQuery,
+  runSummaryOf,
   runWorkflowId,
   runWorkflowType,
   searchAttributes,
   type BackgroundTaskDocument,
   type RunAdmission,
   type RunDocument,
+  type RunSummary,
   type RunWorkflowInput,
 } from '../../temporal/contracts';
 import { assertTenantAccess, canAccessTenant, type Principal } from '../plugins/auth';
@@ -119,7 +127,7 @@ export function createRunService({ client, config, temporalUiUrl, now = () => ne
       taskQueue: config.temporal.taskQueue,
       args: [input],
       // The first memo makes the run readable at once, before any worker has picked it up.
-      memo: { [runMemoKey]: newRunDocument(input), [requestDigestMemoKey]: digest },
+      memo: { [runMemoKey]: runSummaryOf(newRunDocument(input)), [requestDigestMemoKey]: digest },
       staticSummary:
         `Run for ${body.tenantId}/${body.principalId} on ${choice.selected}` +
         (backgroundTasks.length > 0 ? ` with ${backgroundTasks.length} background task(s)` : ''),
@@ -176,10 +184,13 @@ export function createRunService({ client, config, temporalUiUrl, now = () => ne
   }
 
   /**
-   * Reads a run without needing a worker: the memo has the latest document, the result or failure
-   * adds the output or error of a closed run. Another tenant's run is reported as not found.
+   * Reads a run: a memo written before run summaries has the whole document (the result or failure
+   * adds the output or error of a closed run). A summary memo is completed from the run itself: an
+   * open run answers its state query, a closed one its result or failure (or, terminated, timed out
+   * or cancelled, a replay answers the query); with no worker to answer, the summary is shown with
+   * no task list (`complete` false). Another tenant's run is reported as not found.
    */
-  async function get(principal: Principal, runId: string): Promise<RunView> {
+  async function read(principal: Principal, runId: string): Promise<{ view: RunView; complete: boolean }> {
     const workflowId = runWorkflowId(runId);
     const handle = client.workflow.getHandle(workflowId);
     const notFound = () => new PalyraError('not_found', `run ${runId} not found`);
@@ -187,12 +198,36 @@ export function createRunService({ client, config, temporalUiUrl, now = () => ne
       if (error instanceof WorkflowNotFoundError) throw notFound();
       throw error;
     });
-    const memo = description.memo?.[runMemoKey] as RunDocument | undefined;
+    const memo = description.memo?.[runMemoKey] as RunDocument | RunSummary | undefined;
     if (!memo || !canAccessTenant(principal, memo.tenantId)) throw notFound();
 
-    const document = await withDeadline(() => completeDocument(handle, memo, description.status.name));
+    const status = description.status.name;
+    let document: RunDocument;
+    let complete = true;
+    if (!isRunSummary(memo)) document = await withDeadline(() => completeDocument(handle, memo, status));
+    else if (status === 'COMPLETED' || status === 'FAILED') {
+      document = await withDeadline(() => completeDocument(handle, documentOfSummary(memo), status));
+    } else {
+      const queried = await queryRun(handle);
+      complete = queried !== undefined || memo.backgroundTaskCounts.total === 0;
+      document = await completeDocument(handle, queried ?? documentOfSummary(memo), status);
+    }
     const view = viewOf(document, workflowId, description.runId);
-    return { ...view, backgroundTasks: await Promise.all(view.backgroundTasks.map(followTask)) };
+    return { view: { ...view, backgroundTasks: await Promise.all(view.backgroundTasks.map(followTask)) }, complete };
+  }
+
+  /** The run's own document from its state query; undefined when no worker answers in time. */
+  async function queryRun(handle: { query: (query: typeof runStateQuery) => Promise<RunDocument> }) {
+    return withDeadline(() => handle.query(runStateQuery)).catch((error: unknown) => {
+      // No worker in time, none polling the task queue, or the query failed on the worker.
+      if (isGrpcDeadlineError(error) || error instanceof ServiceError) return undefined;
+      if (error instanceof QueryNotRegisteredError || error instanceof QueryRejectedError) return undefined;
+      throw error;
+    });
+  }
+
+  async function get(principal: Principal, runId: string): Promise<RunView> {
+    return (await read(principal, runId)).view;
   }
 
   /**
@@ -239,10 +274,17 @@ export function createRunService({ client, config, temporalUiUrl, now = () => ne
     );
     const items = (page.executions ?? []).flatMap((execution) => {
       const payload = execution.memo?.fields?.[runMemoKey];
-      const document = payload ? (defaultPayloadConverter.fromPayload(payload) as RunDocument) : undefined;
-      if (!document) return [];
-      const workflowId = execution.execution?.workflowId ?? runWorkflowId(document.runId);
-      return [viewOf(document, workflowId, execution.execution?.runId ?? null)];
+      const memo = payload ? (defaultPayloadConverter.fromPayload(payload) as RunDocument | RunSummary) : undefined;
+      if (!memo) return [];
+      // A page of runs holds summaries only, whichever memo they wrote: GET the run for its tasks.
+      const summary = isRunSummary(memo) ? memo : runSummaryOf(memo);
+      const workflowId = execution.execution?.workflowId ?? runWorkflowId(summary.runId);
+      return [
+        {
+          ...viewOf(documentOfSummary(summary), workflowId, execution.execution?.runId ?? null),
+          backgroundTaskCounts: summary.backgroundTaskCounts,
+        },
+      ];
     });
     const more = page.nextPageToken && page.nextPageToken.length > 0;
     return { items, nextCursor: more ? encodeCursor(page.nextPageToken as Uint8Array, query) : null };
@@ -294,7 +336,7 @@ export function createRunService({ client, config, temporalUiUrl, now = () => ne
     return client.connection.withDeadline(Date.now() + temporalCallDeadlineMs, call);
   }
 
-  return { start, get, cancel, list, decideApproval, withDeadline, link };
+  return { start, get, read, cancel, list, decideApproval, withDeadline, link };
 }
 
 /** A run a budget refused: the 402 of the budgets API, plus the run it concerns. */

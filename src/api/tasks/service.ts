@@ -35,11 +35,17 @@ export function createTaskService({ client, config, runs, now = () => new Date()
     const notFound = () => new PalyraError('not_found', `task ${taskId} not found`);
     const runId = runIdOfTask(taskId);
     if (!runId) throw notFound();
-    const run = await runs.get(principal, runId).catch((error: unknown) => {
+    const { view: run, complete } = await runs.read(principal, runId).catch((error: unknown) => {
       if (error instanceof PalyraError && error.code === 'not_found') throw notFound();
       throw error;
     });
     const task = run.backgroundTasks.find((candidate) => candidate.taskId === taskId);
+    if (!task && !complete) {
+      // The run's memo holds only a summary and no worker answered its state query.
+      throw new PalyraError('temporal_unavailable', `run ${runId} did not answer in time; try task ${taskId} again`, {
+        taskId,
+      });
+    }
     if (!task) throw notFound();
     return { run, task };
   }
