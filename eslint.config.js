@@ -40,10 +40,18 @@ module.exports = tseslint.config(
               message: 'Workflows import activities as types only (proxyActivities<typeof ...>).',
             },
             {
-              group: ['api', 'cli', 'ledger', 'providers', 'config', 'console', 'util'].flatMap((layer) => [
-                `**/${layer}`,
-                `**/${layer}/**`,
-              ]),
+              group: [
+                'api',
+                'cli',
+                'ledger',
+                'providers',
+                'config',
+                'console',
+                'util',
+                'route-planner',
+                'price-catalog',
+                'composition',
+              ].flatMap((layer) => [`**/${layer}`, `**/${layer}/**`]),
               message: 'Workflows may import only src/domain, src/temporal/contracts and @temporalio/workflow.',
             },
             {
@@ -72,10 +80,19 @@ module.exports = tseslint.config(
               group: [
                 '@temporalio/*',
                 'fastify*',
-                ...['api', 'cli', 'ledger', 'temporal', 'providers', 'config'].flatMap((layer) => [
-                  `**/${layer}`,
-                  `**/${layer}/**`,
-                ]),
+                ...[
+                  'api',
+                  'cli',
+                  'ledger',
+                  'temporal',
+                  'providers',
+                  'config',
+                  'route-planner',
+                  'price-catalog',
+                  'activities',
+                  'workflows',
+                  'composition',
+                ].flatMap((layer) => [`**/${layer}`, `**/${layer}/**`]),
               ],
               message: 'src/domain is pure logic.',
             },

@@ -2,8 +2,8 @@ import { createActivities, type PalyraActivities } from './activities';
 import type { PalyraConfig } from './config';
 import type { LedgerRepository } from './ledger';
 import { createProviderRegistry, type ProviderRegistry } from './providers/registry';
-import { createProviderHealthMonitor, type ProviderHealthMonitor } from './routing/health';
-import { createRoutePlanner, type RoutePlanner } from './routing/planner';
+import { createProviderHealthMonitor, type ProviderHealthMonitor } from './route-planner/health';
+import { createRoutePlanner, type RoutePlanner } from './route-planner/planner';
 
 /** What the API (route planner) and the worker (activities) of one process run over. */
 export interface PalyraServices {

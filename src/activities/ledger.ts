@@ -2,9 +2,9 @@ import { ApplicationFailure } from '@temporalio/activity';
 import type { PalyraConfig } from '../config';
 import { buildEstimate } from '../domain/pricing';
 import type { LedgerRepository } from '../ledger';
-import { UnknownPriceError } from '../pricing/catalog';
-import { loadPriceCatalog } from '../pricing/load';
-import { countPromptTokens } from '../pricing/tokens';
+import { UnknownPriceError } from '../price-catalog/catalog';
+import { loadPriceCatalog } from '../price-catalog/load';
+import { countPromptTokens } from '../price-catalog/tokens';
 import {
   failureTypes,
   runReservationId,

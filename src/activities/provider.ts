@@ -1,9 +1,9 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { CancelledFailure } from '@temporalio/common';
-import { countPromptTokens, countTextTokens, createStreamedTokenCounter } from '../pricing/tokens';
+import { countPromptTokens, countTextTokens, createStreamedTokenCounter } from '../price-catalog/tokens';
 import type { LedgerRepository } from '../ledger';
 import type { ProviderRegistry } from '../providers/registry';
-import type { ProviderHealthMonitor } from '../routing/health';
+import type { ProviderHealthMonitor } from '../route-planner/health';
 import { ProviderError } from '../providers/types';
 import {
   bookingIdOf,

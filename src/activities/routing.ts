@@ -1,6 +1,6 @@
 import type { RoutingDecision } from '../domain/routing';
 import type { LedgerRepository } from '../ledger';
-import type { RoutePlanner } from '../routing/planner';
+import type { RoutePlanner } from '../route-planner/planner';
 import { bookingIdOf, type PlanRunInput, type RecordedBookingInput } from '../temporal/contracts';
 
 export interface RoutingActivityDeps {

@@ -16,7 +16,7 @@ import { healthRoutes } from './health/routes';
 import { authPlugin } from './plugins/auth';
 import { metricsPlugin } from './plugins/metrics';
 import { pricingRoutes } from './pricing/routes';
-import type { RoutePlanner } from '../routing/planner';
+import type { RoutePlanner } from '../route-planner/planner';
 import { routingRoutes } from './routing/routes';
 import { runRoutes } from './runs/routes';
 import { createRunService } from './runs/service';

@@ -4,7 +4,7 @@ import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } fro
 import { z } from 'zod';
 import { PalyraError, type ErrorCode } from '../domain/errors';
 import { LedgerConflictError, LedgerNotFoundError } from '../ledger/repository';
-import { UnknownPriceError } from '../pricing/catalog';
+import { UnknownPriceError } from '../price-catalog/catalog';
 
 /** The one place where error codes become HTTP statuses. */
 export const httpStatusByCode: Record<ErrorCode, number> = {

@@ -25,7 +25,7 @@ import { toolsDir } from '../../src/cli/temporal-target';
 import { loadConfig, type PalyraConfigInput } from '../../src/config';
 import type { BudgetPolicy } from '../../src/domain/budget';
 import { costMicroUsd } from '../../src/domain/pricing';
-import { countPromptTokens } from '../../src/pricing/tokens';
+import { countPromptTokens } from '../../src/price-catalog/tokens';
 import { locateTool, startDevServer, temporalCli } from '../../src/temporal/dev-server';
 import {
   backgroundTaskId,

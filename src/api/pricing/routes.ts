@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { PalyraConfig } from '../../config';
 import { usdPerMTokToMicro, type ModelPrice } from '../../domain/pricing';
 import type { LedgerRepository } from '../../ledger';
-import { loadPriceCatalog } from '../../pricing/load';
+import { loadPriceCatalog } from '../../price-catalog/load';
 import { errorResponses } from '../errors';
 import { modelIdParamsSchema, modelPriceSchema, priceListSchema, priceOverrideBodySchema } from './schemas';
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { LedgerRepository } from '../../ledger';
-import type { RoutePlanner } from '../../routing/planner';
+import type { RoutePlanner } from '../../route-planner/planner';
 import { errorResponses } from '../errors';
 import { assertTenantAccess, principalOf } from '../plugins/auth';
 import { routePlanBodySchema, routingDecisionSchema } from './schemas';

@@ -1,6 +1,6 @@
 import type { ModelConfig, ProviderConfig } from '../../src/config/schema';
 import type { ModelPrice } from '../../src/domain/pricing';
-import { createPriceCatalog, UnknownPriceError } from '../../src/pricing/catalog';
+import { createPriceCatalog, UnknownPriceError } from '../../src/price-catalog/catalog';
 
 const providers: ProviderConfig[] = [
   { id: 'simulated', kind: 'simulated' },

@@ -5,8 +5,8 @@ import { PalyraError } from '../domain/errors';
 import { costMicroUsd, type ModelPrice } from '../domain/pricing';
 import { planRoute, type RoutingDecision, type RoutingMode, type TaskClass } from '../domain/routing';
 import type { LedgerRepository } from '../ledger';
-import { loadPriceCatalog } from '../pricing/load';
-import { countPromptTokens } from '../pricing/tokens';
+import { loadPriceCatalog } from '../price-catalog/load';
+import { countPromptTokens } from '../price-catalog/tokens';
 import type { ProviderHealthMonitor } from './health';
 
 export interface RoutePlanRequest {

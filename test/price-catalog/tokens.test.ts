@@ -1,7 +1,7 @@
 import { encode as encodeCl100k } from 'gpt-tokenizer/cjs/encoding/cl100k_base';
 import { encodeChat as encodeChatO200k } from 'gpt-tokenizer/cjs/encoding/o200k_base';
 import type { ChatMessage } from '../../src/domain/chat';
-import { countPromptTokens, countTextTokens, unknownModelSafetyFactor } from '../../src/pricing/tokens';
+import { countPromptTokens, countTextTokens, unknownModelSafetyFactor } from '../../src/price-catalog/tokens';
 
 const chat: ChatMessage[] = [
   { role: 'system', content: 'You answer in one short sentence.' },
