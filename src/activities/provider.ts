@@ -174,7 +174,8 @@ async function holdForAttempt(
   ledger: ProviderActivityDeps['ledger'],
 ): Promise<void> {
   if (!ledger || !input.reservationId) return;
-  const billed = (await ledger.failedAttempts(bookingIdOf(input))).filter((a) => a.attempt < attempt);
+  // A first attempt has nothing billed before it: spare the read.
+  const billed = attempt === 1 ? [] : (await ledger.failedAttempts(bookingIdOf(input))).filter((a) => a.attempt < attempt);
   const outcome = await ledger.renewHold({
     reservationId: input.reservationId,
     expiresAt: new Date(Date.now() + leaseMs),
