@@ -8,7 +8,7 @@ import { costMicroUsd } from '../../src/domain/pricing';
 import type { FailedAttempt, LedgerRepository } from '../../src/ledger';
 import { runWorkflowId } from '../../src/temporal/contracts';
 import { bearer, buildTestApp, testTokens } from '../support/app';
-import { simStandardModel } from '../support/models';
+import { simPriceyModel, simStandardModel } from '../support/models';
 import { ledgerDialects, openTestLedger, type TestLedger } from '../support/ledger';
 import { expectBooksClosed, postRun } from '../support/runs';
 import { connectTestClient, withTestWorker } from '../support/temporal';
@@ -50,17 +50,7 @@ describe.each(ledgerDialects())('what a run pays, through the API on the %s ledg
       connection,
       ledger: ledger.repo,
       config: {
-        models: [
-          simStandardModel,
-          {
-            id: 'sim-pricey',
-            provider: 'simulated',
-            tier: 'standard',
-            contextWindow: 16_000,
-            maxOutputTokens: 2_048,
-            pricing: { inputPerMTokUsd: 1, outputPerMTokUsd: 30 },
-          },
-        ],
+        models: [simStandardModel, simPriceyModel],
         runs,
       },
     });

@@ -7,7 +7,7 @@
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import type { BudgetPolicy } from '../../src/domain/budget';
-import { costMicroUsd, type ModelPrice } from '../../src/domain/pricing';
+import { costMicroUsd } from '../../src/domain/pricing';
 import {
   createLedgerRepository,
   settledAfterExpiry,
@@ -15,25 +15,15 @@ import {
   type LedgerRepository,
   type ReserveRequest,
 } from '../../src/ledger';
+import { testPolicy, testPrice } from './support/fixtures';
 import { ledgerDialects, openTestLedger, type TestLedger } from '../support/ledger';
 
-const price: ModelPrice = { inputMicroUsdPerMTok: 2_500_000, outputMicroUsdPerMTok: 10_000_000 };
+const price = testPrice;
+const policy = testPolicy;
 const scope = { tenantId: 'acme', principalId: 'acme/svc', modelId: 'sim-standard' };
 const now = new Date('2026-11-27T12:00:00Z');
 const afterExpiry = new Date('2026-11-27T14:00:00Z');
 const usage = { inputTokens: 100, outputTokens: 20 }; // 450 µUSD of a 750 µUSD hold
-
-function policy(overrides: Partial<BudgetPolicy> & { policyId: string }): BudgetPolicy {
-  return {
-    scope: { kind: 'tenant', id: 'acme' },
-    metric: 'cost',
-    window: 'day',
-    hardLimit: 100_000,
-    action: 'block',
-    enabled: true,
-    ...overrides,
-  };
-}
 
 function reservation(id: string, overrides: Partial<ReserveRequest> = {}): ReserveRequest {
   return {

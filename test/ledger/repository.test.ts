@@ -1,23 +1,11 @@
-import type { BudgetPolicy } from '../../src/domain/budget';
-import { costMicroUsd, type ModelPrice } from '../../src/domain/pricing';
+import { costMicroUsd } from '../../src/domain/pricing';
 import { LedgerConflictError, type ReserveRequest } from '../../src/ledger';
+import { testPolicy, testPrice } from './support/fixtures';
 import { ledgerDialects, openTestLedger, type TestLedger } from '../support/ledger';
 
-/** $2.50 / $10 per MTok: 2.5 µUSD per input token, 10 µUSD per output token. */
-const price: ModelPrice = { inputMicroUsdPerMTok: 2_500_000, outputMicroUsdPerMTok: 10_000_000 };
+const price = testPrice;
+const policy = testPolicy;
 const scope = { tenantId: 'acme', principalId: 'svc', modelId: 'sim-standard' };
-
-function policy(overrides: Partial<BudgetPolicy> & { policyId: string }): BudgetPolicy {
-  return {
-    scope: { kind: 'tenant', id: 'acme' },
-    metric: 'cost',
-    window: 'day',
-    hardLimit: 1_000,
-    action: 'block',
-    enabled: true,
-    ...overrides,
-  };
-}
 
 let sequence = 0;
 function reservation(overrides: Partial<ReserveRequest> = {}): ReserveRequest {

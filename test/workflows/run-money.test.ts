@@ -18,6 +18,7 @@ import {
 import { openTestLedger, type TestLedger } from '../support/ledger';
 import { expectBooksClosed } from '../support/runs';
 import { testConfig } from '../support/temporal';
+import { simPriceyModel } from '../support/models';
 import { openTimeSkippingEnvironment, withTimeSkippingWorker } from '../support/time-skipping';
 
 /**
@@ -45,14 +46,7 @@ beforeAll(async () => {
         maxOutputTokens: 2_048,
         pricing: { inputPerMTokUsd: 0.15, outputPerMTokUsd: 0.6 },
       },
-      {
-        id: 'sim-pricey',
-        provider: 'simulated',
-        tier: 'standard',
-        contextWindow: 16_000,
-        maxOutputTokens: 2_048,
-        pricing: { inputPerMTokUsd: 1, outputPerMTokUsd: 30 },
-      },
+      simPriceyModel,
     ],
     routing: { defaultModel: 'sim-small' },
   });
