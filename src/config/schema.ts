@@ -1,4 +1,9 @@
 import { z } from 'zod';
+import {
+  defaultSelfHealingSettings as selfHealingDefaults,
+  selfHealingModes,
+  type SelfHealingSettings,
+} from '../domain/self-healing';
 import { configBudgetPolicySchema } from './budget-policy';
 
 /**
@@ -99,6 +104,71 @@ export const defaultModels: z.input<typeof modelSchema>[] = [
     pricing: { inputPerMTokUsd: 15, outputPerMTokUsd: 75 },
   },
 ];
+
+const selfHealingMode = z.enum(selfHealingModes);
+const thresholds = selfHealingDefaults.detectors;
+const durationMs = z.number().int().min(1);
+const attemptCount = z.number().int().min(1);
+
+/** Every detector may override `selfHealing.mode`. */
+const detectorMode = { mode: selfHealingMode.optional() };
+const afterMsDetector = (afterMs: number) =>
+  z
+    .object({ ...detectorMode, afterMs: durationMs.default(afterMs) })
+    .strict()
+    .prefault({});
+const attemptsDetector = (attempts: number) =>
+  z
+    .object({ ...detectorMode, attempts: attemptCount.default(attempts) })
+    .strict()
+    .prefault({});
+
+/** Self-healing (docs/architecture.md, Self-healing); threshold defaults come from the domain. */
+const selfHealingSchema = z
+  .object({
+    /** disabled: no detection; observe_only: incidents, every remediation waits for a person; auto: low-risk ones run. */
+    mode: selfHealingMode.default(selfHealingDefaults.mode),
+    supervisorIntervalMs: z.number().int().min(1000).default(selfHealingDefaults.supervisorIntervalMs),
+    /** Across all incidents of the installation, not per process. */
+    maxRemediationsPerMinute: z.number().int().min(1).default(selfHealingDefaults.maxRemediationsPerMinute),
+    /** Opens after this many failed remediations in a row, for openMs, across the installation. */
+    circuitBreaker: z
+      .object({
+        consecutiveFailures: z.number().int().min(1).default(selfHealingDefaults.circuitBreaker.consecutiveFailures),
+        openMs: durationMs.default(selfHealingDefaults.circuitBreaker.openMs),
+      })
+      .strict()
+      .prefault({}),
+    detectors: z
+      .object({
+        stalled_stream: z
+          .object({ ...detectorMode, stallAfterMs: durationMs.default(thresholds.stalled_stream.stallAfterMs) })
+          .strict()
+          .prefault({}),
+        retry_storm: attemptsDetector(thresholds.retry_storm.attempts),
+        no_pollers: afterMsDetector(thresholds.no_pollers.afterMs),
+        workflow_task_failing: attemptsDetector(thresholds.workflow_task_failing.attempts),
+        orphaned_reservation: z
+          .object({ ...detectorMode, graceMs: z.number().int().min(0).default(thresholds.orphaned_reservation.graceMs) })
+          .strict()
+          .prefault({}),
+        approval_waiting: afterMsDetector(thresholds.approval_waiting.afterMs),
+        run_overdue: afterMsDetector(thresholds.run_overdue.afterMs),
+        stuck_cancellation: afterMsDetector(thresholds.stuck_cancellation.afterMs),
+        spend_spike: z
+          .object({
+            ...detectorMode,
+            factor: z.number().min(1).default(thresholds.spend_spike.factor),
+            minMicroUsd: z.number().int().min(0).default(thresholds.spend_spike.minMicroUsd),
+          })
+          .strict()
+          .prefault({}),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict()
+  .prefault({});
 
 export const configSchema = z
   .object({
@@ -215,6 +285,7 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    selfHealing: selfHealingSchema,
   })
   .strict()
   .superRefine((config, ctx) => {
@@ -271,3 +342,6 @@ export type PalyraConfigInput = z.input<typeof configSchema>;
 export type ModelConfig = PalyraConfig['models'][number];
 export type ProviderConfig = PalyraConfig['providers'][number];
 export type AuthTokenConfig = PalyraConfig['auth']['tokens'][number];
+
+// The parsed section is what the self-healing domain reads; this fails to compile if they drift apart.
+const _selfHealingFits: (section: PalyraConfig['selfHealing']) => SelfHealingSettings = (section) => section;

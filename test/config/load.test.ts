@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ConfigError, loadConfig } from '../../src/config';
+import { defaultSelfHealingSettings, detectorModeOf } from '../../src/domain/self-healing';
 
 function tempDir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'palyra-config-'));
@@ -77,6 +78,17 @@ describe('loadConfig', () => {
       /auth\.tokens\.0\.role/,
     ],
     [
+      'a negative self-healing threshold',
+      'selfHealing:\n  detectors:\n    approval_waiting:\n      afterMs: -5\n',
+      /selfHealing\.detectors\.approval_waiting\.afterMs/,
+    ],
+    [
+      'an unknown self-healing mode',
+      'selfHealing:\n  detectors:\n    stalled_stream:\n      mode: fix_everything\n',
+      /selfHealing\.detectors\.stalled_stream\.mode/,
+    ],
+    ['a misspelt detector', 'selfHealing:\n  detectors:\n    stalled_streams: {}\n', /stalled_streams/],
+    [
       'an openai-compatible provider without baseUrl',
       'providers:\n  - id: oa\n    kind: openai-compatible\n',
       /providers\.0\.baseUrl/,
@@ -86,6 +98,21 @@ describe('loadConfig', () => {
     writeConfig(cwd, 'palyra.config.yaml', yaml);
     expect(() => loadConfig({ env: {}, cwd })).toThrow(ConfigError);
     expect(() => loadConfig({ env: {}, cwd })).toThrow(expected);
+  });
+
+  it('defaults every self-healing setting and keeps a per-detector mode next to the global one', () => {
+    const cwd = tempDir();
+    expect(loadConfig({ env: {}, cwd }).config.selfHealing).toEqual(defaultSelfHealingSettings);
+    writeConfig(
+      cwd,
+      'palyra.config.yaml',
+      'selfHealing:\n  mode: auto\n  detectors:\n    run_overdue:\n      mode: disabled\n    approval_waiting:\n      afterMs: 5000\n',
+    );
+    const { selfHealing } = loadConfig({ env: {}, cwd }).config;
+    expect(detectorModeOf(selfHealing, 'run_overdue')).toBe('disabled');
+    expect(detectorModeOf(selfHealing, 'stalled_stream')).toBe('auto');
+    expect(selfHealing.detectors.approval_waiting).toEqual({ afterMs: 5000 });
+    expect(selfHealing.detectors.run_overdue.afterMs).toBe(3_600_000);
   });
 
   it('names the environment variable when an override is bad', () => {
@@ -112,5 +139,7 @@ describe('loadConfig', () => {
     const example = path.resolve(__dirname, '..', '..', 'palyra.config.example.yaml');
     const { config } = loadConfig({ env: { PALYRA_CONFIG: example }, cwd: tempDir() });
     expect(config.models.length).toBeGreaterThan(0);
+    // The example shows the defaults, so it must parse to exactly them.
+    expect(config.selfHealing).toEqual(defaultSelfHealingSettings);
   });
 });
