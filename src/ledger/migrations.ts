@@ -187,6 +187,65 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0006_self_healing': {
+    async up(db) {
+      // Self-healing state shared by every process of the installation: the throttle and circuit
+      // breaker in front of remediations, tenant pauses, provider circuits opened by an incident
+      // and the supervisor's last tick.
+      await db.schema
+        .createTable('remediation_log')
+        .addColumn('slot_id', 'text', (c) => c.primaryKey())
+        .addColumn('incident_id', 'text', (c) => c.notNull())
+        .addColumn('remediation_id', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('detail', 'text', (c) => c.notNull())
+        .addColumn('by_whom', 'text', (c) => c.notNull())
+        .addColumn('at', 'text', (c) => c.notNull())
+        .addColumn('finished_at', 'text')
+        .execute();
+      await db.schema.createIndex('remediation_log_at').on('remediation_log').column('at').execute();
+      await db.schema.createIndex('remediation_log_finished').on('remediation_log').column('finished_at').execute();
+      await db.schema
+        .createTable('remediation_counts')
+        .addColumn('remediation_id', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('total', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('remediation_counts_pk', ['remediation_id', 'status'])
+        .execute();
+      await db.schema
+        .createTable('tenant_pauses')
+        .addColumn('tenant_id', 'text', (c) => c.primaryKey())
+        .addColumn('reason', 'text', (c) => c.notNull())
+        .addColumn('paused_by', 'text', (c) => c.notNull())
+        .addColumn('paused_at', 'text', (c) => c.notNull())
+        .addColumn('incident_id', 'text')
+        .execute();
+      await db.schema
+        .createTable('provider_circuit_overrides')
+        .addColumn('provider_id', 'text', (c) => c.primaryKey())
+        .addColumn('open_until', 'text', (c) => c.notNull())
+        .addColumn('reason', 'text', (c) => c.notNull())
+        .addColumn('opened_by', 'text', (c) => c.notNull())
+        .addColumn('incident_id', 'text')
+        .addColumn('opened_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('supervisor_ticks')
+        .addColumn('tick_key', 'text', (c) => c.primaryKey())
+        .addColumn('started_at', 'text', (c) => c.notNull())
+        .addColumn('duration_ms', 'bigint', (c) => c.notNull())
+        .addColumn('findings', 'integer', (c) => c.notNull())
+        .addColumn('result_json', 'text', (c) => c.notNull())
+        .addColumn('error', 'text')
+        .addColumn('tick_count', 'bigint', (c) => c.notNull())
+        .addColumn('recorded_at', 'text', (c) => c.notNull())
+        .execute();
+      // Settled spend by time, for the spend_spike detector's per-tenant rates.
+      await db.schema.createIndex('reservations_resolved').on('reservations').columns(['state', 'resolved_at']).execute();
+      // The row every remediation claim locks on PostgreSQL, so concurrent claims decide one at a time.
+      await sql`insert into ledger_meta (key, value) values ('remediation_gate', '0')`.execute(db);
+    },
+  },
 };
 
 export async function migrateLedger(db: Kysely<unknown>, dialect: 'sqlite' | 'postgres'): Promise<MigrationResultSet> {

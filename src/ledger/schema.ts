@@ -125,4 +125,44 @@ export interface LedgerDatabase {
     limit_value: number;
     created_at: string;
   };
+  /**
+   * Every remediation attempt of the installation, newest kept for a bounded time. A claimed slot is
+   * `pending` until its outcome (`succeeded` | `failed`); `skipped` attempts did nothing.
+   */
+  remediation_log: {
+    slot_id: string;
+    incident_id: string;
+    remediation_id: string;
+    status: string;
+    detail: string;
+    by_whom: string;
+    /** When the slot was claimed, or the attempt skipped. */
+    at: string;
+    /** When the outcome was recorded; null while pending and for skipped attempts. */
+    finished_at: string | null;
+  };
+  /** Outcomes by remediation since the installation began (the log is pruned; these are not), for Prometheus. */
+  remediation_counts: { remediation_id: string; status: string; total: number };
+  /** Tenants whose new runs are refused until an SRE resumes them. */
+  tenant_pauses: { tenant_id: string; reason: string; paused_by: string; paused_at: string; incident_id: string | null };
+  /** Providers routing avoids until `open_until`, whatever this process's own breaker says. */
+  provider_circuit_overrides: {
+    provider_id: string;
+    open_until: string;
+    reason: string;
+    opened_by: string;
+    incident_id: string | null;
+    opened_at: string;
+  };
+  /** The supervisor's last tick (one row, key `last`) and how many ticks there have been. */
+  supervisor_ticks: {
+    tick_key: string;
+    started_at: string;
+    duration_ms: number;
+    findings: number;
+    result_json: string;
+    error: string | null;
+    tick_count: number;
+    recorded_at: string;
+  };
 }

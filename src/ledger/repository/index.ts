@@ -6,6 +6,7 @@ import { createPrices } from './prices';
 import { createRecords } from './records';
 import { createReports } from './reports';
 import { createReservations } from './reservations';
+import { createSelfHealing } from './self-healing';
 import { createWriteTransaction } from './transaction';
 import { createWindows } from './windows';
 
@@ -23,6 +24,23 @@ export {
   type ResolutionOutcome,
   type SettleRequest,
 } from './reservations';
+export {
+  decideRemediationSlot,
+  maxRecentRemediations,
+  remediationLogRetentionMs,
+  type PendingReservationSummary,
+  type ProviderCircuitOverride,
+  type RemediationBreakerSettings,
+  type RemediationCount,
+  type RemediationLogEntry,
+  type RemediationLogStatus,
+  type RemediationSlotClaim,
+  type RemediationSlotRequest,
+  type SkippedRemediation,
+  type SupervisorTick,
+  type SupervisorTickRecord,
+  type TenantPause,
+} from './self-healing';
 
 export interface LedgerRepositoryOptions {
   connection: LedgerConnection;
@@ -57,6 +75,7 @@ export function createLedgerRepository({
     ...createReservations(context, windows),
     ...createReports(context, policies, windows),
     ...createRecords(context),
+    ...createSelfHealing(context),
     ping,
   };
 }
