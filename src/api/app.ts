@@ -22,6 +22,8 @@ import { runRoutes } from './runs/routes';
 import { createRunService } from './runs/service';
 import { taskRoutes } from './tasks/routes';
 import { createTaskService } from './tasks/service';
+import { createTenantPauses } from './tenants/pauses';
+import { tenantRoutes } from './tenants/routes';
 
 export interface AppOptions {
   config: PalyraConfig;
@@ -88,9 +90,16 @@ export const palyraApp = fp(
       namespace: config.temporal.namespace,
       taskQueue: config.temporal.taskQueue,
     });
-    const runs = createRunService({ client: options.temporal.client, config, temporalUiUrl: options.temporal.uiUrl });
+    const tenantPauses = createTenantPauses({ ledger: options.ledger });
+    const runs = createRunService({
+      client: options.temporal.client,
+      config,
+      temporalUiUrl: options.temporal.uiUrl,
+      tenantPauses,
+    });
     await app.register(runRoutes, { runs });
     await app.register(taskRoutes, { tasks: createTaskService({ client: options.temporal.client, config, runs }) });
+    await app.register(tenantRoutes, { ledger: options.ledger, pauses: tenantPauses });
     await app.register(budgetRoutes, { ledger: options.ledger });
     await app.register(pricingRoutes, { ledger: options.ledger, config });
     await app.register(routingRoutes, { planner: options.routePlanner, ledger: options.ledger });

@@ -23,6 +23,7 @@ export const httpStatusByCode: Record<ErrorCode, number> = {
   internal_error: 500,
   temporal_unavailable: 503,
   not_ready: 503,
+  tenant_paused: 503,
 };
 
 export const errorBodySchema = z
@@ -73,6 +74,9 @@ export function registerErrorHandling(app: FastifyInstance): void {
       return sendError(reply, 'validation_failed', `invalid request: ${summary}`, { issues });
     }
     if (error instanceof PalyraError) {
+      // An error that knows when trying again makes sense (a paused tenant) says so the standard way too.
+      const retryAfter = error.details?.retryAfterSeconds;
+      if (typeof retryAfter === 'number') reply.header('retry-after', String(retryAfter));
       return sendError(reply, error.code, error.message, error.details);
     }
     const known = knownErrors.find(([type]) => error instanceof type);

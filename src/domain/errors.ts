@@ -17,6 +17,7 @@ export const errorCodes = [
   'rate_limited',
   'temporal_unavailable',
   'not_ready',
+  'tenant_paused',
   'internal_error',
 ] as const;
 export type ErrorCode = (typeof errorCodes)[number];

@@ -6,6 +6,7 @@ import {
   type CircuitBreakerSettings,
   type ProviderCircuits,
 } from '../domain/routing';
+import type { LedgerRepository, ProviderCircuitOverride } from '../ledger';
 
 /**
  * The circuit breakers of this process, fed by provider call outcomes and read by routing. Each
@@ -29,4 +30,51 @@ export function createProviderHealthMonitor(
       return providerHealthAt(circuits, now, settings);
     },
   };
+}
+
+/** How long a process trusts what it last read of the circuits opened for the whole installation. */
+export const circuitOverrideCacheTtlMs = 2_000;
+
+/**
+ * Provider circuits opened for the whole installation (the `open_provider_circuit` remediation,
+ * stored in the ledger), read at most once per TTL. An override opened elsewhere reaches routing
+ * within the TTL; its expiry is exact, as each read checks `openUntil` against the time asked about.
+ */
+export interface ProviderCircuitOverrides {
+  openProviders(now?: number): Promise<string[]>;
+}
+
+export function createProviderCircuitOverrides({
+  ledger,
+  ttlMs = circuitOverrideCacheTtlMs,
+}: {
+  ledger: Pick<LedgerRepository, 'openProviderCircuits'>;
+  ttlMs?: number;
+}): ProviderCircuitOverrides {
+  let cached: { readAt: number; overrides: Promise<ProviderCircuitOverride[]> } | undefined;
+  return {
+    async openProviders(now = Date.now()) {
+      if (!cached || now - cached.readAt >= ttlMs || now < cached.readAt) {
+        const read = { readAt: now, overrides: ledger.openProviderCircuits(new Date(now)) };
+        // A failed read is not kept: the next plan tries again.
+        read.overrides.catch(() => {
+          if (cached === read) cached = undefined;
+        });
+        cached = read;
+      }
+      const openAt = new Date(now).toISOString();
+      return (await cached.overrides).filter((o) => o.openUntil > openAt).map((o) => o.providerId);
+    },
+  };
+}
+
+/**
+ * The breaker states routing sees: this process's own, with every provider an installation-wide
+ * override holds open reading `open`, so routing goes around it exactly as around a tripped breaker.
+ */
+export function withCircuitOverrides(
+  health: Readonly<Record<string, BreakerState>>,
+  overridden: readonly string[],
+): Record<string, BreakerState> {
+  return { ...health, ...Object.fromEntries(overridden.map((providerId) => [providerId, 'open' as const])) };
 }

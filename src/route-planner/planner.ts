@@ -7,7 +7,12 @@ import { planRoute, type RoutingDecision, type RoutingMode, type TaskClass } fro
 import type { LedgerRepository } from '../ledger';
 import { loadPriceCatalog } from '../price-catalog/load';
 import { countPromptTokens } from '../price-catalog/tokens';
-import type { ProviderHealthMonitor } from './health';
+import {
+  createProviderCircuitOverrides,
+  withCircuitOverrides,
+  type ProviderCircuitOverrides,
+  type ProviderHealthMonitor,
+} from './health';
 
 export interface RoutePlanRequest {
   tenantId: string;
@@ -26,16 +31,19 @@ export type RoutePlanner = ReturnType<typeof createRoutePlanner>;
 
 /**
  * Gathers what routing needs at this moment (prices, the prompt's size, the budget standing of
- * the caller's scope, provider health) and asks the pure rules for a decision.
+ * the caller's scope, provider health: this process's breakers and the installation's circuit
+ * overrides) and asks the pure rules for a decision.
  */
 export function createRoutePlanner({
   ledger,
   config,
   health,
+  circuitOverrides = createProviderCircuitOverrides({ ledger }),
 }: {
   ledger: LedgerRepository;
   config: Pick<PalyraConfig, 'models' | 'providers' | 'routing'>;
   health: ProviderHealthMonitor;
+  circuitOverrides?: ProviderCircuitOverrides;
 }) {
   return {
     async plan(request: RoutePlanRequest): Promise<RoutingDecision> {
@@ -47,6 +55,7 @@ export function createRoutePlanner({
           knownModels: config.models.map((m) => m.id),
         });
       }
+      const now = Date.now();
       const catalog = await loadPriceCatalog(ledger, config);
       const prices: Record<string, ModelPrice | null> = Object.fromEntries(
         config.models.map((m) => [m.id, catalog.tryPriceFor(m.id)?.price ?? null]),
@@ -74,7 +83,7 @@ export function createRoutePlanner({
         hasVision: false,
         promptChars: request.messages.reduce((sum, m) => sum + m.content.length, 0),
         budgetStatus: mostSevere(evaluations),
-        providerHealth: health.snapshot(),
+        providerHealth: withCircuitOverrides(health.snapshot(now), await circuitOverrides.openProviders(now)),
       });
     },
   };

@@ -1,7 +1,9 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Client } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
 import type { PalyraConfig } from '../../src/config';
 import { costMicroUsd } from '../../src/domain/pricing';
+import { circuitOverrideCacheTtlMs } from '../../src/route-planner/health';
 import { bearer, openTestStack, testTokens, type TestStack } from '../support/app';
 import type { TestLedger } from '../support/ledger';
 import { expectBooksClosed, postRun, waitForRunEnd } from '../support/runs';
@@ -237,5 +239,83 @@ describe('routing', () => {
     } finally {
       await ledger.repo.deletePolicy('acme-downgrade');
     }
+  });
+});
+
+describe('installation-wide provider circuit overrides', () => {
+  /** Two providers: the default `simulated` one and a `backup` with a standard model of its own. */
+  let overrides: TestStack;
+
+  beforeAll(async () => {
+    overrides = await openTestStack({
+      routing: { mode: 'enforced' },
+      providers: [
+        { id: 'simulated', kind: 'simulated' },
+        { id: 'backup', kind: 'simulated' },
+      ],
+      models: [
+        { id: 'sim-standard', provider: 'simulated', pricing: { inputPerMTokUsd: 2.5, outputPerMTokUsd: 10 } },
+        { id: 'backup-standard', provider: 'backup', pricing: { inputPerMTokUsd: 3, outputPerMTokUsd: 12 } },
+      ],
+    });
+  });
+  afterAll(() => overrides?.close());
+
+  const plan = () =>
+    overrides.app.inject({
+      method: 'POST',
+      url: '/v1/routing/plan',
+      headers: bearer(testTokens.acmeService),
+      payload: {
+        tenantId: 'acme',
+        principalId: 'svc',
+        taskClass: 'primary_interactive',
+        messages: message('hi'),
+        model: 'sim-standard',
+      },
+    });
+
+  it('routes plans and runs around a provider whose circuit an incident opened, until it closes', async () => {
+    const repo = overrides.ledger.repo;
+    expect((await plan()).json()).toMatchObject({ selectedModel: 'sim-standard', action: 'proceed' });
+
+    await repo.openProviderCircuit({
+      providerId: 'simulated',
+      openUntil: new Date(Date.now() + 10 * 60_000),
+      reason: 'retry storm on sim-standard',
+      by: 'supervisor',
+      incidentId: 'incident-00000000000000aa',
+    });
+    // Opened by another process's incident: routing sees it within the cache's lifetime.
+    await delay(circuitOverrideCacheTtlMs);
+    const planned = (await plan()).json();
+    expect(planned).toMatchObject({ requestedModel: 'sim-standard', selectedModel: 'backup-standard', action: 'failover' });
+    expect(planned.reasonCodes).toEqual(expect.arrayContaining(['provider_open', 'failover']));
+    expect(planned.candidates.find((c: { modelId: string }) => c.modelId === 'sim-standard')).toMatchObject({
+      eligible: false,
+      excludedBecause: 'provider_open',
+    });
+
+    await withTestWorker(
+      overrides.config,
+      async () => {
+        const started = await postRun(overrides.app, {
+          principalId: 'svc',
+          messages: message('hello'),
+          model: 'sim-standard',
+          simulation: { outputTokens: 5, chunkDelayMs: 0 },
+        });
+        expect(started.statusCode).toBe(202);
+        const run = await waitForRunEnd(overrides.app, started.json().runId);
+        expect(run).toMatchObject({ state: 'succeeded', model: { requested: 'sim-standard', selected: 'backup-standard' } });
+        expect(run.routing.reasonCodes).toContain('provider_open');
+      },
+      repo,
+    );
+
+    expect(await repo.closeProviderCircuit('simulated')).toBe(true);
+    await delay(circuitOverrideCacheTtlMs);
+    expect((await plan()).json()).toMatchObject({ selectedModel: 'sim-standard', action: 'proceed' });
+    await expectBooksClosed(overrides.ledger);
   });
 });

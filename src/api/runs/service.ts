@@ -41,6 +41,7 @@ import {
 import { assertTenantAccess, canAccessTenant, type Principal } from '../plugins/auth';
 import { createTaskFollower } from '../tasks/live';
 import { resolveTaskSpecs } from '../tasks/specs';
+import type { TenantPauses } from '../tenants/pauses';
 import { decodeCursor, encodeCursor } from './cursor';
 import { assertSameRequest, idempotentRunId, requestDigest, requestDigestMemoKey } from './idempotency';
 import { resolveModelChoice } from './model-choice';
@@ -55,12 +56,14 @@ export interface RunServiceDeps {
   config: PalyraConfig;
   /** Base URL of the Temporal Web UI, for links. */
   temporalUiUrl: string | undefined;
+  /** Refuses new runs of paused tenants (the `pause_tenant` remediation). */
+  tenantPauses?: Pick<TenantPauses, 'assertNotPaused'>;
   now?: () => Date;
 }
 
 export type RunService = ReturnType<typeof createRunService>;
 
-export function createRunService({ client, config, temporalUiUrl, now = () => new Date() }: RunServiceDeps) {
+export function createRunService({ client, config, temporalUiUrl, tenantPauses, now = () => new Date() }: RunServiceDeps) {
   const namespace = config.temporal.namespace;
   const link = (workflowId: string, runId: string | null) => ({
     workflowId,
@@ -89,6 +92,8 @@ export function createRunService({ client, config, temporalUiUrl, now = () => ne
       const existing = await existingRun(principal, runId, digest);
       if (existing) return existing;
     }
+    // A paused tenant starts no new run; a repeat of one started before the pause still gets its answer.
+    await tenantPauses?.assertNotPaused(body.tenantId);
     // After the idempotency lookup: a repeat of a request whose task deadlines have passed since
     // is still the same run.
     const createdAt = now();
