@@ -1,6 +1,6 @@
 import type { Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
-import { searchAttributes } from './contracts';
+import { incidentSearchAttributes, searchAttributes } from './contracts';
 
 const IndexedValueType = temporal.api.enums.v1.IndexedValueType;
 
@@ -28,7 +28,7 @@ export async function registerSearchAttributes(connection: Connection, namespace
   const present = new Set(Object.keys((await listCustomSearchAttributes(connection, namespace)) ?? {}));
   const missing: Record<string, temporal.api.enums.v1.IndexedValueType> = {};
   const alreadyPresent: string[] = [];
-  for (const key of Object.values(searchAttributes)) {
+  for (const key of [...Object.values(searchAttributes), ...Object.values(incidentSearchAttributes)]) {
     if (present.has(key.name)) alreadyPresent.push(key.name);
     else missing[key.name] = indexedTypeByKind[key.type] as temporal.api.enums.v1.IndexedValueType;
   }

@@ -12,3 +12,4 @@ export * from './runs';
 export * from './tasks';
 export * from './activity-payloads';
 export * from './failures';
+export * from './incidents';

@@ -12,3 +12,10 @@ export const searchAttributes = {
   taskClass: defineSearchAttributeKey('PalyraTaskClass', SearchAttributeType.KEYWORD),
   costMicroUsd: defineSearchAttributeKey('PalyraCostMicroUsd', SearchAttributeType.INT),
 } as const;
+
+/** Incident search attributes (docs/architecture.md, Self-healing): list and filter incidents by visibility. */
+export const incidentSearchAttributes = {
+  state: defineSearchAttributeKey('PalyraIncidentState', SearchAttributeType.KEYWORD),
+  detector: defineSearchAttributeKey('PalyraDetector', SearchAttributeType.KEYWORD),
+  severity: defineSearchAttributeKey('PalyraSeverity', SearchAttributeType.KEYWORD),
+} as const;
