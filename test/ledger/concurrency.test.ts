@@ -1,8 +1,7 @@
-import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { createLedgerRepository, type ReserveOutcome } from '../../src/ledger';
 import { ledgerDialects, openTestLedger } from '../support/ledger';
-import { repoRoot } from '../support/processes';
+import { jsonFromScriptProcess } from './support/script-process';
 import { expectBooksClosed } from '../support/runs';
 import {
   admissibleReservations,
@@ -15,19 +14,7 @@ const workerScript = path.join(__dirname, 'support', 'reserve-worker.ts');
 const total = 200;
 
 function runWorkerProcess(args: string[]): Promise<{ id: string; status: string }[]> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', workerScript, ...args], {
-      cwd: repoRoot,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-    child.on('exit', (code) =>
-      code === 0 ? resolve(JSON.parse(out.trim())) : reject(new Error(`reserve worker failed (${code}): ${err}`)),
-    );
-  });
+  return jsonFromScriptProcess<{ id: string; status: string }[]>(workerScript, args);
 }
 
 describe.each(ledgerDialects())('ledger concurrency on %s', (dialect) => {

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import path from 'node:path';
 import {
   createLedgerRepository,
@@ -8,7 +7,7 @@ import {
   type ReserveRequest,
 } from '../../src/ledger';
 import { ledgerDialects, openTestLedger, type TestLedger } from '../support/ledger';
-import { repoRoot } from '../support/processes';
+import { jsonFromScriptProcess } from './support/script-process';
 import { testPrice } from './support/fixtures';
 
 const claimWorker = path.join(__dirname, 'support', 'claim-worker.ts');
@@ -16,19 +15,7 @@ const breaker = { consecutiveFailures: 3, openMs: 5 * 60_000 };
 const minute = 60_000;
 
 function claimsFromProcess(args: string[]): Promise<RemediationSlotClaim[]> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', claimWorker, ...args], {
-      cwd: repoRoot,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-    child.on('exit', (code) =>
-      code === 0 ? resolve(JSON.parse(out.trim())) : reject(new Error(`claim worker failed (${code}): ${err}`)),
-    );
-  });
+  return jsonFromScriptProcess<RemediationSlotClaim[]>(claimWorker, args);
 }
 
 describe.each(ledgerDialects())('self-healing state on %s', (dialect) => {
