@@ -67,12 +67,14 @@ export function createProviderActivities({ providers, providerHealth, ledger, on
       let chunks = 0;
       const counted = createStreamedTokenCounter(input.model);
       let reported: { inputTokens: number; outputTokens: number } | undefined;
+      let lastProgressAt = Date.now();
       const progress = (): ProviderHeartbeat => ({
         tokensSoFar: reported?.outputTokens ?? counted.tokens,
         attempt,
         inputTokens: reported?.inputTokens ?? promptTokens,
+        progressAt: lastProgressAt,
+        providerId: input.providerId,
       });
-      let lastProgressAt = Date.now();
       let lastRenewalAt = Date.now();
       const stall = new AbortController();
       context.heartbeat(progress());

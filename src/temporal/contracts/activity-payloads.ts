@@ -114,4 +114,11 @@ export interface ProviderHeartbeat {
   attempt?: number;
   /** Prompt tokens of that attempt, as the provider reported them or as we counted them. */
   inputTokens?: number;
+  /**
+   * Epoch ms when `tokensSoFar` last grew (or the attempt began): keep-alive heartbeats between chunks
+   * repeat it, so the supervisor's `stalled_stream` tells a live slow stream from a stuck one.
+   */
+  progressAt?: number;
+  /** The provider this attempt calls, so a retry storm can name the circuit to open. */
+  providerId?: string;
 }
