@@ -1,4 +1,8 @@
+import type { Client } from '@temporalio/client';
+import type { Logger } from 'pino';
 import { createActivities, type PalyraActivities } from './activities';
+import { createIncidentActivities } from './activities/incidents';
+import { createSupervisorEvidenceActivities } from './activities/supervisor-evidence';
 import type { PalyraConfig } from './config';
 import type { LedgerRepository } from './ledger';
 import { createProviderRegistry, type ProviderRegistry } from './providers/registry';
@@ -33,4 +37,33 @@ export function composeServices({
   const routePlanner = createRoutePlanner({ ledger, config, health: providerHealth });
   const activities = createActivities({ providers, ledger, config, providerHealth, routePlanner });
   return { providers, providerHealth, routePlanner, activities };
+}
+
+/**
+ * The activities of the supervisor task queue (the supervisor's evidence and reports, the incidents'
+ * remediations), polled by the API process and by workers. They act through a Temporal client.
+ */
+export function composeSupervisorActivities({
+  config,
+  ledger,
+  client,
+  temporalUiUrl,
+  logger,
+}: {
+  config: PalyraConfig;
+  ledger: LedgerRepository;
+  client: Client;
+  temporalUiUrl?: string | undefined;
+  logger?: Pick<Logger, 'error' | 'warn' | 'info'>;
+}) {
+  const evidence = createSupervisorEvidenceActivities({ client, ledger, namespace: config.temporal.namespace });
+  const incidents = createIncidentActivities({
+    client,
+    ledger,
+    config,
+    gatherEvidence: evidence.gatherEvidence,
+    ...(temporalUiUrl !== undefined ? { temporalUiUrl } : {}),
+    ...(logger ? { logger } : {}),
+  });
+  return { ...evidence, ...incidents };
 }

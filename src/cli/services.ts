@@ -1,10 +1,10 @@
 import type { Client, Connection } from '@temporalio/client';
-import type { NativeConnection, Worker } from '@temporalio/worker';
+import type { NativeConnection, Worker, WorkerOptions } from '@temporalio/worker';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { PalyraConfig } from '../config';
 import { buildServer } from '../api/server';
-import type { PalyraServices } from '../composition';
+import type { composeSupervisorActivities, PalyraServices } from '../composition';
 import type { LedgerRepository, ReservationSweeper } from '../ledger';
 import { createPalyraWorker } from '../temporal/worker';
 import { isPortFree } from '../util/net';
@@ -30,10 +30,33 @@ export async function startWorker(
   { providers, activities }: Pick<PalyraServices, 'providers' | 'activities'>,
 ): Promise<RunningWorker> {
   for (const [id, reason] of providers.unavailable) logger.warn({ provider: id }, `provider '${id}' is unavailable: ${reason}`);
+  return startQueueWorker(config, address, logger, config.temporal.taskQueue, activities);
+}
+
+/**
+ * Polls the supervisor task queue: the supervisor's ticks and the incidents, with their activities.
+ * The API process runs one as well as workers, so a dead run-worker fleet is still detected.
+ */
+export async function startSupervisorWorker(
+  config: PalyraConfig,
+  address: string,
+  logger: Logger,
+  activities: ReturnType<typeof composeSupervisorActivities>,
+): Promise<RunningWorker> {
+  return startQueueWorker(config, address, logger, config.temporal.supervisorTaskQueue, activities);
+}
+
+async function startQueueWorker(
+  config: PalyraConfig,
+  address: string,
+  logger: Logger,
+  taskQueue: string,
+  activities: NonNullable<WorkerOptions['activities']>,
+): Promise<RunningWorker> {
   const { worker, connection } = await createPalyraWorker({
     address,
     namespace: config.temporal.namespace,
-    taskQueue: config.temporal.taskQueue,
+    taskQueue,
     activities,
     logger,
   });

@@ -203,6 +203,11 @@ export const configSchema = z
         address: z.string().min(1).optional(),
         namespace: z.string().min(1).default('default'),
         taskQueue: z.string().min(1).default('palyra'),
+        /**
+         * The supervisor's and incidents' queue, polled by the API process and by workers, so a dead
+         * run-worker fleet is still detected. Also the id of the supervisor's schedule (one per queue).
+         */
+        supervisorTaskQueue: z.string().min(1).default('palyra-supervisor'),
         /** Base URL of the Temporal Web UI used for links; derived from the dev server when unset. */
         uiUrl: z.url().optional(),
         cliPath: z.string().min(1).optional(),

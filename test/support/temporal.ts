@@ -24,7 +24,12 @@ export function testConfig(overrides: PalyraConfigInput = {}): PalyraConfig {
     dataDir: '/tmp/palyra-test-unused',
     logLevel: 'silent',
     ...overrides,
-    temporal: { taskQueue: uniqueTaskQueue(), ...overrides.temporal, address: testTemporalAddress() },
+    temporal: {
+      taskQueue: uniqueTaskQueue(),
+      supervisorTaskQueue: uniqueTaskQueue('supervisor'),
+      ...overrides.temporal,
+      address: testTemporalAddress(),
+    },
   });
 }
 
@@ -65,7 +70,44 @@ export async function withTestWorker<T>(config: PalyraConfig, fn: () => Promise<
 }
 
 /**
- * Starts a worker for `config`'s task queue that keeps polling until `stop()` (for a test file
+ * Starts a worker for `config`'s supervisor task queue (supervisor ticks and incidents, with their
+ * activities over `ledger`), as the API process and `palyra worker` run one, until `stop()`.
+ */
+export async function startSupervisorTestWorker(
+  config: PalyraConfig,
+  ledger: LedgerRepository,
+): Promise<{ stop(): Promise<void> }> {
+  const [{ createPalyraWorker }, { composeSupervisorActivities }] = await Promise.all([
+    import('../../src/temporal/worker'),
+    import('../../src/composition'),
+  ]);
+  const clientConnection = await Connection.connect({ address: testTemporalAddress() });
+  const client = new Client({ connection: clientConnection, namespace: 'default' });
+  try {
+    const { worker, connection } = await createPalyraWorker({
+      address: testTemporalAddress(),
+      namespace: 'default',
+      taskQueue: config.temporal.supervisorTaskQueue,
+      activities: composeSupervisorActivities({ config, ledger, client }),
+      workflowBundle: await workflowBundle(),
+    });
+    const running = worker.run();
+    return {
+      async stop() {
+        if (worker.getState() === 'RUNNING') worker.shutdown();
+        await running;
+        await connection.close();
+        await clientConnection.close();
+      },
+    };
+  } catch (error) {
+    await clientConnection.close();
+    throw error;
+  }
+}
+
+/**
+ * Starts a worker for `config`'s run task queue that keeps polling until `stop()` (for a test file
  * whose cases all share one worker: a worker takes seconds to start).
  */
 export async function startTestWorker(config: PalyraConfig, ledger: LedgerRepository): Promise<{ stop(): Promise<void> }> {
@@ -80,7 +122,7 @@ export async function startTestWorker(config: PalyraConfig, ledger: LedgerReposi
   const running = worker.run();
   return {
     async stop() {
-      worker.shutdown();
+      if (worker.getState() === 'RUNNING') worker.shutdown();
       await running;
       await connection.close();
     },

@@ -1,13 +1,14 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../config';
-import { composeServices } from '../../composition';
+import { composeServices, composeSupervisorActivities } from '../../composition';
 import { openConfiguredLedger } from '../../ledger/setup';
 import { connectClient } from '../../temporal/client';
 import { registerSearchAttributes } from '../../temporal/search-attributes';
+import { ensureSupervisorSchedule } from '../../temporal/supervisor-schedule';
 import { resolveAuthTokens } from '../admin-token';
 import { createLogger } from '../logger';
 import { onShutdown, reportFatal } from '../process';
-import { assertApiPortFree, startApi } from '../services';
+import { assertApiPortFree, startApi, startSupervisorWorker } from '../services';
 
 export function registerApiCommand(program: Command): void {
   program
@@ -30,6 +31,18 @@ async function runApi(): Promise<void> {
     await connection.close();
     throw error;
   });
+  // The API process polls the supervisor queue too, so a dead run-worker fleet is still detected.
+  const supervisor = await startSupervisorWorker(
+    config,
+    address,
+    logger,
+    composeSupervisorActivities({ config, ledger: ledger.repo, client, temporalUiUrl: config.temporal.uiUrl, logger }),
+  ).catch(async (error: Error) => {
+    await ledger.close();
+    await connection.close();
+    throw error;
+  });
+  await ensureSupervisorSchedule(client, config);
   const api = await startApi({
     config,
     logger,
@@ -42,6 +55,7 @@ async function runApi(): Promise<void> {
     routePlanner: composeServices({ config, ledger: ledger.repo }).routePlanner,
   });
   onShutdown(async () => {
+    await supervisor.stop();
     await api.stop();
     await ledger.close();
     await connection.close();

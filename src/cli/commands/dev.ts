@@ -1,14 +1,15 @@
 import type { Command } from 'commander';
-import { composeServices } from '../../composition';
+import { composeServices, composeSupervisorActivities } from '../../composition';
 import { loadConfig } from '../../config';
 import { openConfiguredLedger, type ConfiguredLedger } from '../../ledger/setup';
 import { connectClient } from '../../temporal/client';
 import { registerSearchAttributes } from '../../temporal/search-attributes';
+import { ensureSupervisorSchedule } from '../../temporal/supervisor-schedule';
 import { delay } from '../../util/time';
 import { resolveAuthTokens } from '../admin-token';
 import { createLogger, routeTemporalLogsTo } from '../logger';
 import { onShutdown, reportFatal } from '../process';
-import { assertApiPortFree, startApi, startWorker, type RunningApi, type RunningWorker } from '../services';
+import { assertApiPortFree, startApi, startSupervisorWorker, startWorker, type RunningApi, type RunningWorker } from '../services';
 import { resolveTemporalTarget, type TemporalTarget } from '../temporal-target';
 
 export function registerDevCommand(program: Command): void {
@@ -30,12 +31,14 @@ async function runDev(): Promise<void> {
 
   let target: TemporalTarget | undefined;
   let worker: RunningWorker | undefined;
+  let supervisor: RunningWorker | undefined;
   let api: RunningApi | undefined;
   let closeClient: (() => Promise<void>) | undefined;
   let ledger: ConfiguredLedger | undefined;
   // Order matters: the worker drains while Temporal is still up, the dev server goes last.
   const shutdown = async () => {
     await worker?.stop();
+    await supervisor?.stop();
     await api?.stop();
     await ledger?.close();
     await closeClient?.();
@@ -59,6 +62,17 @@ async function runDev(): Promise<void> {
       process.stderr.write(`palyra: worker stopped: ${error.message}\n`);
       void shutdown().finally(() => process.exit(1));
     });
+    supervisor = await startSupervisorWorker(
+      config,
+      target.address,
+      logger,
+      composeSupervisorActivities({ config, ledger: ledger.repo, client, temporalUiUrl: target.uiUrl, logger }),
+    );
+    supervisor.done.catch((error: Error) => {
+      process.stderr.write(`palyra: supervisor worker stopped: ${error.message}\n`);
+      void shutdown().finally(() => process.exit(1));
+    });
+    await ensureSupervisorSchedule(client, config);
     api = await startApi({
       config,
       logger,
@@ -80,6 +94,7 @@ async function runDev(): Promise<void> {
       `  console      ${api.url}/console`,
       `  Temporal     ${target.address} (namespace ${config.temporal.namespace}, task queue ${config.temporal.taskQueue})` +
         (target.devServer ? ', embedded dev server' : ''),
+      `  supervisor   every ${config.selfHealing.supervisorIntervalMs / 1000} s on task queue ${config.temporal.supervisorTaskQueue} (self-healing mode ${config.selfHealing.mode})`,
       `  Temporal UI  ${target.uiUrl ?? '(set PALYRA_TEMPORAL_UI_URL to link runs to your Temporal UI)'}`,
       tokens.generatedTokenFile
         ? `  admin token  ${tokens.generatedTokenFile}  (curl -H "Authorization: Bearer $(cat ${tokens.generatedTokenFile})" …)`

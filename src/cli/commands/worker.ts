@@ -1,11 +1,11 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../config';
-import { composeServices } from '../../composition';
+import { composeServices, composeSupervisorActivities } from '../../composition';
 import { openConfiguredLedger } from '../../ledger/setup';
-import { assertReachable } from '../../temporal/client';
+import { assertReachable, connectClient } from '../../temporal/client';
 import { createLogger, routeTemporalLogsTo } from '../logger';
 import { onShutdown, reportFatal } from '../process';
-import { startWorker } from '../services';
+import { startSupervisorWorker, startWorker } from '../services';
 
 export function registerWorkerCommand(program: Command): void {
   program
@@ -24,14 +24,31 @@ async function runWorker(): Promise<void> {
   await assertReachable(address, 5_000);
   const ledger = await openConfiguredLedger(config, logger);
   const services = composeServices({ config, ledger: ledger.repo });
-  const worker = await startWorker(config, address, logger, services).catch(async (error: Error) => {
+  const { client, connection } = await connectClient({ address, namespace: config.temporal.namespace });
+  const closeAll = async () => {
     await ledger.close();
+    await connection.close();
+  };
+  const worker = await startWorker(config, address, logger, services).catch(async (error: Error) => {
+    await closeAll();
+    throw error;
+  });
+  // Workers poll the supervisor queue as well as the API process: either keeps self-healing going.
+  const supervisor = await startSupervisorWorker(
+    config,
+    address,
+    logger,
+    composeSupervisorActivities({ config, ledger: ledger.repo, client, temporalUiUrl: config.temporal.uiUrl, logger }),
+  ).catch(async (error: Error) => {
+    await worker.stop();
+    await closeAll();
     throw error;
   });
   onShutdown(async () => {
     await worker.stop();
-    await ledger.close();
+    await supervisor.stop();
+    await closeAll();
   });
   logger.info({ address, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue }, 'worker polling');
-  await worker.done;
+  await Promise.all([worker.done, supervisor.done]);
 }

@@ -30,6 +30,8 @@ export interface RemediationSlotRequest {
   by: string;
   maxPerMinute: number;
   breaker: RemediationBreakerSettings;
+  /** The slot's id, when the caller makes it (an incident attempt does, so a retry finds its slot). */
+  slotId?: string;
 }
 
 export type RemediationSlotClaim = { allowed: true; slotId: string } | { allowed: false; reason: string };
@@ -135,7 +137,7 @@ export function createSelfHealing({ db, dialect, clock, writeTransaction }: Ledg
         breaker: request.breaker,
       });
       if (!decision.allowed) return decision;
-      const slotId = randomUUID();
+      const slotId = request.slotId ?? randomUUID();
       await trx
         .insertInto('remediation_log')
         .values({
@@ -152,6 +154,12 @@ export function createSelfHealing({ db, dialect, clock, writeTransaction }: Ledg
       await pruneLog(trx, now);
       return { allowed: true, slotId };
     });
+  }
+
+  /** A slot by id: how far an earlier attempt got (pending: it claimed and may have acted). */
+  async function remediationSlot(slotId: string): Promise<RemediationLogEntry | undefined> {
+    const row = await db.selectFrom('remediation_log').selectAll().where('slot_id', '=', slotId).executeTakeFirst();
+    return row ? toLogEntry(row) : undefined;
   }
 
   /** Records a claimed slot's outcome once; a repeat returns the first outcome unchanged. */
@@ -528,6 +536,7 @@ export function createSelfHealing({ db, dialect, clock, writeTransaction }: Ledg
     openProviderCircuit,
     closeProviderCircuit,
     openProviderCircuits,
+    remediationSlot,
     recordSupervisorTick,
     lastSupervisorTick,
     tenantSpendRates,

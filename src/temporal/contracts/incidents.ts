@@ -13,23 +13,30 @@ import type {
   SelfHealingMode,
   SupervisorEvidence,
 } from '../../domain/self-healing/types';
+import type { SkipCause } from '../../domain/self-healing/incident';
+import type { SelfHealingSettings } from '../../domain/self-healing/settings';
 
-/** The supervisor's schedule, workflow type and task queue (polled by the API process and workers). */
-export const supervisorScheduleId = 'palyra-supervisor';
-export const supervisorTaskQueue = 'palyra-supervisor';
+/**
+ * The supervisor's workflow type. Its task queue is `temporal.supervisorTaskQueue` (default
+ * `palyra-supervisor`, polled by the API process and workers), which also names its schedule and the
+ * workflow ids of its ticks (the schedule appends the scheduled time).
+ */
 export const supervisorWorkflowType = 'supervisorWorkflow';
-/** The workflow id prefix of a supervisor tick (the schedule appends the scheduled time). */
-export const supervisorWorkflowIdPrefix = 'palyra-supervisor';
 
 export const incidentWorkflowType = 'incidentWorkflow';
 /** `incident-<first 16 hex of sha256(detector + ':' + dedupeKey)>`; computed by `incidentIdOf` outside workflows. */
 export const incidentWorkflowIdPrefix = 'incident-';
 export const incidentWorkflowId = (incidentId: string): string => incidentId;
 
-/** Inputs of one supervisor tick, snapshotted from config when the schedule is created or updated. */
+/**
+ * Inputs of one supervisor tick, snapshotted from config when the schedule is created or updated at
+ * start-up: the detectors run in the workflow, so their thresholds are in its history.
+ */
 export interface SupervisorWorkflowInput {
   /** The run task queue whose pollers `no_pollers` watches. */
   runTaskQueue: string;
+  supervisorTaskQueue: string;
+  settings: SelfHealingSettings;
 }
 
 export interface SupervisorTickResult {
@@ -47,11 +54,15 @@ export interface SupervisorTickResult {
 export interface IncidentWorkflowInput {
   incidentId: string;
   finding: Finding;
-  /** Mode in force for the detector when the incident opened (the workflow re-reads it before acting). */
+  /** Mode in force for the detector when the incident opened (later observations carry the current one). */
   mode: SelfHealingMode;
-  /** Base URL of the Temporal UI for links, when known. */
-  uiBaseUrl?: string;
-  namespace: string;
+  /**
+   * The tick's time, also sent as the `at` of the signal-with-start's observation, so the opening
+   * finding is not counted twice.
+   */
+  openedAt?: string;
+  /** The incident's page in the Temporal UI, when the UI's address is known. */
+  uiUrl?: string;
   /** Set on continue-as-new: the document so far. */
   carried?: IncidentDocument;
 }
@@ -90,8 +101,18 @@ export const incidentMemoKey = 'incident';
 export interface RemediationRequest {
   incidentId: string;
   detector: DetectorName;
+  /** The problem the remediation is for: re-checked in fresh evidence right before acting. */
+  dedupeKey: string;
   remediation: NonNullable<IncidentDocument['remediation']>;
   /** `supervisor` for an automatic attempt, else the approver. */
   by: string;
+  /**
+   * Made by the workflow per attempt: the ledger slot's id, so a retried activity (its worker died
+   * mid-action) finds the slot it took and never acts twice.
+   */
+  slotId: string;
 }
-export type RemediationResult = Pick<RemediationAttempt, 'status' | 'detail'>;
+export type RemediationResult = Pick<RemediationAttempt, 'status' | 'detail'> & {
+  /** Why a skipped attempt did nothing: the evidence was gone, or the throttle or breaker held it. */
+  skipCause?: SkipCause;
+};
