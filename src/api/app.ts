@@ -13,6 +13,8 @@ import { budgetRoutes } from './budgets/routes';
 import { consoleRoutes } from './console/routes';
 import { registerErrorHandling } from './errors';
 import { healthRoutes } from './health/routes';
+import { incidentRoutes } from './incidents/routes';
+import { createIncidentService } from './incidents/service';
 import { authPlugin } from './plugins/auth';
 import { metricsPlugin } from './plugins/metrics';
 import { pricingRoutes } from './pricing/routes';
@@ -71,7 +73,8 @@ export const palyraApp = fp(
           },
         ),
     });
-    await app.register(metricsPlugin, { ...(options.sweeper ? { sweeper: options.sweeper } : {}) });
+    const incidents = createIncidentService({ client: options.temporal.client, config, temporalUiUrl: options.temporal.uiUrl });
+    await app.register(metricsPlugin, { ...(options.sweeper ? { sweeper: options.sweeper } : {}), incidents });
     await app.register(authPlugin, { tokens: options.tokens });
 
     await app.register(swagger, {
@@ -99,6 +102,7 @@ export const palyraApp = fp(
     });
     await app.register(runRoutes, { runs });
     await app.register(taskRoutes, { tasks: createTaskService({ client: options.temporal.client, config, runs }) });
+    await app.register(incidentRoutes, { incidents });
     await app.register(tenantRoutes, { ledger: options.ledger, pauses: tenantPauses });
     await app.register(budgetRoutes, { ledger: options.ledger });
     await app.register(pricingRoutes, { ledger: options.ledger, config });

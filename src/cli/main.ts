@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { registerApiCommand } from './commands/api';
 import { registerBudgetsCommand } from './commands/budgets';
+import { registerIncidentsCommand } from './commands/incidents';
 import { registerRunsCommand } from './commands/runs';
 import { registerTasksCommand } from './commands/tasks';
 import { registerDevCommand } from './commands/dev';
@@ -20,6 +21,7 @@ registerToolsCommand(program);
 registerBudgetsCommand(program);
 registerRunsCommand(program);
 registerTasksCommand(program);
+registerIncidentsCommand(program);
 
 program.parseAsync(process.argv).catch((error: Error) => {
   process.stderr.write(`palyra: ${error.message}\n`);

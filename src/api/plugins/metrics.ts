@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { detectorNames, severities, type DetectorName, type Severity } from '../../domain/self-healing';
 import type { ReservationSweeper } from '../../ledger';
 
 declare module 'fastify' {
@@ -9,12 +10,28 @@ declare module 'fastify' {
   }
 }
 
+/** Open incidents by detector and severity, read at scrape time (the API reads a bounded number from visibility). */
+export interface OpenIncidentsSource {
+  openCounts(): Promise<Array<{ detector: DetectorName; severity: Severity; count: number }>>;
+}
+
+export interface MetricsOptions {
+  /** The reservation sweeper of this process's ledger, when it runs one. */
+  sweeper?: Pick<ReservationSweeper, 'stats'>;
+  incidents?: OpenIncidentsSource;
+  // Self-healing figures the ledger will record (remediations by outcome, supervisor tick durations)
+  // come in as another source here, read at scrape through `scrapeCache` like `incidents`.
+}
+
+/** A figure read from outside the process at most once per this long, however often Prometheus scrapes. */
+export const scrapeCacheMs = 10_000;
+
 /**
  * Prometheus metrics on a registry of this app's own (not prom-client's global one), so several
  * apps in one process (tests, `palyra dev`) never collide.
  */
 export const metricsPlugin = fp(
-  async function metrics(app: FastifyInstance, options: { sweeper?: Pick<ReservationSweeper, 'stats'> }) {
+  async function metrics(app: FastifyInstance, options: MetricsOptions) {
     const registry = new Registry();
     collectDefaultMetrics({ register: registry, prefix: 'palyra_' });
     const requests = new Counter({
@@ -53,6 +70,7 @@ export const metricsPlugin = fp(
         });
       }
     }
+    if (options.incidents) registerIncidentMetrics(app, registry, options.incidents);
     app.decorate('metrics', registry);
 
     app.addHook('onResponse', async (request, reply) => {
@@ -68,3 +86,60 @@ export const metricsPlugin = fp(
   },
   { name: 'palyra-metrics' },
 );
+
+/**
+ * `palyra_incidents_open{detector,severity}`: every pair is present (0 when none is open) once a read
+ * has succeeded; a failed read keeps the last figures and counts in `palyra_incidents_scrape_failures_total`.
+ */
+function registerIncidentMetrics(app: FastifyInstance, registry: Registry, source: OpenIncidentsSource): void {
+  const failures = new Counter({
+    name: 'palyra_incidents_scrape_failures_total',
+    help: 'Reads of the open incidents (for palyra_incidents_open) that failed; the gauge kept its last values',
+    registers: [registry],
+    async collect() {
+      // The same scrape reports the failure of the read it waited for.
+      await counts.refresh();
+    },
+  });
+  const counts = scrapeCache(source.openCounts.bind(source), (error) => {
+    failures.inc();
+    app.log.warn({ err: error }, 'could not read the open incidents for palyra_incidents_open');
+  });
+  new Gauge({
+    name: 'palyra_incidents_open',
+    help: `Incidents not yet resolved, by detector and severity (read from Temporal at most every ${scrapeCacheMs / 1000} s)`,
+    labelNames: ['detector', 'severity'] as const,
+    registers: [registry],
+    async collect() {
+      await counts.refresh();
+      if (!counts.value) return;
+      for (const detector of detectorNames) {
+        for (const severity of severities) this.set({ detector, severity }, 0);
+      }
+      for (const { detector, severity, count } of counts.value) this.set({ detector, severity }, count);
+    },
+  });
+}
+
+/**
+ * Reads `load` at most once per `scrapeCacheMs` (concurrent scrapes share one read). A failed read
+ * keeps the last value and is retried after the same interval, so a slow Temporal is not hammered.
+ */
+function scrapeCache<T>(load: () => Promise<T>, onFailure: (error: unknown) => void) {
+  let value: T | undefined;
+  let readAt = Number.NEGATIVE_INFINITY;
+  let reading: Promise<void> | undefined;
+  return {
+    get value(): T | undefined {
+      return value;
+    },
+    refresh(): Promise<void> {
+      if (Date.now() - readAt < scrapeCacheMs) return reading ?? Promise.resolve();
+      readAt = Date.now();
+      reading = load().then((loaded) => {
+        value = loaded;
+      }, onFailure);
+      return reading;
+    },
+  };
+}
