@@ -156,6 +156,9 @@ export const detectRetryStorm: Detector<'retry_storm'> = (evidence, { attempts }
     ];
   });
 
+/** How long an idle poll may stay open after its access time, with a margin over Temporal's 60 s. */
+export const longPollMs = 70_000;
+
 export const detectNoPollers: Detector<'no_pollers'> = (evidence, { afterMs }, mode) => {
   const now = evidence.observedAt;
   return evidence.taskQueues.flatMap((queue) => {
@@ -163,8 +166,11 @@ export const detectNoPollers: Detector<'no_pollers'> = (evidence, { afterMs }, m
     const accessTimes = queue.pollers.map((p) => p.lastAccessAt).filter((t): t is number => t !== undefined);
     const lastPollAt = queue.lastPollAt ?? (accessTimes.length > 0 ? Math.max(...accessTimes) : undefined);
     // Never polled with nobody listed is found at once; otherwise the queue must have been silent for afterMs
-    // (Temporal lists a dead poller for minutes, so a non-empty list alone proves nothing).
-    const silentForMs = lastPollAt === undefined ? undefined : now - lastPollAt;
+    // (Temporal lists a dead poller for minutes, so a non-empty list alone proves nothing). Temporal stamps
+    // a poller's access when its long poll starts, and an idle worker's poll stays open up to a minute
+    // (measured on the dev server: access times age to 55 s on a healthy idle queue), so silence is
+    // counted from the end of that poll.
+    const silentForMs = lastPollAt === undefined ? undefined : now - lastPollAt - longPollMs;
     const found = silentForMs === undefined ? queue.pollers.length === 0 : silentForMs >= afterMs;
     if (!found) return [];
     const since = silentForMs === undefined ? 'has never been polled' : `has had no poll for ${formatDuration(silentForMs)}`;

@@ -4,6 +4,7 @@ import {
   detectors,
   evaluatedDetectors,
   formatDuration,
+  longPollMs,
   runDetectors,
   type DetectorName,
   type EvidenceSource,
@@ -248,11 +249,16 @@ describe('no_pollers', () => {
   it.each(
     cases([
       ['never polled and nobody listed', queue({}), true],
-      ['no pollers, last poll just under afterMs ago', queue({ lastPollAt: ago(afterMs - 1) }), false],
-      ['no pollers, last poll afterMs ago', queue({ lastPollAt: ago(afterMs) }), true],
+      [
+        'an idle healthy worker: its long poll began 65 s ago and is still open',
+        queue({ pollers: [{ identity: 'w1', lastAccessAt: ago(65_000) }], lastPollAt: ago(65_000) }),
+        false,
+      ],
+      ['no pollers, a long poll plus just under afterMs ago', queue({ lastPollAt: ago(longPollMs + afterMs - 1) }), false],
+      ['no pollers, a long poll plus afterMs ago', queue({ lastPollAt: ago(longPollMs + afterMs) }), true],
       [
         'a listed poller whose last poll is old (a dead worker)',
-        queue({ pollers: [{ identity: 'w1', lastAccessAt: ago(afterMs + 5) }] }),
+        queue({ pollers: [{ identity: 'w1', lastAccessAt: ago(longPollMs + afterMs + 5) }] }),
         true,
       ],
       [
@@ -268,7 +274,7 @@ describe('no_pollers', () => {
   });
 
   it('is critical, keyed by the queue, and pages (auto-executable under auto: it only records and alerts)', () => {
-    const ev = evidence({ taskQueues: [queue({ lastPollAt: ago(125_000), backlog: 7 })] });
+    const ev = evidence({ taskQueues: [queue({ lastPollAt: ago(longPollMs + 125_000), backlog: 7 })] });
     const [observed] = only('no_pollers', ev);
     const [auto] = only('no_pollers', ev, settingsWith({}, 'auto'));
     expect(observed).toMatchObject({
