@@ -4,8 +4,9 @@ import type { PalyraConfigInput } from '../../src/config';
 import { deleteSupervisorSchedule, ensureSupervisorSchedule, supervisorScheduleId } from '../../src/temporal/supervisor-schedule';
 import { runReservationId, runWorkflowId } from '../../src/temporal/contracts';
 import { bearer, openTestStack, testTokens, type TestStack } from '../support/app';
-import { postRun, waitForRunEnd } from '../support/runs';
+import { waitForRunEnd } from '../support/runs';
 import { startSupervisorTestWorker, startTestWorker, testConfig } from '../support/temporal';
+import { startRunThrough, waitForIncidentAbout as waitForIncidentAboutThrough, waitForRunStateThrough, type Json } from './support';
 
 /**
  * Self-healing end to end on the real dev server: the supervisor's schedule ticks every second with
@@ -49,52 +50,10 @@ afterAll(async () => {
   await stack?.close();
 });
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- incidents as JSON, asserted field by field
-type Json = any;
-
-/** Polls `GET /v1/incidents?detector=…` until an incident about `subjectId` satisfies `predicate`. */
-async function waitForIncidentAbout(
-  detector: string,
-  subjectId: string,
-  predicate: (incident: Json) => boolean,
-  what: string,
-  timeoutMs = 45_000,
-): Promise<Json> {
-  const deadline = Date.now() + timeoutMs;
-  let last: Json;
-  while (Date.now() < deadline) {
-    const listed = await app.inject({ method: 'GET', url: `/v1/incidents?detector=${detector}&limit=100`, headers: bearer(testTokens.admin) });
-    const summary = listed.json().items.find((item: Json) => item.subject.id === subjectId);
-    if (summary) {
-      const incident = (await app.inject({ method: 'GET', url: `/v1/incidents/${summary.incidentId}`, headers: bearer(testTokens.admin) })).json();
-      last = incident;
-      if (predicate(incident)) return incident;
-    }
-    await delay(250);
-  }
-  throw new Error(`no ${detector} incident about ${subjectId} became ${what}; last seen ${JSON.stringify(last)}`);
-}
-
-async function startRun(simulation: Record<string, unknown>, extra: Record<string, unknown> = {}): Promise<string> {
-  const response = await postRun(app, {
-    principalId: 'svc-checkout',
-    model: 'sim-standard',
-    messages: [{ role: 'user', content: 'self-healing test' }],
-    simulation,
-    ...extra,
-  });
-  expect(response.statusCode).toBe(202);
-  return response.json().runId;
-}
-
-async function waitForRunState(runId: string, state: string): Promise<Json> {
-  for (let i = 0; i < 400; i++) {
-    const run = (await app.inject({ method: 'GET', url: `/v1/runs/${runId}`, headers: bearer(testTokens.admin) })).json();
-    if (run.state === state) return run;
-    await delay(50);
-  }
-  throw new Error(`run ${runId} never became ${state}`);
-}
+const waitForIncidentAbout = (detector: string, subjectId: string, predicate: (incident: Json) => boolean, what: string) =>
+  waitForIncidentAboutThrough(app, detector, subjectId, predicate, what);
+const startRun = (simulation: Record<string, unknown>) => startRunThrough(app, simulation);
+const waitForRunState = (runId: string, state: string) => waitForRunStateThrough(app, runId, state);
 
 describe('the supervisor schedule', () => {
   it('is created once per supervisor queue, overlap SKIP, at the configured interval; ensuring it again updates it', async () => {
