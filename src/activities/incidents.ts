@@ -234,8 +234,9 @@ export function createIncidentActivities(deps: IncidentActivityDeps) {
     ].join(' AND ');
     const open: IncidentDocument[] = [];
     for await (const execution of client.workflow.list({ query, pageSize: 100 })) {
+      // Resolved ones still running wait out a person's decision (see decidedQuietMs): told too, they end.
       const document = execution.memo?.[incidentMemoKey] as IncidentDocument | undefined;
-      if (document && document.state !== 'resolved') open.push(document);
+      if (document) open.push(document);
       if (open.length >= openIncidentsReadLimit) break;
     }
     return open;

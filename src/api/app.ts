@@ -74,7 +74,11 @@ export const palyraApp = fp(
         ),
     });
     const incidents = createIncidentService({ client: options.temporal.client, config, temporalUiUrl: options.temporal.uiUrl });
-    await app.register(metricsPlugin, { ...(options.sweeper ? { sweeper: options.sweeper } : {}), incidents });
+    await app.register(metricsPlugin, {
+      ...(options.sweeper ? { sweeper: options.sweeper } : {}),
+      incidents,
+      selfHealing: options.ledger,
+    });
     await app.register(authPlugin, { tokens: options.tokens });
 
     await app.register(swagger, {

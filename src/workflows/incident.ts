@@ -47,6 +47,13 @@ import {
 /** Continue as new past this many events, well before Temporal's warnings, carrying the document. */
 const maxHistoryEvents = 2_000;
 
+/**
+ * After a person rejects an incident or closes it by hand, the supervisor may still see the problem.
+ * The workflow then stays, resolved, for this long (or until the evidence clears), so the next tick
+ * finds it and leaves it alone instead of opening the same incident again at once.
+ */
+export const decidedQuietMs = 60 * 60_000;
+
 const { remediateIncident } = proxyActivities<IncidentActivities>({
   // A remediation is a few Temporal or ledger calls. A lost worker is noticed by the heartbeat, and the
   // retried attempt reuses its slot, so it never acts twice (see remediateIncident).
@@ -70,6 +77,8 @@ export async function incidentWorkflow(input: IncidentWorkflowInput): Promise<In
     });
   /** Bumped on every change, so the loop wakes and the document is published. */
   let version = 0;
+  /** The supervisor said the problem is gone (ends the quiet period of a decided incident). */
+  let evidenceGone = false;
   const change = (next: IncidentDocument) => {
     if (next === doc) return;
     doc = next;
@@ -83,7 +92,10 @@ export async function incidentWorkflow(input: IncidentWorkflowInput): Promise<In
     mode = observedMode;
     change(observe(doc, finding, at));
   });
-  setHandler(incidentClearedSignal, ({ at, detail }) => change(clearEvidence(doc, at, detail)));
+  setHandler(incidentClearedSignal, ({ at, detail }) => {
+    evidenceGone = true;
+    change(clearEvidence(doc, at, detail));
+  });
   setHandler(incidentDecideSignal, (decision: IncidentDecision) => {
     const legality = decideLegality(doc, decision.action);
     change(legality.ok ? applyDecision(doc, decision, now()) : noteIgnoredDecision(doc, decision, legality.message, now()));
@@ -138,6 +150,14 @@ export async function incidentWorkflow(input: IncidentWorkflowInput): Promise<In
     }
   }
   publish();
+  if (doc.resolution === 'rejected' || doc.resolution === 'resolved_by_sre') {
+    const quietUntil = Date.parse(doc.resolvedAt ?? now()) + decidedQuietMs;
+    while (!evidenceGone && Date.now() < quietUntil) {
+      if (await condition(() => evidenceGone || tooLong(), quietUntil - Date.now())) {
+        if (!evidenceGone) await continueAsNew<typeof incidentWorkflow>({ ...input, mode, carried: doc });
+      }
+    }
+  }
   return doc;
 
   /**

@@ -84,6 +84,10 @@ describe('self-healing on the dev server', () => {
     expect(incident.attempts).toEqual([expect.objectContaining({ remediationId: 'fail_attempt', status: 'succeeded', by: 'supervisor' })]);
     const run = await waitForRunEnd(app, runId);
     expect(run).toMatchObject({ state: 'succeeded', usage: { outputTokens: 6 } });
+    // Prometheus sees it, from the ledger, as every API process of the installation would.
+    const metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body;
+    expect(metrics).toMatch(/^palyra_remediations_total\{remediation="fail_attempt",outcome="succeeded"\} [1-9]/m);
+    expect(metrics).toMatch(/^palyra_supervisor_tick_duration_seconds \d/m);
     // The failed attempt pays for what it streamed before it stalled (as its last heartbeat counted it).
     expect(run.chargedAttempts).toEqual([expect.objectContaining({ attempt: 1, outputTokens: expect.any(Number) })]);
     expect(run.chargedAttempts[0].outputTokens).toBeGreaterThan(0);

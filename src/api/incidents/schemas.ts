@@ -26,6 +26,9 @@ const remediationSchema = z
     blastRadius: z.string().describe('who or what the action touches'),
     requiresApproval: z.boolean().describe('a person must approve it, whatever the mode'),
     autoExecutable: z.boolean().describe('it may run without a person under the mode in force for its detector'),
+    fixesProblem: z
+      .boolean()
+      .describe('success ends the problem; `page` does not: its incident stays open until the evidence clears'),
     target: z.record(z.string(), z.union([z.string(), z.number()])).describe('what it acts on (ids)'),
   })
   .meta({ id: 'Remediation', description: 'What can be done about the incident.' });

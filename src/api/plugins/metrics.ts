@@ -2,7 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { detectorNames, severities, type DetectorName, type Severity } from '../../domain/self-healing';
-import type { ReservationSweeper } from '../../ledger';
+import type { LedgerRepository, ReservationSweeper } from '../../ledger';
+import type { SupervisorTick } from '../../ledger/repository/self-healing';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -19,8 +20,8 @@ export interface MetricsOptions {
   /** The reservation sweeper of this process's ledger, when it runs one. */
   sweeper?: Pick<ReservationSweeper, 'stats'>;
   incidents?: OpenIncidentsSource;
-  // Self-healing figures the ledger will record (remediations by outcome, supervisor tick durations)
-  // come in as another source here, read at scrape through `scrapeCache` like `incidents`.
+  /** Remediations by outcome and the supervisor's ticks, as the ledger records them for the whole installation. */
+  selfHealing?: Pick<LedgerRepository, 'remediationCounts' | 'lastSupervisorTick'>;
 }
 
 /** A figure read from outside the process at most once per this long, however often Prometheus scrapes. */
@@ -71,6 +72,7 @@ export const metricsPlugin = fp(
       }
     }
     if (options.incidents) registerIncidentMetrics(app, registry, options.incidents);
+    if (options.selfHealing) registerSelfHealingMetrics(app, registry, options.selfHealing);
     app.decorate('metrics', registry);
 
     app.addHook('onResponse', async (request, reply) => {
@@ -119,6 +121,52 @@ function registerIncidentMetrics(app: FastifyInstance, registry: Registry, sourc
       for (const { detector, severity, count } of counts.value) this.set({ detector, severity }, count);
     },
   });
+}
+
+/**
+ * From the ledger, so every API process reports the installation's figures: remediations by outcome
+ * (`palyra_remediations_total{remediation,outcome}`), and the last supervisor tick's duration, time and
+ * count of findings, with the number of ticks recorded.
+ */
+function registerSelfHealingMetrics(
+  app: FastifyInstance,
+  registry: Registry,
+  ledger: Pick<LedgerRepository, 'remediationCounts' | 'lastSupervisorTick'>,
+): void {
+  const figures = scrapeCache(
+    async () => ({ counts: await ledger.remediationCounts(), tick: await ledger.lastSupervisorTick() }),
+    (error) => app.log.warn({ err: error }, 'could not read the self-healing figures from the ledger'),
+  );
+  new Counter({
+    name: 'palyra_remediations_total',
+    help: 'Remediations attempted by the installation, by remediation and outcome (succeeded, failed, skipped)',
+    labelNames: ['remediation', 'outcome'] as const,
+    registers: [registry],
+    async collect() {
+      await figures.refresh();
+      if (!figures.value) return;
+      this.reset();
+      for (const { remediationId, status, count } of figures.value.counts) this.inc({ remediation: remediationId, outcome: status }, count);
+    },
+  });
+  const tickFigures = [
+    ['palyra_supervisor_tick_duration_seconds', 'Duration of the last supervisor tick', (t: SupervisorTick) => t.durationMs / 1000],
+    ['palyra_supervisor_tick_findings', 'Findings of the last supervisor tick', (t: SupervisorTick) => t.findings],
+    ['palyra_supervisor_last_tick_timestamp_seconds', 'When the last supervisor tick started (Unix time)', (t: SupervisorTick) => Date.parse(t.startedAt) / 1000],
+    ['palyra_supervisor_ticks_recorded', 'Supervisor ticks recorded since the installation began', (t: SupervisorTick) => t.ticks],
+  ] as const;
+  for (const [name, help, read] of tickFigures) {
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      async collect() {
+        await figures.refresh();
+        const tick = figures.value?.tick;
+        if (tick) this.set(read(tick));
+      },
+    });
+  }
 }
 
 /**

@@ -6,6 +6,7 @@ import type { Finding, IncidentAction, IncidentDocument, IncidentHistoryEntry, I
  *   open ──(remediation not auto: awaitApproval)──> awaiting_approval ──approve──> remediating
  *   open ──(remediation auto: startRemediation)──────────────────────────────────> remediating
  *   remediating ──finishRemediation──> resolved (succeeded) | failed (failed)
+ *                                    | open (succeeded, but it does not fix the problem: `page`)
  *                                    | resolved (skipped, evidence cleared)
  *                                    | awaiting_approval or open (skipped by throttle or breaker)
  *   failed ──retry──> awaiting_approval (a person approves the re-run)
@@ -179,7 +180,8 @@ function lastObservedAt(doc: IncidentDocument): number {
  * - `done`: resolved.
  * - `remediate`: act now — the state is `remediating` (approved, or started automatically), or `open`
  *   with an auto-executable remediation. After a gated (skipped) attempt an auto remediation waits for
- *   the next observation (`watch`), so a held-back action is not retried in a tight loop.
+ *   the next observation (`watch`), so a held-back action is not retried in a tight loop; after a
+ *   remediation that does not fix the problem succeeded (`page`), it watches for good.
  * - `await_decision`: a person must decide (awaiting approval, failed, or open with a remediation that
  *   is not auto-executable: call `awaitApproval` first).
  * - `watch`: nothing to do but wait for observations, the evidence clearing or a person resolving it.
@@ -198,6 +200,8 @@ export function nextStep(doc: IncidentDocument): IncidentStep {
       if (!doc.remediation.autoExecutable) return 'await_decision';
       const last = doc.attempts[doc.attempts.length - 1];
       if (last?.status === 'skipped' && Date.parse(last.at) >= lastObservedAt(doc)) return 'watch';
+      // Done what it can (paged): wait for the evidence to clear rather than act again.
+      if (last?.status === 'succeeded' && !doc.remediation.fixesProblem) return 'watch';
       return 'remediate';
     }
   }
@@ -240,6 +244,9 @@ export function finishRemediation(
   );
   switch (attempt.status) {
     case 'succeeded':
+      if (doc.remediation?.fixesProblem === false) {
+        return moved(recorded, 'open', at, `${attempt.detail}; open until the evidence clears`, attempt.by);
+      }
       return resolved(recorded, 'remediated', at, attempt.detail, attempt.by);
     case 'failed':
       return moved(recorded, 'failed', at, attempt.detail, attempt.by);

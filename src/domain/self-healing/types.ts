@@ -167,6 +167,8 @@ export interface RemediationOffer {
   requiresApproval: boolean;
   /** May it run without a person under the mode in force for its detector? */
   autoExecutable: boolean;
+  /** Does success end the problem (`page` does not: the incident stays open until the evidence clears)? */
+  fixesProblem: boolean;
   /** What the remediation needs to act (ids of the activity, workflow, reservation, provider, …). */
   target: Record<string, string | number>;
 }

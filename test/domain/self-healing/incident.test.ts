@@ -250,6 +250,17 @@ describe('remediation', () => {
     });
   });
 
+  it('a page that went out leaves the incident open, watching, until the evidence clears (it pages once)', () => {
+    const finding: Finding = { ...noPollersFinding, remediation: offerRemediation('page', { taskQueue: 'palyra' }, 'auto') };
+    const paging = open(finding);
+    expect(nextStep(paging)).toBe('remediate');
+    const paged = finishRemediation(startRemediation(paging, 'supervisor', t(10)), attempt('succeeded'), t(20));
+    expect(paged.state).toBe('open');
+    expect(nextStep(paged)).toBe('watch');
+    expect(nextStep(observe(paged, finding, t(30)))).toBe('watch');
+    expect(clearEvidence(paged, t(40), 'a poller is back')).toMatchObject({ state: 'resolved', resolution: 'evidence_cleared' });
+  });
+
   it('a failed remediation waits for a person, and retry asks for a fresh approval before acting again', () => {
     const failed = inState('failed');
     expect(failed.attempts).toEqual([attempt('failed', 'alice')]);
