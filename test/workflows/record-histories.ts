@@ -299,7 +299,7 @@ async function record(scenario: Scenario, client: Client, connection: Connection
   }
 }
 
-async function writeHistory(client: Client, workflowId: string, name: string): Promise<string> {
+export async function writeHistory(client: Client, workflowId: string, name: string): Promise<string> {
   const file = path.join(historiesDir, `${name}.json`);
   const json = historyToJSON(await client.workflow.getHandle(workflowId).fetchHistory());
   const formatted = await prettier.format(json, { ...(await prettier.resolveConfig(file)), filepath: file });
@@ -319,6 +319,17 @@ async function main() {
     return;
   }
 
+  await withRecordingServer(async (client, connection) => {
+    for (const scenario of selected) {
+      for (const file of await record(scenario, client, connection)) {
+        process.stdout.write(`recorded ${path.relative(process.cwd(), file)} (${fs.statSync(file).size} bytes)\n`);
+      }
+    }
+  });
+}
+
+/** Runs `fn` against a dev server of its own (a fresh database), then stops it. */
+export async function withRecordingServer(fn: (client: Client, connection: Connection) => Promise<void>): Promise<void> {
   Runtime.install({ logger: new DefaultLogger('ERROR') });
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'palyra-record-'));
   const server = await startDevServer({
@@ -332,11 +343,7 @@ async function main() {
   const { client, connection } = await connectTestClient();
   try {
     fs.mkdirSync(historiesDir, { recursive: true });
-    for (const scenario of selected) {
-      for (const file of await record(scenario, client, connection)) {
-        process.stdout.write(`recorded ${path.relative(process.cwd(), file)} (${fs.statSync(file).size} bytes)\n`);
-      }
-    }
+    await fn(client, connection);
   } finally {
     await connection.close();
     await server.stop();
@@ -344,7 +351,7 @@ async function main() {
   }
 }
 
-function isKept(name: string, overwrite: boolean): boolean {
+export function isKept(name: string, overwrite: boolean): boolean {
   const exists = fs.existsSync(path.join(historiesDir, `${name}.json`));
   if (exists && !overwrite) process.stdout.write(`kept histories/${name}.json (pass --overwrite to replace it)\n`);
   return exists && !overwrite;
