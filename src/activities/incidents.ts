@@ -220,7 +220,11 @@ export function createIncidentActivities(deps: IncidentActivityDeps) {
     );
     const finding = findings.find((candidate) => candidate.dedupeKey === request.dedupeKey);
     if (finding) return { found: true, finding };
-    return { found: false, detail: `re-checked before acting: ${request.detector} no longer finds it`, cause: 'evidence_cleared' };
+    return {
+      found: false,
+      detail: `re-checked before acting: ${request.detector} no longer finds it`,
+      cause: 'evidence_cleared',
+    };
   }
 
   /** Open incidents of these detectors on this installation's supervisor queue, from visibility. */

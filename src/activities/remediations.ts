@@ -49,7 +49,10 @@ export function createRemediations({ client, ledger, config, logger }: Remediati
         { workflowId: String(target.workflowId), runId: String(target.temporalRunId), activityId: String(target.activityId) },
         ApplicationFailure.retryable(`the supervisor failed a stalled attempt: ${finding.summary}`, 'StalledStream'),
       );
-      return { status: 'succeeded', detail: `failed attempt ${target.attempt} of activity ${target.activityId} in ${target.workflowId}; Temporal retries it` };
+      return {
+        status: 'succeeded',
+        detail: `failed attempt ${target.attempt} of activity ${target.activityId} in ${target.workflowId}; Temporal retries it`,
+      };
     },
 
     async open_provider_circuit(request, finding) {
@@ -69,7 +72,10 @@ export function createRemediations({ client, ledger, config, logger }: Remediati
 
     async page(request, finding) {
       // No pager integration exists: the page is an error-level log line the on-call's alerting picks up.
-      logger?.error({ incidentId: request.incidentId, detector: finding.detector, severity: finding.severity }, `PAGE: ${finding.summary}`);
+      logger?.error(
+        { incidentId: request.incidentId, detector: finding.detector, severity: finding.severity },
+        `PAGE: ${finding.summary}`,
+      );
       return { status: 'succeeded', detail: 'recorded and alerted: logged at error level for the on-call (nothing to auto-fix)' };
     },
 
@@ -162,7 +168,11 @@ export function createRemediations({ client, ledger, config, logger }: Remediati
    * provider call of that booking that completed, plus the failed attempts the ledger recorded (and a
    * heartbeat read just before terminating, when there is one); with nothing billable, releases it.
    */
-  async function settleFromHistory(reservationId: string, ownerWorkflowId: string, heartbeat?: ProviderHeartbeat): Promise<RemediationOutcome> {
+  async function settleFromHistory(
+    reservationId: string,
+    ownerWorkflowId: string,
+    heartbeat?: ProviderHeartbeat,
+  ): Promise<RemediationOutcome> {
     const reservation = await ledger.getReservation(reservationId);
     if (!reservation) return { status: 'failed', detail: `reservation ${reservationId} does not exist` };
     if (reservation.state !== 'pending') {
@@ -203,7 +213,9 @@ export function createRemediations({ client, ledger, config, logger }: Remediati
       const scheduled = event.activityTaskScheduledEventAttributes;
       if (scheduled?.activityType?.name === 'invokeProvider') {
         const payload = scheduled.input?.payloads?.[0];
-        const input = payload ? (defaultPayloadConverter.fromPayload(payload) as RecordedBookingInput<InvokeProviderInput>) : undefined;
+        const input = payload
+          ? (defaultPayloadConverter.fromPayload(payload) as RecordedBookingInput<InvokeProviderInput>)
+          : undefined;
         if (input && bookingIdOf(input) === bookingId) providerCalls.add(String(event.eventId));
       }
       const completed = event.activityTaskCompletedEventAttributes;

@@ -181,9 +181,7 @@ export function createSupervisorEvidenceActivities({ client, ledger, namespace }
     };
   }
 
-  async function pendingActivityOf(
-    activity: temporal.api.workflow.v1.IPendingActivityInfo,
-  ): Promise<PendingActivityEvidence> {
+  async function pendingActivityOf(activity: temporal.api.workflow.v1.IPendingActivityInfo): Promise<PendingActivityEvidence> {
     const activityType = activity.activityType?.name ?? '';
     const heartbeat =
       activityType === providerActivityType
@@ -213,8 +211,10 @@ export function createSupervisorEvidenceActivities({ client, ledger, namespace }
     const { workflowId, runId } = description;
     const raw = description.raw;
     const runMemo = kind === 'run' ? (description.memo?.[runMemoKey] as Partial<RunSummary> | undefined) : undefined;
-    const taskMemo = kind === 'task' ? (description.memo?.[taskMemoKey] as Partial<BackgroundTaskProgress> | undefined) : undefined;
-    const state = kind === 'run' ? (description.typedSearchAttributes.get(searchAttributes.runState) ?? runMemo?.state) : taskMemo?.state;
+    const taskMemo =
+      kind === 'task' ? (description.memo?.[taskMemoKey] as Partial<BackgroundTaskProgress> | undefined) : undefined;
+    const state =
+      kind === 'run' ? (description.typedSearchAttributes.get(searchAttributes.runState) ?? runMemo?.state) : taskMemo?.state;
     const tenantId = description.typedSearchAttributes.get(searchAttributes.tenant) ?? runMemo?.tenantId;
     const cancelRequested = raw.workflowExtendedInfo?.cancelRequested === true;
 
@@ -357,9 +357,7 @@ export function createSupervisorEvidenceActivities({ client, ledger, namespace }
           }),
         ),
         readSource('taskQueues', deadline, () =>
-          withDeadline(() =>
-            Promise.all([taskQueueOf(runTaskQueue, 'runs'), taskQueueOf(supervisorTaskQueue, 'supervisor')]),
-          ),
+          withDeadline(() => Promise.all([taskQueueOf(runTaskQueue, 'runs'), taskQueueOf(supervisorTaskQueue, 'supervisor')])),
         ),
         readSource('pendingReservations', deadline, () => withDeadline(pendingReservations)),
         readSource('tenantSpend', deadline, async (): Promise<TenantSpendEvidence[]> => {

@@ -27,7 +27,14 @@ function failingWorkflowEvidence(workflowId: string): SupervisorEvidence {
     workflows: [],
     taskQueues: [],
     failingWorkflows: [
-      { workflowId, temporalRunId: randomUUID(), workflowType: 'runWorkflow', attempt: 5, failure: 'nondeterminism', lastGoodWorkflowTaskEventId: 4 },
+      {
+        workflowId,
+        temporalRunId: randomUUID(),
+        workflowType: 'runWorkflow',
+        attempt: 5,
+        failure: 'nondeterminism',
+        lastGoodWorkflowTaskEventId: 4,
+      },
     ],
     pendingReservations: [],
     tenantSpend: [],
@@ -40,7 +47,9 @@ describe.each(ledgerDialects())('remediateIncident on the %s ledger', (dialect) 
   let config: PalyraConfig;
   beforeEach(async () => {
     ledger = await openTestLedger(dialect);
-    config = testConfig({ selfHealing: { maxRemediationsPerMinute: 10, circuitBreaker: { consecutiveFailures: 3, openMs: 300_000 } } });
+    config = testConfig({
+      selfHealing: { maxRemediationsPerMinute: 10, circuitBreaker: { consecutiveFailures: 3, openMs: 300_000 } },
+    });
   });
   afterEach(() => ledger.close());
 
@@ -81,7 +90,10 @@ describe.each(ledgerDialects())('remediateIncident on the %s ledger', (dialect) 
     expect(retried.status).toBe('failed');
     expect(retried.detail).toContain('not repeated, so it cannot act twice');
     // The problem gone by then: the interrupted action is taken to have worked.
-    const gone = await activitiesFor(() => ({ ...evidence, failingWorkflows: [] })).remediateIncident({ ...request, slotId: randomUUID() });
+    const gone = await activitiesFor(() => ({ ...evidence, failingWorkflows: [] })).remediateIncident({
+      ...request,
+      slotId: randomUUID(),
+    });
     expect(gone).toMatchObject({ status: 'skipped', skipCause: 'evidence_cleared' });
 
     // Asked again with the same slot, the recorded outcome stands; the log holds one action for it.
@@ -101,7 +113,10 @@ describe.each(ledgerDialects())('remediateIncident on the %s ledger', (dialect) 
     }
     expect(outcomes.map((outcome) => outcome.status)).toEqual(['failed', 'failed', 'failed', 'skipped']);
     expect(outcomes[0]?.detail).toMatch(/not found|NotFound|does not exist/i);
-    expect(outcomes[3]).toMatchObject({ skipCause: 'gated', detail: expect.stringContaining('circuit open: 3 consecutive failed remediations') });
+    expect(outcomes[3]).toMatchObject({
+      skipCause: 'gated',
+      detail: expect.stringContaining('circuit open: 3 consecutive failed remediations'),
+    });
     expect(await ledger.repo.remediationCounts()).toEqual(
       expect.arrayContaining([
         { remediationId: 'reset_workflow', status: 'failed', count: 3 },
@@ -114,6 +129,10 @@ describe.each(ledgerDialects())('remediateIncident on the %s ledger', (dialect) 
     const evidence = failingWorkflowEvidence(`unread-${randomUUID()}`);
     const unreadable = { ...evidence, failingWorkflows: [], unavailable: { failingWorkflows: 'deadline exceeded' } };
     const outcome = await activitiesFor(() => unreadable).remediateIncident(requestFor(evidence));
-    expect(outcome).toMatchObject({ status: 'skipped', skipCause: 'gated', detail: expect.stringContaining('could not be re-checked') });
+    expect(outcome).toMatchObject({
+      status: 'skipped',
+      skipCause: 'gated',
+      detail: expect.stringContaining('could not be re-checked'),
+    });
   });
 });

@@ -41,7 +41,14 @@ beforeAll(async () => {
   worker = await startTestWorker(config, ledger.repo);
 }, 120_000);
 afterAll(async () => {
-  await Promise.all(started.map((id) => client.workflow.getHandle(id).terminate('test over').catch(() => undefined)));
+  await Promise.all(
+    started.map((id) =>
+      client.workflow
+        .getHandle(id)
+        .terminate('test over')
+        .catch(() => undefined),
+    ),
+  );
   await worker?.stop();
   await ledger?.close();
   await connection?.close();

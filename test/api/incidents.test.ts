@@ -24,7 +24,8 @@ afterAll(async () => {
   await stack?.close();
 });
 
-const open = (finding = approvalWaitingFinding('acme')) => openIncident(stack.client, stack.config.temporal.supervisorTaskQueue, finding);
+const open = (finding = approvalWaitingFinding('acme')) =>
+  openIncident(stack.client, stack.config.temporal.supervisorTaskQueue, finding);
 const awaitingApproval = (incidentId: string, token?: string) =>
   waitForIncident(app, incidentId, (incident) => incident.state === 'awaiting_approval', 'awaiting_approval', token);
 

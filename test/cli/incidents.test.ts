@@ -35,7 +35,11 @@ async function palyra(args: string[], token = testTokens.admin) {
 }
 
 async function openAwaiting(tenantId: string): Promise<string> {
-  const incidentId = await openIncident(stack.client, stack.config.temporal.supervisorTaskQueue, approvalWaitingFinding(tenantId));
+  const incidentId = await openIncident(
+    stack.client,
+    stack.config.temporal.supervisorTaskQueue,
+    approvalWaitingFinding(tenantId),
+  );
   opened.push(incidentId);
   await waitForIncident(stack.app, incidentId, (incident) => incident.state === 'awaiting_approval', 'awaiting_approval');
   return incidentId;

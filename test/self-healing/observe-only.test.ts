@@ -34,7 +34,10 @@ beforeAll(async () => {
   });
   stack = await openTestStack(config);
   app = stack.app;
-  workers = [await startTestWorker(stack.config, stack.ledger.repo), await startSupervisorTestWorker(stack.config, stack.ledger.repo)];
+  workers = [
+    await startTestWorker(stack.config, stack.ledger.repo),
+    await startSupervisorTestWorker(stack.config, stack.ledger.repo),
+  ];
   await ensureSupervisorSchedule(stack.client, stack.config);
 });
 afterAll(async () => {
@@ -65,20 +68,37 @@ describe('observe_only on the dev server', () => {
   it('an orphaned hold waits for an SRE; approved, it is released; the throttle holds the next one back; the Temporal CLI decides too', async () => {
     const first = await orphanedHold();
     const second = await orphanedHold();
-    const waitingFirst = await incidentAbout('orphaned_reservation', first, (i) => i.state === 'awaiting_approval', 'awaiting_approval');
-    const waitingSecond = await incidentAbout('orphaned_reservation', second, (i) => i.state === 'awaiting_approval', 'awaiting_approval');
+    const waitingFirst = await incidentAbout(
+      'orphaned_reservation',
+      first,
+      (i) => i.state === 'awaiting_approval',
+      'awaiting_approval',
+    );
+    const waitingSecond = await incidentAbout(
+      'orphaned_reservation',
+      second,
+      (i) => i.state === 'awaiting_approval',
+      'awaiting_approval',
+    );
     expect(waitingFirst.remediation).toMatchObject({ id: 'release_reservation', risk: 'low', autoExecutable: false });
     expect((await stack.ledger.repo.getReservation(first))?.state).toBe('pending');
 
     expect((await act(waitingFirst.incidentId, 'approve', 'the run is gone')).statusCode).toBe(200);
     const released = await incidentAbout('orphaned_reservation', first, (i) => i.state === 'resolved', 'resolved');
     expect(released).toMatchObject({ resolution: 'remediated' });
-    expect(released.attempts).toEqual([expect.objectContaining({ remediationId: 'release_reservation', status: 'succeeded', by: 'admin' })]);
+    expect(released.attempts).toEqual([
+      expect.objectContaining({ remediationId: 'release_reservation', status: 'succeeded', by: 'admin' }),
+    ]);
     expect((await stack.ledger.repo.getReservation(first))?.state).not.toBe('pending');
 
     // One remediation a minute: the second approval is recorded as skipped, with the reason, and waits again.
     expect((await act(waitingSecond.incidentId, 'approve')).statusCode).toBe(200);
-    const held = await incidentAbout('orphaned_reservation', second, (i) => i.attempts.length > 0 && i.state === 'awaiting_approval', 'held back');
+    const held = await incidentAbout(
+      'orphaned_reservation',
+      second,
+      (i) => i.attempts.length > 0 && i.state === 'awaiting_approval',
+      'held back',
+    );
     expect(held.attempts[0]).toMatchObject({ status: 'skipped', by: 'admin', detail: expect.stringContaining('throttled') });
     expect((await stack.ledger.repo.getReservation(second))?.state).toBe('pending');
 
@@ -97,7 +117,9 @@ describe('observe_only on the dev server', () => {
     ]);
     const resolved = await incidentAbout('orphaned_reservation', second, (i) => i.state === 'resolved', 'resolved');
     expect(resolved.resolution).toBe('resolved_by_sre');
-    expect(resolved.history).toContainEqual(expect.objectContaining({ kind: 'decided', by: 'alice', detail: 'resolve: releasing it by hand' }));
+    expect(resolved.history).toContainEqual(
+      expect.objectContaining({ kind: 'decided', by: 'alice', detail: 'resolve: releasing it by hand' }),
+    );
   });
 
   it('a retry storm opens an incident offering to open the provider circuit, and resolves itself when the run ends', async () => {

@@ -36,7 +36,14 @@ beforeAll(async () => {
     }),
   );
   app = stack.app;
-  const quiet = { log: () => undefined, trace: () => undefined, debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
+  const quiet = {
+    log: () => undefined,
+    trace: () => undefined,
+    debug: () => undefined,
+    info: () => undefined,
+    warn: () => undefined,
+    error: () => undefined,
+  };
   [before, after] = await Promise.all([
     bundleWorkflowCode({ workflowsPath: require.resolve('./fixtures/drift-before'), logger: quiet }),
     bundleWorkflowCode({ workflowsPath: require.resolve('./fixtures/drift-after'), logger: quiet }),
@@ -82,7 +89,9 @@ describe('queues and deploys on the dev server', () => {
     expect(paged.attempts).toEqual([expect.objectContaining({ remediationId: 'page', status: 'succeeded', by: 'supervisor' })]);
     // Seen again every second, it does not page again.
     await delay(3_000);
-    const still = (await app.inject({ method: 'GET', url: `/v1/incidents/${paged.incidentId}`, headers: bearer(testTokens.admin) })).json();
+    const still = (
+      await app.inject({ method: 'GET', url: `/v1/incidents/${paged.incidentId}`, headers: bearer(testTokens.admin) })
+    ).json();
     expect(still.attempts).toHaveLength(1);
     expect(still.observations).toBeGreaterThan(1);
 
@@ -107,7 +116,13 @@ describe('queues and deploys on the dev server', () => {
     worker = await startRunQueueWorker(after);
     try {
       await stack.client.workflow.getHandle(workflowId).signal(pokeSignal);
-      const failing = await waitForIncidentAbout(app, 'workflow_task_failing', workflowId, (i) => i.state === 'awaiting_approval', 'awaiting_approval');
+      const failing = await waitForIncidentAbout(
+        app,
+        'workflow_task_failing',
+        workflowId,
+        (i) => i.state === 'awaiting_approval',
+        'awaiting_approval',
+      );
       expect(failing).toMatchObject({
         severity: 'critical',
         subject: { kind: 'workflow', id: workflowId },
@@ -122,7 +137,13 @@ describe('queues and deploys on the dev server', () => {
         payload: { action: 'approve', note: 'reset past the bad deploy' },
       });
       expect(approved.statusCode).toBe(200);
-      const healed = await waitForIncidentAbout(app, 'workflow_task_failing', workflowId, (i) => i.state === 'resolved', 'resolved');
+      const healed = await waitForIncidentAbout(
+        app,
+        'workflow_task_failing',
+        workflowId,
+        (i) => i.state === 'resolved',
+        'resolved',
+      );
       expect(healed.resolution).toBe('remediated');
       expect(healed.attempts[0]).toMatchObject({ remediationId: 'reset_workflow', status: 'succeeded', by: 'admin' });
       // The new execution replays under the new code: its timer starts, no workflow task is failing.
@@ -132,7 +153,10 @@ describe('queues and deploys on the dev server', () => {
       expect(description.runId).not.toBe(failing.evidence.temporalRunId);
       expect(await historyHas(workflowId, 'timerStartedEventAttributes')).toBe(true);
     } finally {
-      await stack.client.workflow.getHandle(workflowId).terminate('test over').catch(() => undefined);
+      await stack.client.workflow
+        .getHandle(workflowId)
+        .terminate('test over')
+        .catch(() => undefined);
       await worker.stop();
     }
   });
@@ -149,7 +173,14 @@ describe('queues and deploys on the dev server', () => {
     expect(missed.summary).toContain('has had no poll for');
     worker = await startRunQueueWorker(before);
     try {
-      const resolved = await waitForIncidentAbout(app, 'no_pollers', queue, (i) => i.state === 'resolved' && i.incidentId === missed.incidentId, 'resolved', 30_000);
+      const resolved = await waitForIncidentAbout(
+        app,
+        'no_pollers',
+        queue,
+        (i) => i.state === 'resolved' && i.incidentId === missed.incidentId,
+        'resolved',
+        30_000,
+      );
       expect(resolved.resolution).toBe('evidence_cleared');
     } finally {
       await worker.stop();

@@ -6,7 +6,12 @@ import { runReservationId, runWorkflowId } from '../../src/temporal/contracts';
 import { bearer, openTestStack, testTokens, type TestStack } from '../support/app';
 import { waitForRunEnd } from '../support/runs';
 import { startSupervisorTestWorker, startTestWorker, testConfig } from '../support/temporal';
-import { startRunThrough, waitForIncidentAbout as waitForIncidentAboutThrough, waitForRunStateThrough, type Json } from './support';
+import {
+  startRunThrough,
+  waitForIncidentAbout as waitForIncidentAboutThrough,
+  waitForRunStateThrough,
+  type Json,
+} from './support';
 
 /**
  * Self-healing end to end on the real dev server: the supervisor's schedule ticks every second with
@@ -61,7 +66,10 @@ describe('the supervisor schedule', () => {
     const description = await stack.client.schedule.getHandle(supervisorScheduleId(stack.config)).describe();
     expect(description.policies.overlap).toBe('SKIP');
     expect(description.spec.intervals?.[0]?.every).toBe(1_000);
-    expect(description.action).toMatchObject({ workflowType: 'supervisorWorkflow', taskQueue: stack.config.temporal.supervisorTaskQueue });
+    expect(description.action).toMatchObject({
+      workflowType: 'supervisorWorkflow',
+      taskQueue: stack.config.temporal.supervisorTaskQueue,
+    });
     // Ticks run and record themselves in the ledger.
     for (let i = 0; i < 100 && !(await stack.ledger.repo.lastSupervisorTick()); i++) await delay(100);
     const tick = await stack.ledger.repo.lastSupervisorTick();
@@ -81,7 +89,9 @@ describe('self-healing on the dev server', () => {
       tenantId: 'acme',
       remediation: { id: 'fail_attempt', risk: 'low', requiresApproval: false, autoExecutable: true },
     });
-    expect(incident.attempts).toEqual([expect.objectContaining({ remediationId: 'fail_attempt', status: 'succeeded', by: 'supervisor' })]);
+    expect(incident.attempts).toEqual([
+      expect.objectContaining({ remediationId: 'fail_attempt', status: 'succeeded', by: 'supervisor' }),
+    ]);
     const run = await waitForRunEnd(app, runId);
     expect(run).toMatchObject({ state: 'succeeded', usage: { outputTokens: 6 } });
     // Prometheus sees it, from the ledger, as every API process of the installation would.
@@ -98,7 +108,11 @@ describe('self-healing on the dev server', () => {
     const runId = await startRun({ outputTokens: 8, chunkDelayMs: 1_500 });
     const run = await waitForRunEnd(app, runId);
     expect(run.state).toBe('succeeded');
-    const listed = await app.inject({ method: 'GET', url: '/v1/incidents?detector=stalled_stream&limit=100', headers: bearer(testTokens.admin) });
+    const listed = await app.inject({
+      method: 'GET',
+      url: '/v1/incidents?detector=stalled_stream&limit=100',
+      headers: bearer(testTokens.admin),
+    });
     expect(listed.json().items.filter((item: Json) => item.subject.id === runId)).toEqual([]);
   });
 
@@ -136,7 +150,12 @@ describe('self-healing on the dev server', () => {
         await waitForRunState(denied, 'awaiting_approval');
         await waitForRunState(decidedByHand, 'awaiting_approval');
 
-        const waiting = await waitForIncidentAbout('approval_waiting', denied, (i) => i.state === 'awaiting_approval', 'awaiting_approval');
+        const waiting = await waitForIncidentAbout(
+          'approval_waiting',
+          denied,
+          (i) => i.state === 'awaiting_approval',
+          'awaiting_approval',
+        );
         expect(waiting.remediation).toMatchObject({ id: 'deny_approval', requiresApproval: true, autoExecutable: false });
         const approved = await app.inject({
           method: 'POST',
@@ -150,7 +169,12 @@ describe('self-healing on the dev server', () => {
         expect(healed.attempts[0]).toMatchObject({ remediationId: 'deny_approval', status: 'succeeded', by: 'admin' });
         expect((await waitForRunEnd(app, denied)).state).toBe('denied');
 
-        await waitForIncidentAbout('approval_waiting', decidedByHand, (i) => i.state === 'awaiting_approval', 'awaiting_approval');
+        await waitForIncidentAbout(
+          'approval_waiting',
+          decidedByHand,
+          (i) => i.state === 'awaiting_approval',
+          'awaiting_approval',
+        );
         const decided = await app.inject({
           method: 'POST',
           url: `/v1/runs/${decidedByHand}/approval`,

@@ -18,10 +18,16 @@ export async function waitForIncidentAbout(
   const deadline = Date.now() + timeoutMs;
   let last: Json;
   while (Date.now() < deadline) {
-    const listed = await app.inject({ method: 'GET', url: `/v1/incidents?detector=${detector}&limit=100`, headers: bearer(testTokens.admin) });
+    const listed = await app.inject({
+      method: 'GET',
+      url: `/v1/incidents?detector=${detector}&limit=100`,
+      headers: bearer(testTokens.admin),
+    });
     const summary = listed.json().items.find((item: Json) => item.subject.id === subjectId);
     if (summary) {
-      last = (await app.inject({ method: 'GET', url: `/v1/incidents/${summary.incidentId}`, headers: bearer(testTokens.admin) })).json();
+      last = (
+        await app.inject({ method: 'GET', url: `/v1/incidents/${summary.incidentId}`, headers: bearer(testTokens.admin) })
+      ).json();
       if (predicate(last)) return last;
     }
     await delay(250);
@@ -41,7 +47,12 @@ export async function startRunThrough(app: FastifyInstance, simulation: Record<s
   return response.json().runId;
 }
 
-export async function waitForRunStateThrough(app: FastifyInstance, runId: string, state: string, timeoutMs = 60_000): Promise<Json> {
+export async function waitForRunStateThrough(
+  app: FastifyInstance,
+  runId: string,
+  state: string,
+  timeoutMs = 60_000,
+): Promise<Json> {
   const deadline = Date.now() + timeoutMs;
   let run: Json;
   while (Date.now() < deadline) {

@@ -48,7 +48,10 @@ async function openIncident(client: Client, taskQueue: string, incidentId: strin
   });
 }
 
-async function until(handle: { query: (q: typeof incidentStateQuery) => Promise<IncidentDocument> }, predicate: (doc: IncidentDocument) => boolean) {
+async function until(
+  handle: { query: (q: typeof incidentStateQuery) => Promise<IncidentDocument> },
+  predicate: (doc: IncidentDocument) => boolean,
+) {
   for (let i = 0; i < 200; i++) {
     const doc = await handle.query(incidentStateQuery).catch(() => undefined);
     if (doc && predicate(doc)) return doc;
@@ -84,7 +87,13 @@ const scenarios: IncidentScenario[] = [
     // observe_only: awaiting approval; approved through the update; the re-check finds the run gone: skipped.
     name: 'incident-approved-evidence-gone',
     async drive({ client, config }) {
-      const handle = await openIncident(client, config.temporal.supervisorTaskQueue, 'incident-recorded-approved', approvalWaitingFinding('acme'), 'observe_only');
+      const handle = await openIncident(
+        client,
+        config.temporal.supervisorTaskQueue,
+        'incident-recorded-approved',
+        approvalWaitingFinding('acme'),
+        'observe_only',
+      );
       await until(handle, (doc) => doc.state === 'awaiting_approval');
       await handle.executeUpdate(incidentDecideUpdate, { args: [{ action: 'approve', by: 'alice', note: 'deny it' }] });
       await handle.result();
@@ -95,7 +104,13 @@ const scenarios: IncidentScenario[] = [
     // A decide signal as from the Temporal CLI: an illegal one ignored, then reject; quiet until the evidence clears.
     name: 'incident-rejected-by-signal',
     async drive({ client, config }) {
-      const handle = await openIncident(client, config.temporal.supervisorTaskQueue, 'incident-recorded-rejected', approvalWaitingFinding('acme'), 'observe_only');
+      const handle = await openIncident(
+        client,
+        config.temporal.supervisorTaskQueue,
+        'incident-recorded-rejected',
+        approvalWaitingFinding('acme'),
+        'observe_only',
+      );
       await until(handle, (doc) => doc.state === 'awaiting_approval');
       await handle.signal(incidentDecideSignal, { action: 'retry', by: 'bob' });
       await handle.signal(incidentDecideSignal, { action: 'reject', by: 'bob', note: 'expected: the approver is on leave' });

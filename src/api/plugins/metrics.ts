@@ -146,14 +146,27 @@ function registerSelfHealingMetrics(
       await figures.refresh();
       if (!figures.value) return;
       this.reset();
-      for (const { remediationId, status, count } of figures.value.counts) this.inc({ remediation: remediationId, outcome: status }, count);
+      for (const { remediationId, status, count } of figures.value.counts)
+        this.inc({ remediation: remediationId, outcome: status }, count);
     },
   });
   const tickFigures = [
-    ['palyra_supervisor_tick_duration_seconds', 'Duration of the last supervisor tick', (t: SupervisorTick) => t.durationMs / 1000],
+    [
+      'palyra_supervisor_tick_duration_seconds',
+      'Duration of the last supervisor tick',
+      (t: SupervisorTick) => t.durationMs / 1000,
+    ],
     ['palyra_supervisor_tick_findings', 'Findings of the last supervisor tick', (t: SupervisorTick) => t.findings],
-    ['palyra_supervisor_last_tick_timestamp_seconds', 'When the last supervisor tick started (Unix time)', (t: SupervisorTick) => Date.parse(t.startedAt) / 1000],
-    ['palyra_supervisor_ticks_recorded', 'Supervisor ticks recorded since the installation began', (t: SupervisorTick) => t.ticks],
+    [
+      'palyra_supervisor_last_tick_timestamp_seconds',
+      'When the last supervisor tick started (Unix time)',
+      (t: SupervisorTick) => Date.parse(t.startedAt) / 1000,
+    ],
+    [
+      'palyra_supervisor_ticks_recorded',
+      'Supervisor ticks recorded since the installation began',
+      (t: SupervisorTick) => t.ticks,
+    ],
   ] as const;
   for (const [name, help, read] of tickFigures) {
     new Gauge({

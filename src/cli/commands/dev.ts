@@ -9,7 +9,14 @@ import { delay } from '../../util/time';
 import { resolveAuthTokens } from '../admin-token';
 import { createLogger, routeTemporalLogsTo } from '../logger';
 import { onShutdown, reportFatal } from '../process';
-import { assertApiPortFree, startApi, startSupervisorWorker, startWorker, type RunningApi, type RunningWorker } from '../services';
+import {
+  assertApiPortFree,
+  startApi,
+  startSupervisorWorker,
+  startWorker,
+  type RunningApi,
+  type RunningWorker,
+} from '../services';
 import { resolveTemporalTarget, type TemporalTarget } from '../temporal-target';
 
 export function registerDevCommand(program: Command): void {
