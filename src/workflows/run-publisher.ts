@@ -1,5 +1,6 @@
 import { setCurrentDetails, upsertMemo, upsertSearchAttributes } from '@temporalio/workflow';
-import { runMemoKey, runSummaryOf, searchAttributes, type RunDocument } from '../temporal/contracts';
+import { runSummaryOf } from '../domain/runs';
+import { runMemoKey, searchAttributes, type RunDocument } from '../temporal/contracts';
 
 /**
  * Patch of how a run publishes itself: a bounded summary in the memo, at most once per workflow

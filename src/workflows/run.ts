@@ -9,8 +9,8 @@ import {
   setHandler,
 } from '@temporalio/workflow';
 import { assertRunTransition, isTerminalRunState, type RunState } from '../domain/run-state';
+import { newRunDocument } from '../domain/runs';
 import {
-  newRunDocument,
   runAddTasksUpdate,
   runAdmissionUpdate,
   runApprovalUpdate,

@@ -8,20 +8,20 @@ import {
 } from '@temporalio/workflow';
 import {
   isTerminalTaskState,
+  newTaskDocument,
   operatorActionRefusal,
   planDispatch,
   retryableTaskStates,
   taskClassOf,
   taskMessages,
   taskNeedsJson,
+  withTaskOutcome,
   type TaskState,
 } from '../domain/tasks';
 import {
   backgroundTaskWorkflowId,
   backgroundTaskWorkflowType,
-  newTaskDocument,
   searchAttributes,
-  withTaskOutcome,
   type AddTasksRequest,
   type BackgroundTaskDocument,
   type BackgroundTaskOutcome,

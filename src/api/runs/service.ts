@@ -17,18 +17,15 @@ import type { PalyraConfig } from '../../config';
 import type { BudgetRefusal } from '../../domain/budget';
 import { errorCodes, PalyraError, type ErrorCode } from '../../domain/errors';
 import { isTerminalRunState } from '../../domain/run-state';
+import { documentOfSummary, isRunSummary, newRunDocument, runSummaryOf } from '../../domain/runs';
 import { budgetRefusalError } from '../budgets/refusal';
 import { temporalUiLink } from '../../temporal/client';
 import {
   backgroundTaskWorkflowId,
-  documentOfSummary,
-  isRunSummary,
-  newRunDocument,
   runAdmissionUpdate,
   runApprovalUpdate,
   runMemoKey,
   runStateQuery,
-  runSummaryOf,
   runWorkflowId,
   runWorkflowType,
   searchAttributes,

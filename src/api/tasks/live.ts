@@ -1,9 +1,8 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { holdsChildSlot } from '../../domain/tasks';
+import { holdsChildSlot, withTaskOutcome } from '../../domain/tasks';
 import {
   backgroundTaskWorkflowId,
   taskMemoKey,
-  withTaskOutcome,
   type BackgroundTaskOutcome,
   type BackgroundTaskProgress,
 } from '../../temporal/contracts';

@@ -4,7 +4,7 @@
  */
 import type { ChatMessage, SimulationOptions } from '../../domain/chat';
 import type { RoutingMode, TaskClass } from '../../domain/routing';
-import { type RunUsage } from './runs';
+import type { ChargedAttempt, RunUsage } from '../../domain/runs';
 
 /**
  * An input of a governed-path activity as workflows recorded before `bookingId` existed, when the
@@ -98,7 +98,7 @@ export interface SettleRunResult {
   costMicroUsd: number;
   overage: boolean;
   /** Failed attempts charged with the run (empty when every attempt but the last streamed nothing). */
-  chargedAttempts: { attempt: number; inputTokens: number; outputTokens: number; failure: string }[];
+  chargedAttempts: ChargedAttempt[];
   /** True when nothing was billable and the whole hold went back. */
   released: boolean;
 }

@@ -13,11 +13,8 @@ export const runReservationId = (runId: string, approved = false): string => `ru
 
 export const backgroundTaskWorkflowType = 'backgroundTaskWorkflow';
 export const backgroundTaskWorkflowId = (taskId: string): string => `bgtask-${taskId}`;
-/** A task id names its run: `<runId>-<n>`, n counting the run's tasks from 1 in creation order. */
-export const backgroundTaskId = (runId: string, sequence: number): string => `${runId}-${sequence}`;
-export function runIdOfTask(taskId: string): string | undefined {
-  return /^(.+)-([1-9][0-9]*)$/.exec(taskId)?.[1];
-}
+/** Task ids (`<runId>-<n>`) are the domain's; every process agrees on them. */
+export { backgroundTaskId, runIdOfTask } from '../../domain/tasks';
 /**
  * The ledger key of one attempt of a task (its routing decision, reservation and failed provider
  * attempts): every dispatch (the first, and each operator retry) and every attempt books apart.

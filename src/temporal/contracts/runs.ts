@@ -1,22 +1,30 @@
 /**
- * The run workflow: its input, its document and summary, and its messages.
+ * The run workflow: its input and its messages.
  * Part of the contracts (see index.ts): bundled into workflow code, so no Node built-ins or I/O.
  */
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
-import type { BudgetRefusal } from '../../domain/budget';
 import type { ChatMessage, SimulationOptions } from '../../domain/chat';
-import type { RoutingDecision, RoutingMode, TaskClass } from '../../domain/routing';
-import type { RunState } from '../../domain/run-state';
-import { taskStates, type TaskInput, type TaskKind, type TaskOperatorAction, type TaskState } from '../../domain/tasks';
-import { backgroundTaskId } from './ids';
-import { type SettleRunResult } from './activity-payloads';
+import type { RoutingMode, TaskClass } from '../../domain/routing';
+import type { RunAdmission, RunApprovalDecision, RunDocument, RunModelChoice } from '../../domain/runs';
+import type { BackgroundTaskDocument, BackgroundTaskSpec, TaskOperatorAction } from '../../domain/tasks';
 
-/** The model as requested by the caller and as resolved for this run. */
-export interface RunModelChoice {
-  requested: string | null;
-  selected: string;
-  providerId: string;
-}
+/**
+ * The run and task documents and the run's memo summary are domain values (src/domain/runs, src/domain/tasks):
+ * they cross processes as the query, update and workflow results and the memo, so they are part of the contracts.
+ */
+export type {
+  ChargedAttempt,
+  RunAdmission,
+  RunApproval,
+  RunApprovalDecision,
+  RunDocument,
+  RunError,
+  RunModelChoice,
+  RunSummary,
+  RunTaskCounts,
+  RunUsage,
+} from '../../domain/runs';
+export type { BackgroundTaskDocument, BackgroundTaskSpec } from '../../domain/tasks';
 
 export interface RunWorkflowInput {
   runId: string;
@@ -66,173 +74,6 @@ export interface TaskRetryTiming {
   maximumIntervalMs: number;
 }
 
-/** A background task as the API accepted it (model resolved, timing validated). */
-export type BackgroundTaskSpec = TaskInput & {
-  /** -10..10; higher starts first. */
-  priority: number;
-  notBefore?: string;
-  expiresAt?: string;
-  /** Bounds the task's child run (all its attempts); past it the child is cancelled: `child_timeout`. */
-  timeoutMs?: number;
-  maxAttempts: number;
-  /** Caps the output tokens of each attempt (its reservation is sized to it). */
-  budgetTokens?: number;
-  model: RunModelChoice;
-  /** The model's own output cap. */
-  maxOutputTokens: number;
-  simulation?: SimulationOptions;
-};
-
-/** The task document (docs/architecture.md, Contracts), as the run workflow keeps it (no Temporal UI link). */
-export interface BackgroundTaskDocument {
-  taskId: string;
-  runId: string;
-  kind: TaskKind;
-  state: TaskState;
-  /** The attempt under way or last made (0 before the first); an operator retry resets it. */
-  attempt: number;
-  maxAttempts: number;
-  priority: number;
-  /** Creation order within the run. */
-  sequence: number;
-  notBefore?: string;
-  expiresAt?: string;
-  timeoutMs?: number;
-  budgetTokens?: number;
-  model: { requested: string | null; selected: string };
-  /** All the task has paid, over every attempt and retry. */
-  costMicroUsd: number;
-  /** The start of the model's answer (at most {@link taskResultSummaryLength} characters). */
-  result?: string;
-  error?: RunError;
-  /** How many times the task was started (the first dispatch and each operator retry). */
-  dispatches: number;
-  createdAt: string;
-  startedAt?: string;
-  finishedAt?: string;
-}
-
-export const taskResultSummaryLength = 500;
-
-export function newTaskDocument(
-  spec: BackgroundTaskSpec,
-  runId: string,
-  sequence: number,
-  createdAt: string,
-): BackgroundTaskDocument {
-  return {
-    taskId: backgroundTaskId(runId, sequence),
-    runId,
-    kind: spec.kind,
-    state: 'queued',
-    attempt: 0,
-    maxAttempts: spec.maxAttempts,
-    priority: spec.priority,
-    sequence,
-    ...(spec.notBefore ? { notBefore: spec.notBefore } : {}),
-    ...(spec.expiresAt ? { expiresAt: spec.expiresAt } : {}),
-    ...(spec.timeoutMs !== undefined ? { timeoutMs: spec.timeoutMs } : {}),
-    ...(spec.budgetTokens !== undefined ? { budgetTokens: spec.budgetTokens } : {}),
-    model: { requested: spec.model.requested, selected: spec.model.selected },
-    costMicroUsd: 0,
-    dispatches: 0,
-    createdAt,
-  };
-}
-
-export interface RunUsage {
-  inputTokens: number;
-  outputTokens: number;
-  /** True when the provider reported no usage and Palyra counted tokens itself. */
-  estimated: boolean;
-}
-
-export interface RunError {
-  code: string;
-  message: string;
-}
-
-/** The budget admission of a run: what it was estimated at and what the ledger decided. */
-export interface RunAdmission {
-  /** `awaiting_approval`: an `approval_required` policy refused it; an operator may let it pass. */
-  status: 'admitted' | 'denied' | 'awaiting_approval';
-  reservationId: string;
-  /** The model admitted (routing's choice), which the reservation is priced for. */
-  modelId: string;
-  estimate: {
-    inputTokens: number;
-    /** What the caller asked for (or the model's cap). */
-    maxOutputTokens: number;
-    expectedMicroUsd: number;
-    upperMicroUsd: number;
-    source: string;
-    precision: 'exact' | 'estimated';
-    catalogVersion: string;
-  };
-  /** Output tokens the run may produce: the request's, or fewer when only that much fit the budget. */
-  maxOutputTokens: number;
-  clamped: boolean;
-  reservedMicroUsd: number;
-  /** Why the run was denied or waits for approval, with the numbers. */
-  refusal?: BudgetRefusal;
-}
-
-/** An operator's decision on a run parked by an `approval_required` budget. */
-export interface RunApprovalDecision {
-  decision: 'approve' | 'deny';
-  note?: string;
-  /** The token name of who decided. */
-  decidedBy: string;
-}
-
-export interface RunApproval extends RunApprovalDecision {
-  decidedAt: string;
-}
-
-/** The run document (docs/architecture.md, Contracts), as the workflow knows it (no Temporal UI link). */
-export interface RunDocument {
-  runId: string;
-  tenantId: string;
-  principalId: string;
-  state: RunState;
-  model: { requested: string | null; selected: string };
-  usage: RunUsage | null;
-  costMicroUsd: number;
-  /** Which model routing chose and why (also stored in the ledger database). */
-  routing?: RoutingDecision;
-  /** Set once the budget decision is made. */
-  admission?: RunAdmission;
-  /** The operator's decision, for a run that waited for approval. */
-  approval?: RunApproval;
-  /** Failed provider attempts that had streamed, charged with the run. */
-  chargedAttempts?: SettleRunResult['chargedAttempts'];
-  output?: string;
-  error?: RunError;
-  backgroundTasks: BackgroundTaskDocument[];
-  /** What the run's background tasks have paid so far (not included in `costMicroUsd`). */
-  backgroundTasksCostMicroUsd?: number;
-  createdAt: string;
-  startedAt?: string;
-  finishedAt?: string;
-}
-
-/** The document of a run that has just been accepted: the API stores it as the first memo. */
-export function newRunDocument(input: RunWorkflowInput): RunDocument {
-  return {
-    runId: input.runId,
-    tenantId: input.tenantId,
-    principalId: input.principalId,
-    state: 'queued',
-    model: { requested: input.model.requested, selected: input.model.selected },
-    usage: null,
-    costMicroUsd: 0,
-    backgroundTasks: (input.backgroundTasks ?? []).map((spec, index) =>
-      newTaskDocument(spec, input.runId, index + 1, input.createdAt),
-    ),
-    createdAt: input.createdAt,
-  };
-}
-
 export const runStateQuery = defineQuery<RunDocument>('state');
 
 /**
@@ -280,47 +121,3 @@ export interface TaskControlRequest {
  * before it, the whole run document without its output.
  */
 export const runMemoKey = 'run';
-
-/** How many of a run's tasks are in each state, and what they have paid in all. */
-export interface RunTaskCounts {
-  total: number;
-  byState: Record<TaskState, number>;
-  costMicroUsd: number;
-}
-
-/**
- * The run as its memo carries it: everything but the output and the per-task documents, which
- * would make every memo upsert (and so the history) grow with the number of tasks. Task detail
- * lives in each task child's memo, the run's state query and its result.
- */
-export type RunSummary = Omit<RunDocument, 'output' | 'backgroundTasks'> & { backgroundTaskCounts: RunTaskCounts };
-
-export function runTaskCountsOf(tasks: readonly Pick<BackgroundTaskDocument, 'state' | 'costMicroUsd'>[]): RunTaskCounts {
-  const byState = Object.fromEntries(taskStates.map((state) => [state, 0])) as Record<TaskState, number>;
-  let costMicroUsd = 0;
-  for (const task of tasks) {
-    byState[task.state] += 1;
-    costMicroUsd += task.costMicroUsd;
-  }
-  return { total: tasks.length, byState, costMicroUsd };
-}
-
-/** The memo summary of a run document: pure, so the workflow and the API build it alike. */
-export function runSummaryOf(run: RunDocument): RunSummary {
-  const { output: _output, backgroundTasks, ...rest } = run;
-  return { ...rest, backgroundTaskCounts: runTaskCountsOf(backgroundTasks) };
-}
-
-/** Whether a run memo is a summary (else it is a whole document, as runs recorded before summaries wrote it). */
-export function isRunSummary(memo: RunDocument | RunSummary): memo is RunSummary {
-  return 'backgroundTaskCounts' in memo && !('backgroundTasks' in memo);
-}
-
-/**
- * A run summary read back as a document whose task list is unknown (empty): what the API shows
- * when nothing more complete (the run's query, result or failure) can be had.
- */
-export function documentOfSummary(summary: RunSummary): RunDocument {
-  const { backgroundTaskCounts: _counts, ...rest } = summary;
-  return { ...rest, backgroundTasks: [] };
-}

@@ -4,14 +4,12 @@
  */
 import type { ChatMessage, SimulationOptions } from '../../domain/chat';
 import type { TaskClass } from '../../domain/routing';
-import { type TaskKind, type TaskState } from '../../domain/tasks';
-import {
-  type BackgroundTaskDocument,
-  type RunError,
-  type RunModelChoice,
-  type TaskRetryTiming,
-  taskResultSummaryLength,
-} from './runs';
+import type { RunModelChoice } from '../../domain/runs';
+import type { TaskKind, TaskState } from '../../domain/tasks';
+import type { TaskRetryTiming } from './runs';
+
+/** The child workflow's result: a domain value (src/domain/tasks), folded into the task document by `withTaskOutcome`. */
+export type { BackgroundTaskOutcome } from '../../domain/tasks';
 
 export interface BackgroundTaskWorkflowInput {
   taskId: string;
@@ -36,41 +34,6 @@ export interface BackgroundTaskWorkflowInput {
   /** The child stops itself this long after it started and ends `failed` with `child_timeout`. */
   timeoutMs?: number;
   timing: { heartbeatTimeoutMs: number; providerTimeoutMs: number; retry: TaskRetryTiming };
-}
-
-/** How a dispatch of a task ended; the child completes with it whatever the state (so it reaches the parent). */
-export interface BackgroundTaskOutcome {
-  state: Extract<TaskState, 'succeeded' | 'failed' | 'cancelled' | 'expired'>;
-  attempt: number;
-  /** What this dispatch paid (all its attempts). */
-  costMicroUsd: number;
-  modelId: string;
-  output?: string;
-  error?: RunError;
-}
-
-/**
- * A task's document once a dispatch has ended: the run records it so, and the API reads a detached
- * child that outlived its run the same way. A cancellation the run asked for keeps the reason it
- * gave; a child that finished before the request reached it keeps its own terminal state.
- */
-export function withTaskOutcome<T extends BackgroundTaskDocument>(
-  task: T,
-  outcome: BackgroundTaskOutcome,
-  finishedAt: string,
-): T {
-  const { error: requestedReason, result: _previousResult, ...rest } = task;
-  const error = outcome.state === 'cancelled' ? (requestedReason ?? outcome.error) : outcome.error;
-  return {
-    ...rest,
-    state: outcome.state,
-    attempt: outcome.attempt,
-    costMicroUsd: task.costMicroUsd + outcome.costMicroUsd,
-    model: { ...task.model, selected: outcome.modelId },
-    ...(outcome.output !== undefined ? { result: outcome.output.slice(0, taskResultSummaryLength) } : {}),
-    ...(error ? { error } : {}),
-    finishedAt,
-  } as T;
 }
 
 /** Memo key of a task child's progress (state, attempt, cost), readable while it runs. */

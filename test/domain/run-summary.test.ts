@@ -1,11 +1,5 @@
-import {
-  documentOfSummary,
-  isRunSummary,
-  runSummaryOf,
-  type BackgroundTaskDocument,
-  type RunDocument,
-} from '../../src/temporal/contracts';
-import type { TaskState } from '../../src/domain/tasks';
+import { documentOfSummary, isRunSummary, runSummaryOf, type RunDocument } from '../../src/domain/runs';
+import type { BackgroundTaskDocument, TaskState } from '../../src/domain/tasks';
 
 const task = (sequence: number, state: TaskState, costMicroUsd: number): BackgroundTaskDocument => ({
   taskId: `r-${sequence}`,
