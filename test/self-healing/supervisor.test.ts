@@ -27,7 +27,7 @@ const selfHealing: PalyraConfigInput['selfHealing'] = {
     orphaned_reservation: { graceMs: 1_000 },
     approval_waiting: { afterMs: 2_000 },
     no_pollers: { afterMs: 90_000 },
-    run_overdue: { mode: 'disabled' },
+    run_overdue: { afterMs: 4_000 },
     retry_storm: { mode: 'disabled' },
     spend_spike: { mode: 'disabled' },
   },
@@ -188,5 +188,25 @@ describe('self-healing on the dev server', () => {
         await stack.ledger.repo.deletePolicy('acme-needs-approval');
       }
     });
+  });
+
+  it('an overdue run waits for an SRE; approving its cancellation cancels it and charges what it streamed', async () => {
+    const runId = await startRun({ outputTokens: 200, chunkDelayMs: 200 });
+    const overdue = await waitForIncidentAbout('run_overdue', runId, (i) => i.state === 'awaiting_approval', 'awaiting_approval');
+    expect(overdue.remediation).toMatchObject({ id: 'cancel_run', risk: 'medium', requiresApproval: true });
+    expect(
+      (
+        await app.inject({
+          method: 'POST',
+          url: `/v1/incidents/${overdue.incidentId}/actions`,
+          headers: bearer(testTokens.admin),
+          payload: { action: 'approve', note: 'nobody waits for it' },
+        })
+      ).statusCode,
+    ).toBe(200);
+    const healed = await waitForIncidentAbout('run_overdue', runId, (i) => i.state === 'resolved', 'resolved');
+    expect(healed).toMatchObject({ resolution: 'remediated' });
+    const run = await waitForRunState(runId, 'cancelled');
+    expect(run.costMicroUsd).toBeGreaterThan(0);
   });
 });
