@@ -5,18 +5,8 @@ import type { Logger } from 'pino';
 import type { PalyraConfig } from '../config';
 import type { Finding, RemediationId } from '../domain/self-healing';
 import type { LedgerRepository } from '../ledger';
-import {
-  bookingIdOf,
-  runApprovalUpdate,
-  runWorkflowId,
-  type InvokeProviderInput,
-  type InvokeProviderResult,
-  type ProviderHeartbeat,
-  type RecordedBookingInput,
-  type RemediationRequest,
-  type RunUsage,
-} from '../temporal/contracts';
-import { createLedgerActivities } from './ledger';
+import { runApprovalUpdate, runWorkflowId, type ProviderHeartbeat, type RemediationRequest } from '../temporal/contracts';
+import { createHoldSettler } from './hold-settlement';
 
 /** How long `open_provider_circuit` routes around a provider. */
 export const providerCircuitOpenMs = 5 * 60_000;
@@ -38,7 +28,7 @@ export interface RemediationDeps {
  */
 export function createRemediations({ client, ledger, config, logger }: RemediationDeps) {
   const namespace = config.temporal.namespace;
-  const { settleRun } = createLedgerActivities({ ledger, config });
+  const { settleFromHistory } = createHoldSettler({ client, ledger, config });
 
   const actions: Record<RemediationId, (request: RemediationRequest, finding: Finding) => Promise<RemediationOutcome>> = {
     async fail_attempt(_request, finding) {
@@ -162,70 +152,6 @@ export function createRemediations({ client, ledger, config, logger }: Remediati
       };
     },
   };
-
-  /**
-   * Closes a hold whose workflow is gone, charging what its history shows was consumed: the last
-   * provider call of that booking that completed, plus the failed attempts the ledger recorded (and a
-   * heartbeat read just before terminating, when there is one); with nothing billable, releases it.
-   */
-  async function settleFromHistory(
-    reservationId: string,
-    ownerWorkflowId: string,
-    heartbeat?: ProviderHeartbeat,
-  ): Promise<RemediationOutcome> {
-    const reservation = await ledger.getReservation(reservationId);
-    if (!reservation) return { status: 'failed', detail: `reservation ${reservationId} does not exist` };
-    if (reservation.state !== 'pending') {
-      return { status: 'succeeded', detail: `reservation ${reservationId} was already ${reservation.state}` };
-    }
-    const bookingId = reservation.runId;
-    const usage = await completedUsage(ownerWorkflowId, bookingId);
-    const unreported =
-      !usage && heartbeat && heartbeat.tokensSoFar > 0 && heartbeat.attempt !== undefined
-        ? {
-            attempt: heartbeat.attempt,
-            inputTokens: heartbeat.inputTokens ?? 0,
-            outputTokens: heartbeat.tokensSoFar,
-            failure: 'terminated by an incident remediation while streaming',
-          }
-        : undefined;
-    const result = await settleRun({ bookingId, reservationId, usage, ...(unreported ? { unreportedAttempt: unreported } : {}) });
-    return {
-      status: 'succeeded',
-      detail: result.released
-        ? `released reservation ${reservationId}: its history shows nothing consumed`
-        : `settled reservation ${reservationId} at ${result.costMicroUsd} µUSD from its history and released the rest`,
-    };
-  }
-
-  /** Usage of the last `invokeProvider` of `bookingId` that completed in the workflow's latest execution. */
-  async function completedUsage(workflowId: string, bookingId: string): Promise<RunUsage | null> {
-    let history;
-    try {
-      history = await client.workflow.getHandle(workflowId).fetchHistory();
-    } catch (error) {
-      if (error instanceof WorkflowNotFoundError) return null;
-      throw error;
-    }
-    const providerCalls = new Set<string>();
-    let usage: RunUsage | null = null;
-    for (const event of history.events ?? []) {
-      const scheduled = event.activityTaskScheduledEventAttributes;
-      if (scheduled?.activityType?.name === 'invokeProvider') {
-        const payload = scheduled.input?.payloads?.[0];
-        const input = payload
-          ? (defaultPayloadConverter.fromPayload(payload) as RecordedBookingInput<InvokeProviderInput>)
-          : undefined;
-        if (input && bookingIdOf(input) === bookingId) providerCalls.add(String(event.eventId));
-      }
-      const completed = event.activityTaskCompletedEventAttributes;
-      if (completed && providerCalls.has(String(completed.scheduledEventId))) {
-        const payload = completed.result?.payloads?.[0];
-        if (payload) usage = (defaultPayloadConverter.fromPayload(payload) as InvokeProviderResult).usage;
-      }
-    }
-    return usage;
-  }
 
   return {
     act(request: RemediationRequest, finding: Finding): Promise<RemediationOutcome> {

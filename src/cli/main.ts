@@ -5,6 +5,7 @@ import { registerIncidentsCommand } from './commands/incidents';
 import { registerRunsCommand } from './commands/runs';
 import { registerTasksCommand } from './commands/tasks';
 import { registerDevCommand } from './commands/dev';
+import { registerDoctorCommand } from './commands/doctor';
 import { registerToolsCommand } from './commands/tools';
 import { registerWorkerCommand } from './commands/worker';
 import { palyraVersion } from './version';
@@ -22,6 +23,7 @@ registerBudgetsCommand(program);
 registerRunsCommand(program);
 registerTasksCommand(program);
 registerIncidentsCommand(program);
+registerDoctorCommand(program);
 
 program.parseAsync(process.argv).catch((error: Error) => {
   process.stderr.write(`palyra: ${error.message}\n`);

@@ -10,9 +10,9 @@ export interface TemporalTarget {
   devServer?: RunningDevServer;
 }
 
-export function toolsDir(config: PalyraConfig): string {
-  return path.join(config.dataDir, 'tools');
-}
+import { toolsDir } from '../temporal/dev-server';
+
+export { toolsDir };
 
 /**
  * The Temporal frontend to use: `TEMPORAL_ADDRESS` when set, otherwise the embedded dev server,

@@ -245,22 +245,25 @@ const migrations: Record<string, Migration> = {
       // The row every remediation claim locks on PostgreSQL, so concurrent claims decide one at a time.
       await sql`insert into ledger_meta (key, value) values ('remediation_gate', '0')`.execute(db);
     },
+    // Undone by `palyra doctor --rollback-run` after a repair that applied it; drops its state.
+    async down(db) {
+      await sql`delete from ledger_meta where key = 'remediation_gate'`.execute(db);
+      await db.schema.dropIndex('reservations_resolved').execute();
+      for (const table of [
+        'supervisor_ticks',
+        'provider_circuit_overrides',
+        'tenant_pauses',
+        'remediation_counts',
+        'remediation_log',
+      ]) {
+        await db.schema.dropTable(table).execute();
+      }
+    },
   },
 };
 
 export async function migrateLedger(db: Kysely<unknown>, dialect: 'sqlite' | 'postgres'): Promise<MigrationResultSet> {
-  // Kysely looks for its bookkeeping tables across every schema unless told which one; with
-  // several Palyra schemas in one database (tests, staging) it must be the connection's own.
-  const migrationTableSchema =
-    dialect === 'postgres'
-      ? (await sql<{ schema: string }>`select current_schema() as schema`.execute(db)).rows[0]?.schema
-      : undefined;
-  const migrator = new Migrator({
-    db,
-    provider: { getMigrations: async () => migrations },
-    ...(migrationTableSchema ? { migrationTableSchema } : {}),
-  });
-  const result = await migrator.migrateToLatest();
+  const result = await (await migratorFor(db, dialect)).migrateToLatest();
   if (result.error) {
     const failed = result.results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
     throw new Error(`ledger migration ${failed} failed: ${(result.error as Error).message}`);
@@ -269,3 +272,40 @@ export async function migrateLedger(db: Kysely<unknown>, dialect: 'sqlite' | 'po
 }
 
 export const ledgerMigrationNames = Object.keys(migrations);
+
+async function migratorFor(db: Kysely<unknown>, dialect: 'sqlite' | 'postgres'): Promise<Migrator> {
+  // Kysely looks for its bookkeeping tables across every schema unless told which one; with
+  // several Palyra schemas in one database (tests, staging) it must be the connection's own.
+  const migrationTableSchema =
+    dialect === 'postgres'
+      ? (await sql<{ schema: string }>`select current_schema() as schema`.execute(db)).rows[0]?.schema
+      : undefined;
+  return new Migrator({
+    db,
+    provider: { getMigrations: async () => migrations },
+    ...(migrationTableSchema ? { migrationTableSchema } : {}),
+  });
+}
+
+/** The migrations applied to this ledger, in order (none when it was never migrated). */
+export async function appliedLedgerMigrations(db: Kysely<unknown>, dialect: 'sqlite' | 'postgres'): Promise<string[]> {
+  const migrations = await (await migratorFor(db, dialect)).getMigrations();
+  return migrations.filter((migration) => migration.executedAt !== undefined).map((migration) => migration.name);
+}
+
+/** Whether a migration can be undone (it has a `down`). */
+export function isReversibleMigration(name: string): boolean {
+  return migrations[name]?.down !== undefined;
+}
+
+/** Undoes the last applied migration (it must have a `down`); answers its name. */
+export async function migrateLedgerDown(db: Kysely<unknown>, dialect: 'sqlite' | 'postgres'): Promise<string> {
+  const result = await (await migratorFor(db, dialect)).migrateDown();
+  const undone = result.results?.[0];
+  if (result.error || !undone || undone.status !== 'Success') {
+    throw new Error(
+      `undoing ledger migration ${undone?.migrationName ?? '(none)'} failed: ${(result.error as Error | undefined)?.message ?? 'nothing to undo'}`,
+    );
+  }
+  return undone.migrationName;
+}

@@ -44,6 +44,17 @@ export async function registerSearchAttributes(connection: Connection, namespace
   return { added, alreadyPresent };
 }
 
+/** Palyra's search attributes the namespace lacks (empty where the server cannot list them). */
+export async function missingSearchAttributes(connection: Connection, namespace: string): Promise<string[]> {
+  const present = await listCustomSearchAttributes(connection, namespace);
+  if (!present) return [];
+  return palyraSearchAttributeNames().filter((name) => !(name in present));
+}
+
+export function palyraSearchAttributeNames(): string[] {
+  return [...Object.values(searchAttributes), ...Object.values(incidentSearchAttributes)].map((key) => key.name);
+}
+
 /**
  * The namespace's custom search attributes, or undefined where the server cannot list them (the
  * time-skipping test server implements only `addSearchAttributes`; adding is idempotent there).

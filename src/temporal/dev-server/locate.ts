@@ -32,6 +32,11 @@ export interface LocateOptions {
 }
 
 /** Where the pinned package is cached: one folder per version, so an upgrade never mixes files. */
+/** Where `palyra tools` installs the pinned binaries: under the data dir. */
+export function toolsDir(config: { dataDir: string }): string {
+  return path.join(config.dataDir, 'tools');
+}
+
 export function cachedToolDir(tool: PinnedTool, toolsDir: string): string {
   return path.join(toolsDir, `${tool.pipPackage}-${tool.version}`);
 }
