@@ -26,6 +26,7 @@ import {
   type SupervisorTickResult,
 } from '../temporal/contracts';
 import { temporalUiLink } from '../temporal/client';
+import { mapBounded } from '../util/concurrency';
 import type { GatherEvidenceInput } from './supervisor-evidence';
 import { createRemediations, type RemediationOutcome } from './remediations';
 
@@ -34,6 +35,8 @@ export function incidentIdOf(detector: DetectorName, dedupeKey: string): string 
   return `${incidentWorkflowIdPrefix}${createHash('sha256').update(`${detector}:${dedupeKey}`).digest('hex').slice(0, 16)}`;
 }
 
+/** Signals a tick sends at once. */
+const signalConcurrency = 8;
 /** At most this many open incidents are read per tick to tell which ones cleared. */
 const openIncidentsReadLimit = 500;
 
@@ -82,7 +85,8 @@ export function createIncidentActivities(deps: IncidentActivityDeps) {
       const at = new Date(input.observedAt).toISOString();
       const byDetector: SupervisorTickResult['byDetector'] = {};
       const found = new Set<string>();
-      for (const finding of input.findings) {
+      // In parallel (bounded): a tick that finds many problems must not outlast its interval.
+      await mapBounded(input.findings, signalConcurrency, async (finding) => {
         const incidentId = incidentIdOf(finding.detector, finding.dedupeKey);
         found.add(incidentId);
         const mode = detectorModeOf(config.selfHealing, finding.detector);
@@ -105,11 +109,11 @@ export function createIncidentActivities(deps: IncidentActivityDeps) {
         });
         byDetector[finding.detector] = (byDetector[finding.detector] ?? 0) + 1;
         Context.current().heartbeat();
-      }
+      });
 
       let cleared = 0;
-      for (const incident of await openIncidents(input.evaluated)) {
-        if (found.has(incident.incidentId)) continue;
+      const gone = (await openIncidents(input.evaluated)).filter((incident) => !found.has(incident.incidentId));
+      await mapBounded(gone, signalConcurrency, async (incident) => {
         const detail = `${incident.detector} no longer finds ${incident.dedupeKey}`;
         try {
           await client.workflow.getHandle(incidentWorkflowId(incident.incidentId)).signal(incidentClearedSignal, { at, detail });
@@ -118,7 +122,7 @@ export function createIncidentActivities(deps: IncidentActivityDeps) {
           // It ended in the meantime: nothing to clear.
           if (!(error instanceof WorkflowNotFoundError)) throw error;
         }
-      }
+      });
 
       const result: SupervisorTickResult = {
         observedAt: at,

@@ -25,6 +25,7 @@ import {
   type ProviderHeartbeat,
   type RunSummary,
 } from '../temporal/contracts';
+import { mapBounded } from '../util/concurrency';
 
 /** At most this many run and task workflows are described per tick (oldest-started first are not preferred: visibility order). */
 export const maxWorkflowsPerTick = 200;
@@ -413,19 +414,6 @@ async function readSource<T>(source: EvidenceSource, deadline: number, read: () 
 }
 
 /** `fn` over `items`, at most `limit` at a time, results in input order. */
-async function mapBounded<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const lane = async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await fn(items[index] as T, index);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
-  return results;
-}
-
 /**
  * The workflow that holds a booking: a task attempt's booking is `<task workflow id>:<dispatch>.<attempt>`
  * (`taskAttemptBookingId`), anything else is a run id.
