@@ -7,10 +7,14 @@ import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod';
 import type { AuthTokenConfig, PalyraConfig } from '../config';
+import type { StartupTimings } from '../diagnostics';
 import { PalyraError } from '../domain/errors';
 import type { LedgerRepository, ReservationSweeper } from '../ledger';
 import { budgetRoutes } from './budgets/routes';
 import { consoleRoutes } from './console/routes';
+import { diagnosticsRoutes } from './diagnostics/routes';
+import { createDoctorJobs } from './doctor/jobs';
+import { doctorRoutes } from './doctor/routes';
 import { registerErrorHandling } from './errors';
 import { healthRoutes } from './health/routes';
 import { incidentRoutes } from './incidents/routes';
@@ -18,6 +22,7 @@ import { createIncidentService } from './incidents/service';
 import { authPlugin } from './plugins/auth';
 import { metricsPlugin } from './plugins/metrics';
 import { pricingRoutes } from './pricing/routes';
+import type { ProviderHealthMonitor } from '../route-planner/health';
 import type { RoutePlanner } from '../route-planner/planner';
 import { routingRoutes } from './routing/routes';
 import { runRoutes } from './runs/routes';
@@ -37,6 +42,10 @@ export interface AppOptions {
   sweeper?: Pick<ReservationSweeper, 'stats'>;
   /** Plans routes over this process's view of provider health (built by `src/composition.ts`). */
   routePlanner: RoutePlanner;
+  /** This process's provider breakers (the planner's), shown by diagnostics. */
+  providerHealth?: Pick<ProviderHealthMonitor, 'snapshot'>;
+  /** How long this process's start-up steps took, shown by diagnostics. */
+  startup?: StartupTimings;
   version: string;
 }
 
@@ -111,6 +120,18 @@ export const palyraApp = fp(
     await app.register(budgetRoutes, { ledger: options.ledger });
     await app.register(pricingRoutes, { ledger: options.ledger, config });
     await app.register(routingRoutes, { planner: options.routePlanner, ledger: options.ledger });
+    await app.register(diagnosticsRoutes, {
+      deps: {
+        config,
+        ledger: options.ledger,
+        client: options.temporal.client,
+        ...(options.sweeper ? { sweeper: options.sweeper } : {}),
+        ...(options.providerHealth ? { providerHealth: options.providerHealth } : {}),
+        ...(options.startup ? { startup: options.startup } : {}),
+        version: options.version,
+      },
+    });
+    await app.register(doctorRoutes, { jobs: createDoctorJobs({ config }) });
     await app.register(consoleRoutes);
   },
   { name: 'palyra-app' },

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { PalyraConfig } from '../config';
 import { buildServer } from '../api/server';
 import type { composeSupervisorActivities, PalyraServices } from '../composition';
+import type { StartupTimings } from '../diagnostics';
 import type { LedgerRepository, ReservationSweeper } from '../ledger';
 import { createPalyraWorker } from '../temporal/worker';
 import { isPortFree } from '../util/net';
@@ -95,6 +96,8 @@ export async function startApi(options: {
   ledger: LedgerRepository;
   sweeper?: Pick<ReservationSweeper, 'stats'>;
   routePlanner: PalyraServices['routePlanner'];
+  providerHealth?: PalyraServices['providerHealth'];
+  startup?: StartupTimings;
 }): Promise<RunningApi> {
   const { config } = options;
   const app = await buildServer({
@@ -105,6 +108,8 @@ export async function startApi(options: {
     ledger: options.ledger,
     ...(options.sweeper ? { sweeper: options.sweeper } : {}),
     routePlanner: options.routePlanner,
+    ...(options.providerHealth ? { providerHealth: options.providerHealth } : {}),
+    ...(options.startup ? { startup: options.startup } : {}),
     version: palyraVersion(),
   });
   try {

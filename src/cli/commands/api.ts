@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../config';
 import { composeServices, composeSupervisorActivities } from '../../composition';
+import { createStartupTimings } from '../../diagnostics';
 import { openConfiguredLedger } from '../../ledger/setup';
 import { connectClient } from '../../temporal/client';
 import { registerSearchAttributes } from '../../temporal/search-attributes';
@@ -20,17 +21,23 @@ export function registerApiCommand(program: Command): void {
 }
 
 async function runApi(): Promise<void> {
-  const { config } = loadConfig();
+  const startup = createStartupTimings();
+  const { config } = startup.measureSync('config', () => loadConfig());
   const logger = createLogger(config, 'palyra-api');
   await assertApiPortFree(config);
   const address = config.temporal.address ?? `127.0.0.1:${config.temporal.devServer.port}`;
-  const { client, connection } = await connectClient({ address, namespace: config.temporal.namespace });
-  await registerSearchAttributes(connection, config.temporal.namespace);
+  const { client, connection } = await startup.measure('temporalConnect', () =>
+    connectClient({ address, namespace: config.temporal.namespace }),
+  );
+  await startup.measure('searchAttributes', () => registerSearchAttributes(connection, config.temporal.namespace));
   const tokens = resolveAuthTokens(config);
+  const migrationsStartedAt = performance.now();
   const ledger = await openConfiguredLedger(config, logger).catch(async (error: Error) => {
     await connection.close();
     throw error;
   });
+  startup.record('migrations', performance.now() - migrationsStartedAt);
+  const workerStartedAt = performance.now();
   // The API process polls the supervisor queue too, so a dead run-worker fleet is still detected.
   const supervisor = await startSupervisorWorker(
     config,
@@ -42,7 +49,9 @@ async function runApi(): Promise<void> {
     await connection.close();
     throw error;
   });
+  startup.record('workerReady', performance.now() - workerStartedAt);
   await ensureSupervisorSchedule(client, config);
+  const services = composeServices({ config, ledger: ledger.repo });
   const api = await startApi({
     config,
     logger,
@@ -52,7 +61,9 @@ async function runApi(): Promise<void> {
     tokens,
     ledger: ledger.repo,
     sweeper: ledger.sweeper,
-    routePlanner: composeServices({ config, ledger: ledger.repo }).routePlanner,
+    routePlanner: services.routePlanner,
+    providerHealth: services.providerHealth,
+    startup,
   });
   onShutdown(async () => {
     await supervisor.stop();

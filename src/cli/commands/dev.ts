@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { composeServices, composeSupervisorActivities } from '../../composition';
 import { loadConfig } from '../../config';
+import { createStartupTimings } from '../../diagnostics';
 import { openConfiguredLedger, type ConfiguredLedger } from '../../ledger/setup';
 import { connectClient } from '../../temporal/client';
 import { registerSearchAttributes } from '../../temporal/search-attributes';
@@ -31,7 +32,8 @@ export function registerDevCommand(program: Command): void {
 async function runDev(): Promise<void> {
   // Measured from process start, so module loading counts too: what `npm start` feels like.
   const startedAt = Math.round(performance.timeOrigin);
-  const { config, source } = loadConfig();
+  const startup = createStartupTimings();
+  const { config, source } = startup.measureSync('config', () => loadConfig());
   const logger = createLogger(config, 'palyra');
   routeTemporalLogsTo(logger);
   await assertApiPortFree(config);
@@ -54,16 +56,21 @@ async function runDev(): Promise<void> {
   onShutdown(shutdown);
 
   try {
-    ledger = await openConfiguredLedger(config, logger);
+    ledger = await startup.measure('migrations', () => openConfiguredLedger(config, logger));
+    const connectStartedAt = performance.now();
     target = await resolveTemporalTarget(config, logger);
     const { client, connection } = await connectClient({ address: target.address, namespace: config.temporal.namespace });
+    startup.record('temporalConnect', performance.now() - connectStartedAt);
     closeClient = () => connection.close();
-    const attributes = await registerSearchAttributes(connection, config.temporal.namespace);
+    const attributes = await startup.measure('searchAttributes', () =>
+      registerSearchAttributes(connection, config.temporal.namespace),
+    );
     if (attributes.added.length > 0) logger.info({ added: attributes.added }, 'registered search attributes');
 
     const tokens = resolveAuthTokens(config);
     // One set of services: the worker (fed by calls) and the API (routing plans) share one view of provider health.
     const services = composeServices({ config, ledger: ledger.repo });
+    const workersStartedAt = performance.now();
     worker = await startWorker(config, target.address, logger, services);
     worker.done.catch((error: Error) => {
       process.stderr.write(`palyra: worker stopped: ${error.message}\n`);
@@ -79,6 +86,7 @@ async function runDev(): Promise<void> {
       process.stderr.write(`palyra: supervisor worker stopped: ${error.message}\n`);
       void shutdown().finally(() => process.exit(1));
     });
+    startup.record('workerReady', performance.now() - workersStartedAt);
     await ensureSupervisorSchedule(client, config);
     api = await startApi({
       config,
@@ -90,6 +98,8 @@ async function runDev(): Promise<void> {
       ledger: ledger.repo,
       sweeper: ledger.sweeper,
       routePlanner: services.routePlanner,
+      providerHealth: services.providerHealth,
+      startup,
     });
 
     const readyAfterMs = await waitForReady(api.url, startedAt);
