@@ -47,6 +47,8 @@ export interface TemporalFigures {
   latencyMs: number;
   serverVersion: string | null;
   namespaceState: string | null;
+  /** Palyra's search attributes the namespace lacks (null when they could not be listed). */
+  missingSearchAttributes: string[] | null;
 }
 
 export interface PollerFigures {

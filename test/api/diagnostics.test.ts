@@ -1,5 +1,7 @@
 import { Client, Connection } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
+import Long from 'long';
+import { migrateLedger, migrateLedgerDown } from '../../src/ledger/migrations';
 import { sectionDeadlineMs } from '../../src/diagnostics';
 import { deleteSupervisorSchedule, ensureSupervisorSchedule, supervisorScheduleId } from '../../src/temporal/supervisor-schedule';
 import { findFreePort } from '../../src/util/net';
@@ -197,6 +199,42 @@ describe('GET /console/v1/diagnostics', () => {
       reasonCodes: ['holds_past_expiry'],
       reservations: { pending: 1, pendingPastExpiry: 1, mostOverdueMs: expect.any(Number) },
     });
+  });
+
+  it('a fresh namespace without Palyra search attributes is blocking in the temporal section', async () => {
+    const namespace = `diag-${Date.now()}`;
+    await stack.connection.workflowService.registerNamespace({
+      namespace,
+      workflowExecutionRetentionPeriod: { seconds: Long.fromNumber(86_400) },
+    });
+    const { app: fresh } = await buildTestApp({
+      client: new Client({ connection: stack.connection, namespace }),
+      connection: stack.connection,
+      ledger: stack.ledger.repo,
+      config: { temporal: { namespace } },
+    });
+    try {
+      const { body } = await diagnose(fresh);
+      expect(body.sections.temporal).toMatchObject({ status: 'blocking', reasonCodes: ['search_attributes_missing'] });
+      expect(body.sections.temporal?.missingSearchAttributes).toContain('PalyraIncidentState');
+    } finally {
+      await fresh.close();
+    }
+  });
+
+  it('a ledger migration rolled back is blocking in the ledger section', async () => {
+    const db = stack.ledger.connection.db as never;
+    const undone = await migrateLedgerDown(db, stack.ledger.connection.dialect);
+    try {
+      const { body } = await diagnose();
+      expect(body.sections.ledger).toMatchObject({
+        status: 'blocking',
+        reasonCodes: expect.arrayContaining(['migrations_pending']),
+      });
+      expect(JSON.stringify(body.sections.ledger)).toContain(undone);
+    } finally {
+      await migrateLedger(db, stack.ledger.connection.dialect);
+    }
   });
 
   it('needs the operator role: a service token gets 403, no token 401', async () => {

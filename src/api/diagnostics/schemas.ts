@@ -43,6 +43,10 @@ export const diagnosticsSectionsSchema = z.object({
     latencyMs: z.number().int().describe('round trip of getSystemInfo'),
     serverVersion: z.string().nullable(),
     namespaceState: z.string().nullable(),
+    missingSearchAttributes: z
+      .array(z.string())
+      .nullable()
+      .describe('Palyra search attributes the namespace lacks (`search_attributes_missing`, blocking); null when unlisted'),
   }),
   taskQueues: section(
     'TaskQueues',

@@ -1,3 +1,5 @@
+import type { Connection } from '@temporalio/client';
+import { missingSearchAttributes as missingSearchAttributesOf } from '../../temporal/search-attributes';
 import type { SectionContext } from '../deps';
 import { temporalCall } from '../deps';
 import { verdictOf, type Finding } from '../run-section';
@@ -36,6 +38,18 @@ export async function temporalSection(context: SectionContext): Promise<SectionV
       hint: `namespace '${namespace}' is ${namespaceState}: workflows cannot start in it`,
     });
   }
+  const missingSearchAttributes = described
+    ? await temporalCall(context, (client) => missingSearchAttributesOf(client.connection as Connection, namespace)).catch(
+        () => null,
+      )
+    : null;
+  if (missingSearchAttributes && missingSearchAttributes.length > 0) {
+    findings.push({
+      status: 'blocking',
+      code: 'search_attributes_missing',
+      hint: `namespace '${namespace}' lacks ${missingSearchAttributes.join(', ')}: runs and incidents cannot be listed; palyra doctor --repair registers them`,
+    });
+  }
   if (latencyMs > temporalLatencyLimitMs) {
     findings.push({
       status: 'degraded',
@@ -51,6 +65,7 @@ export async function temporalSection(context: SectionContext): Promise<SectionV
     latencyMs,
     serverVersion: info.serverVersion || null,
     namespaceState,
+    missingSearchAttributes,
   };
 }
 
