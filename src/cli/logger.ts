@@ -1,9 +1,14 @@
 import { DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
-import pino, { type Logger } from 'pino';
+import pino, { type Logger, type LoggerOptions } from 'pino';
 import type { PalyraConfig } from '../config';
 
+/** Palyra's logger options: the bearer token of a request is never written. */
+export function loggerOptions(config: Pick<PalyraConfig, 'logLevel'>, name: string): LoggerOptions {
+  return { name, level: config.logLevel, redact: { paths: ['req.headers.authorization'], censor: '[redacted]' } };
+}
+
 export function createLogger(config: Pick<PalyraConfig, 'logLevel'>, name: string): Logger {
-  return pino({ name, level: config.logLevel, redact: { paths: ['req.headers.authorization'], censor: '[redacted]' } });
+  return pino(loggerOptions(config, name));
 }
 
 let runtimeInstalled = false;
