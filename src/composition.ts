@@ -4,6 +4,7 @@ import { createActivities, type PalyraActivities } from './activities';
 import { createIncidentActivities } from './activities/incidents';
 import { createSupervisorEvidenceActivities } from './activities/supervisor-evidence';
 import type { PalyraConfig } from './config';
+import { configSecrets } from './config/redact';
 import type { LedgerRepository } from './ledger';
 import { createProviderRegistry, type ProviderRegistry } from './providers/registry';
 import { createProviderHealthMonitor, type ProviderHealthMonitor } from './route-planner/health';
@@ -33,7 +34,7 @@ export function composeServices({
   /** Provider health as this process sees it; under `palyra dev` the API and the worker share it. */
   providerHealth?: ProviderHealthMonitor;
 }): PalyraServices {
-  const providers = createProviderRegistry(config.providers);
+  const providers = createProviderRegistry(config.providers, { secrets: configSecrets(config) });
   const routePlanner = createRoutePlanner({ ledger, config, health: providerHealth });
   const activities = createActivities({ providers, ledger, config, providerHealth, routePlanner });
   return { providers, providerHealth, routePlanner, activities };

@@ -121,3 +121,15 @@ function safeDecode(text: string): string {
     return text;
   }
 }
+
+/**
+ * An error with every secret scrubbed from its message and stack (and from its cause's), changed in
+ * place so its class and fields (a provider error's kind, retry-after) stay as they were.
+ */
+export function scrubError<E>(error: E, secrets: readonly string[]): E {
+  if (!(error instanceof Error) || secrets.length === 0) return error;
+  error.message = scrubSecrets(error.message, secrets);
+  if (error.stack) error.stack = scrubSecrets(error.stack, secrets);
+  if (error.cause instanceof Error) scrubError(error.cause, secrets);
+  return error;
+}

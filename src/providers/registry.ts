@@ -1,4 +1,5 @@
 import type { ProviderConfig } from '../config';
+import { scrubError } from '../config/redact';
 import { createOpenAICompatibleProvider } from './openai-compatible';
 import { createSimulatedProvider } from './simulated';
 import type { ProviderAdapter } from './types';
@@ -9,7 +10,15 @@ export interface ProviderRegistry {
   unavailable: Map<string, string>;
 }
 
-export function createProviderRegistry(providers: ProviderConfig[]): ProviderRegistry {
+/**
+ * The adapters of the configured providers. A provider's error text is outside text (an HTTP body, a
+ * stream event) that may echo a key back: every configured secret (`secrets`, from `configSecrets`)
+ * is scrubbed from it here, before it can reach a run document, a workflow history or a log.
+ */
+export function createProviderRegistry(
+  providers: ProviderConfig[],
+  { secrets = [] }: { secrets?: readonly string[] } = {},
+): ProviderRegistry {
   const adapters = new Map<string, ProviderAdapter>();
   const unavailable = new Map<string, string>();
   for (const provider of providers) {
@@ -26,5 +35,20 @@ export function createProviderRegistry(providers: ProviderConfig[]): ProviderReg
       }
     }
   }
+  for (const [id, adapter] of adapters) adapters.set(id, withScrubbedErrors(adapter, secrets));
   return { get: (id) => adapters.get(id), unavailable };
+}
+
+function withScrubbedErrors(adapter: ProviderAdapter, secrets: readonly string[]): ProviderAdapter {
+  if (secrets.length === 0) return adapter;
+  return {
+    ...adapter,
+    async stream(request, handlers) {
+      try {
+        return await adapter.stream(request, handlers);
+      } catch (error) {
+        throw scrubError(error, secrets);
+      }
+    },
+  };
 }
