@@ -88,7 +88,7 @@ export const palyraApp = fp(
       incidents,
       selfHealing: options.ledger,
     });
-    await app.register(authPlugin, { tokens: options.tokens });
+    await app.register(authPlugin, { tokens: options.tokens, failedAuth: config.server.failedAuth });
 
     await app.register(swagger, {
       openapi: {

@@ -194,6 +194,19 @@ export const configSchema = z
           })
           .strict()
           .default({ max: 600, timeWindowMs: 60_000 }),
+        /**
+         * Failed authentication per client address: past `threshold` failures within `windowMs`, every
+         * request with credentials from that address answers 429 for a delay that doubles with each
+         * further failure, from 1 s up to `maxDelayMs`, so guessing tokens costs time.
+         */
+        failedAuth: z
+          .object({
+            threshold: z.number().int().min(1).default(10),
+            windowMs: z.number().int().min(1000).default(60_000),
+            maxDelayMs: z.number().int().min(1000).default(300_000),
+          })
+          .strict()
+          .prefault({}),
       })
       .strict()
       .prefault({}),

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
+import { createFailedAuthThrottle, type FailedAuthThrottleSettings } from './failed-auth-throttle';
 import { roles, type AuthTokenConfig, type Role } from '../../config';
 import { PalyraError } from '../../domain/errors';
 
@@ -46,6 +47,7 @@ export function assertTenantAccess(principal: Principal, tenantId: string): void
 
 export interface AuthOptions {
   tokens: AuthTokenConfig[];
+  failedAuth: FailedAuthThrottleSettings;
 }
 
 /**
@@ -60,17 +62,35 @@ export const authPlugin = fp(
       byHash.set(hash, { tokenName: token.name, role: token.role, tenants: token.tenants });
     }
 
+    const throttle = createFailedAuthThrottle(options.failedAuth);
+    /** A failed authentication: logged as a security event (never the token) and counted against the address. */
+    const failed = (request: FastifyRequest, reason: 'missing_token' | 'invalid_token', message: string): PalyraError => {
+      const blockedMs = throttle.recordFailure(request.ip);
+      request.log.warn(
+        { securityEvent: 'authentication_failed', reason, ip: request.ip, route: request.routeOptions.url, blockedMs },
+        'authentication failed',
+      );
+      return new PalyraError('unauthorized', message);
+    };
+
     app.decorateRequest('principal', null);
     app.addHook('onRequest', async (request: FastifyRequest) => {
       const rule = accessRule(request);
       if (rule === 'public') return;
+      const waitMs = throttle.blockedFor(request.ip);
+      if (waitMs > 0) {
+        const retryAfterSeconds = Math.ceil(waitMs / 1000);
+        throw new PalyraError(
+          'rate_limited',
+          `too many failed authentications from ${request.ip}: try again in ${retryAfterSeconds} s`,
+          { retryAfterSeconds },
+        );
+      }
       const header = request.headers.authorization;
       const match = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
-      if (!match) {
-        throw new PalyraError('unauthorized', 'missing bearer token: send `Authorization: Bearer <token>`');
-      }
+      if (!match) throw failed(request, 'missing_token', 'missing bearer token: send `Authorization: Bearer <token>`');
       const principal = byHash.get(sha256Hex(match[1] as string));
-      if (!principal) throw new PalyraError('unauthorized', 'invalid bearer token');
+      if (!principal) throw failed(request, 'invalid_token', 'invalid bearer token');
       if (!roleAtLeast(principal.role, rule.role)) {
         throw new PalyraError(
           'forbidden',
