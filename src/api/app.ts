@@ -8,7 +8,6 @@ import fp from 'fastify-plugin';
 import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod';
 import type { AuthTokenConfig, PalyraConfig } from '../config';
 import type { StartupTimings } from '../diagnostics';
-import { PalyraError } from '../domain/errors';
 import type { LedgerRepository, ReservationSweeper } from '../ledger';
 import { budgetRoutes } from './budgets/routes';
 import { consoleRoutes } from './console/routes';
@@ -21,6 +20,7 @@ import { incidentRoutes } from './incidents/routes';
 import { createIncidentService } from './incidents/service';
 import { authPlugin } from './plugins/auth';
 import { metricsPlugin } from './plugins/metrics';
+import { rateLimitOptions } from './plugins/rate-limits';
 import { pricingRoutes } from './pricing/routes';
 import type { ProviderHealthMonitor } from '../route-planner/health';
 import type { RoutePlanner } from '../route-planner/planner';
@@ -70,18 +70,7 @@ export const palyraApp = fp(
         },
       },
     });
-    await app.register(rateLimit, {
-      global: true,
-      max: config.server.rateLimit.max,
-      timeWindow: config.server.rateLimit.timeWindowMs,
-      errorResponseBuilder: (_request, context) =>
-        Object.assign(
-          new PalyraError('rate_limited', `rate limit of ${context.max} requests per ${context.after} exceeded; retry later`),
-          {
-            statusCode: 429,
-          },
-        ),
-    });
+    await app.register(rateLimit, rateLimitOptions(config));
     const incidents = createIncidentService({ client: options.temporal.client, config, temporalUiUrl: options.temporal.uiUrl });
     await app.register(metricsPlugin, {
       ...(options.sweeper ? { sweeper: options.sweeper } : {}),

@@ -394,4 +394,30 @@ describe('API limits', () => {
       await app.close();
     }
   });
+
+  it('limits each token on its own, says the window and when to retry, and gives heavy routes a smaller budget', async () => {
+    const { app } = await buildApp({ server: { rateLimit: { max: 8, timeWindowMs: 60_000 } } });
+    const get = (token: string) =>
+      app.inject({ method: 'GET', url: '/v1/runs/00000000-0000-4000-8000-000000000000', headers: bearer(token) });
+    try {
+      for (let i = 0; i < 8; i++) expect((await get(tokens.admin)).statusCode).toBe(404);
+      const limited = await get(tokens.admin);
+      expect(limited.statusCode).toBe(429);
+      expect(limited.json().error.message).toMatch(
+        /^rate limit of 8 requests per 1 min for this token exceeded; retry in \d+ s$/,
+      );
+      expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
+      // Another token from the same address, and the public docs, are not held back.
+      expect((await get(tokens.operator)).statusCode).toBe(404);
+      expect((await app.inject({ method: 'GET', url: '/docs/json' })).statusCode).toBe(200);
+      // Routing plans are heavy: a quarter of the budget (2), counted apart from reads.
+      const plan = () => app.inject({ method: 'POST', url: '/v1/routing/plan', headers: bearer(tokens.operator), payload: {} });
+      const planned = [await plan(), await plan(), await plan()].map((response) => response.statusCode);
+      expect(planned.slice(0, 2)).not.toContain(429);
+      expect(planned[2]).toBe(429);
+      expect((await get(tokens.operator)).statusCode).toBe(404);
+    } finally {
+      await app.close();
+    }
+  });
 });
