@@ -1,6 +1,7 @@
 import type * as EncodingModule from 'gpt-tokenizer/cjs/encoding/o200k_base';
 import { chatModelParams, modelToEncodingMap, type ChatModelName } from 'gpt-tokenizer/cjs/mapping';
 import type { ChatMessage } from '../domain/chat';
+import { bpeCoreOf, countTextWithCore } from './bpe-count';
 
 /**
  * How much to inflate a count for models gpt-tokenizer does not know. Their tokenizers differ from
@@ -11,26 +12,34 @@ import type { ChatMessage } from '../domain/chat';
  */
 export const unknownModelSafetyFactor = 1.25;
 
-type Encoding = Pick<typeof EncodingModule, 'encodeChat' | 'countTokens'>;
+type EncodingModule = Pick<typeof EncodingModule, 'encodeChat' | 'default'>;
 type SupportedEncoding = 'o200k_base' | 'o200k_harmony' | 'cl100k_base';
 
 /**
  * Each encoding's BPE table takes a few hundred milliseconds and tens of MB to build, so an encoding
  * loads on first use instead of whenever this module is imported.
  */
-const encodingLoaders: Record<SupportedEncoding, () => Encoding> = {
+const encodingLoaders: Record<SupportedEncoding, () => EncodingModule> = {
   /* eslint-disable @typescript-eslint/no-require-imports -- lazy loading needs require() */
-  o200k_base: () => require('gpt-tokenizer/cjs/encoding/o200k_base') as Encoding,
-  o200k_harmony: () => require('gpt-tokenizer/cjs/encoding/o200k_harmony') as Encoding,
-  cl100k_base: () => require('gpt-tokenizer/cjs/encoding/cl100k_base') as Encoding,
+  o200k_base: () => require('gpt-tokenizer/cjs/encoding/o200k_base') as EncodingModule,
+  o200k_harmony: () => require('gpt-tokenizer/cjs/encoding/o200k_harmony') as EncodingModule,
+  cl100k_base: () => require('gpt-tokenizer/cjs/encoding/cl100k_base') as EncodingModule,
   /* eslint-enable @typescript-eslint/no-require-imports */
 };
+
+/** Chat framing from gpt-tokenizer; text through bpe-count.ts, whose cost is linear in the text. */
+interface Encoding {
+  encodeChat: EncodingModule['encodeChat'];
+  countText(text: string): number;
+}
 const loadedEncodings = new Map<SupportedEncoding, Encoding>();
 
 function encoding(name: SupportedEncoding): Encoding {
   let loaded = loadedEncodings.get(name);
   if (!loaded) {
-    loaded = encodingLoaders[name]();
+    const module = encodingLoaders[name]();
+    const core = bpeCoreOf(module.default);
+    loaded = { encodeChat: module.encodeChat, countText: (text) => countTextWithCore(core, text) };
     loadedEncodings.set(name, loaded);
   }
   return loaded;
@@ -58,31 +67,45 @@ function knownChatModel(modelId: string): { model: ChatModelName; encoding: Supp
   return { model, encoding: encodingName as SupportedEncoding };
 }
 
+/**
+ * A chat's tokens: gpt-tokenizer encodes each message's content on its own between framing tokens,
+ * so the framing of the same chat with empty contents plus each content's count is what
+ * `encodeChat(...).length` gives, without the library's quadratic merge on a long content.
+ */
+function countChat(name: SupportedEncoding, messages: ChatMessage[], model: ChatModelName): number {
+  const counter = encoding(name);
+  const framing = counter.encodeChat(
+    messages.map((message) => ({ ...message, content: '' })),
+    model,
+    textOnly,
+  ).length;
+  return messages.reduce((total, message) => total + counter.countText(message.content), framing);
+}
+
 /** Tokens a chat prompt costs, including each message's framing and the primed assistant reply. */
 export function countPromptTokens(
   messages: ChatMessage[],
   modelId: string,
 ): { inputTokens: number; precision: 'exact' | 'estimated' } {
   const known = knownChatModel(modelId);
-  if (known) {
-    return { inputTokens: encoding(known.encoding).encodeChat(messages, known.model, textOnly).length, precision: 'exact' };
-  }
-  const count = encoding(fallback.encoding).encodeChat(messages, fallback.chatModel, textOnly).length;
+  if (known) return { inputTokens: countChat(known.encoding, messages, known.model), precision: 'exact' };
+  const count = countChat(fallback.encoding, messages, fallback.chatModel);
   return { inputTokens: Math.ceil(count * unknownModelSafetyFactor), precision: 'estimated' };
 }
 
 /** Tokens in generated text (no chat framing); inflated like prompts for models we cannot count exactly. */
 export function countTextTokens(text: string, modelId: string): number {
   const known = knownChatModel(modelId);
-  if (known) return encoding(known.encoding).countTokens(text, textOnly);
-  return Math.ceil(encoding(fallback.encoding).countTokens(text, textOnly) * unknownModelSafetyFactor);
+  if (known) return encoding(known.encoding).countText(text);
+  return Math.ceil(encoding(fallback.encoding).countText(text) * unknownModelSafetyFactor);
 }
 
 /**
  * Counts a stream's output as it arrives, chunk by chunk, so a heartbeat can say how many tokens
- * were streamed without re-counting the whole text each time (linear in the output). Pieces are
- * counted apart, which can only split tokens a whole-text count would merge: the running figure is
- * at least the whole text's count, an upper bound for billing what a stopped stream consumed.
+ * were streamed without re-counting the whole text each time (linear in the output). Chunks are
+ * counted apart, which usually splits tokens a whole-text count would merge, but not always: byte-pair
+ * merging is greedy, and "token" + "token" is 2 tokens where "tokentoken" is 3. So the running
+ * figure is an estimate for heartbeats, not a bound; the final figures re-count the whole output.
  */
 export function createStreamedTokenCounter(modelId: string): { add(text: string): void; readonly tokens: number } {
   const known = knownChatModel(modelId);
@@ -90,7 +113,7 @@ export function createStreamedTokenCounter(modelId: string): { add(text: string)
   let raw = 0;
   return {
     add(text) {
-      raw += counter.countTokens(text, textOnly);
+      raw += counter.countText(text);
     },
     get tokens() {
       return known ? raw : Math.ceil(raw * unknownModelSafetyFactor);
