@@ -1,4 +1,4 @@
-import { isGrpcServiceError } from '@temporalio/client';
+import { isGrpcServiceError, WorkflowUpdateRPCTimeoutOrCancelledError } from '@temporalio/client';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -74,8 +74,10 @@ export function registerErrorHandling(app: FastifyInstance): void {
       return sendError(reply, 'validation_failed', `invalid request: ${summary}`, { issues });
     }
     if (error instanceof PalyraError) {
-      // An error that knows when trying again makes sense (a paused tenant) says so the standard way too.
-      const retryAfter = error.details?.retryAfterSeconds;
+      // An error that knows when trying again makes sense (a paused tenant) says so the standard way
+      // too; Temporal being short of time or capacity always does.
+      const retryAfter =
+        error.details?.retryAfterSeconds ?? (error.code === 'temporal_unavailable' ? temporalRetryAfterSeconds : undefined);
       if (typeof retryAfter === 'number') reply.header('retry-after', String(retryAfter));
       return sendError(reply, error.code, error.message, error.details);
     }
@@ -93,9 +95,14 @@ export function registerErrorHandling(app: FastifyInstance): void {
     if (error instanceof SyntaxError && error.statusCode === 400) {
       return sendError(reply, 'validation_failed', `request body is not valid JSON: ${error.message}`);
     }
-    if (isTemporalUnavailable(error)) {
-      request.log.warn({ err: error }, 'Temporal unavailable');
-      return sendError(reply, 'temporal_unavailable', 'Temporal is unavailable; retry shortly');
+    const overload = temporalOverloadOf(error);
+    if (overload) {
+      request.log.warn({ err: error, reason: overload }, 'Temporal unavailable');
+      reply.header('retry-after', String(temporalRetryAfterSeconds));
+      return sendError(reply, 'temporal_unavailable', `Temporal did not answer in time (${overload}); retry shortly`, {
+        reason: overload,
+        retryAfterSeconds: temporalRetryAfterSeconds,
+      });
     }
     if (isResponseSerializationError(error)) {
       request.log.error({ err: error, issues: error.cause.issues }, 'response did not match its schema');
@@ -111,10 +118,35 @@ export function registerErrorHandling(app: FastifyInstance): void {
   );
 }
 
-/** gRPC UNAVAILABLE (14) or DEADLINE_EXCEEDED (4), directly or as the cause of the SDK's ServiceError. */
-function isTemporalUnavailable(error: unknown): boolean {
-  const candidates = [error, (error as { cause?: unknown } | null)?.cause];
-  return candidates.some((e) => isGrpcServiceError(e) && (e.code === 14 || e.code === 4));
+/** What a 503 `temporal_unavailable` asks the client to wait before trying again. */
+export const temporalRetryAfterSeconds = 2;
+
+/** Why a Temporal call failed for want of time or capacity rather than for what it asked. */
+export type TemporalOverload = 'deadline_exceeded' | 'cancelled' | 'resource_exhausted' | 'unavailable';
+
+/** gRPC status codes (`@grpc/grpc-js` `status`) that say the server was short of time or capacity. */
+const overloadByGrpcCode: Readonly<Record<number, TemporalOverload>> = {
+  1: 'cancelled',
+  4: 'deadline_exceeded',
+  8: 'resource_exhausted',
+  14: 'unavailable',
+};
+
+/**
+ * The overload behind a Temporal client error, or undefined for any other error. The client wraps
+ * gRPC errors once or twice (`ServiceError`, `WorkflowUpdateRPCTimeoutOrCancelledError`, both with
+ * the gRPC error as `cause`), so the whole cause chain is read. An update call cancelled without a
+ * gRPC status (its cause a `CancelledFailure`) is `cancelled`. The client has no connection or
+ * transport error classes of its own (`TransportError` belongs to the worker's native connection):
+ * an unreachable server is UNAVAILABLE, retried by the client until the deadline.
+ */
+export function temporalOverloadOf(error: unknown): TemporalOverload | undefined {
+  let updateCallCut = false;
+  for (let cause = error, depth = 0; cause instanceof Error && depth < 10; cause = cause.cause, depth++) {
+    if (isGrpcServiceError(cause) && overloadByGrpcCode[cause.code]) return overloadByGrpcCode[cause.code];
+    if (cause instanceof WorkflowUpdateRPCTimeoutOrCancelledError) updateCallCut = true;
+  }
+  return updateCallCut ? 'cancelled' : undefined;
 }
 
 function fieldName(context: string | undefined, instancePath: string): string {

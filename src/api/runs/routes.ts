@@ -24,7 +24,8 @@ export const runRoutes: FastifyPluginAsyncZod<{ runs: RunService }> = async (app
           'Starts the durable run workflow `run-<runId>` and answers with its budget decision: 202 admitted ' +
           '(possibly with maxOutputTokens clamped to the budget), 402 when a budget policy refuses it (with the numbers), ' +
           '422 when the model has no price, 409 when idempotencyKey was used with other parameters, ' +
-          '503 `tenant_paused` (with Retry-After) while the tenant is paused.',
+          '503 `tenant_paused` (with Retry-After) while the tenant is paused, 503 `temporal_unavailable` (with ' +
+          'Retry-After) when Temporal did not start the run within runs.admissionWaitMs.',
         tags: ['runs'],
         security: [{ bearer: [] }],
         body: startRunBodySchema,

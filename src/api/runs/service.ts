@@ -39,10 +39,12 @@ import { assertTenantAccess, canAccessTenant, type Principal } from '../plugins/
 import { createTaskFollower } from '../tasks/live';
 import { resolveTaskSpecs } from '../tasks/specs';
 import type { TenantPauses } from '../tenants/pauses';
+import { temporalOverloadOf } from '../errors';
 import { decodeCursor, encodeCursor } from './cursor';
 import { assertSameRequest, idempotentRunId, requestDigest, requestDigestMemoKey } from './idempotency';
 import { resolveModelChoice } from './model-choice';
 import type { ListRunsQuery, RunApprovalBody, RunList, RunView, StartRunBody, StartRunResponse } from './schemas';
+import { assertStartedDespite } from './start-check';
 import { runListQuery } from './visibility-query';
 
 /** Temporal calls behind an HTTP request give up after this, so clients get a 503 rather than a hang. */
@@ -145,6 +147,15 @@ export function createRunService({ client, config, temporalUiUrl, tenantPauses, 
     // Start and ask for the budget decision in one call, so the caller learns at once whether the
     // run was admitted (and why not) while the run itself goes on.
     let admission: RunAdmission | undefined;
+    let startAccepted = false;
+    // Settled before the call returns or throws: by the server's first answer, or by the error that
+    // came instead (left pending only by a call refused before it was sent).
+    void startOperation.workflowHandle().then(
+      () => {
+        startAccepted = true;
+      },
+      () => undefined,
+    );
     try {
       admission = await client.connection.withDeadline(Date.now() + config.runs.admissionWaitMs, () =>
         client.workflow.executeUpdateWithStart(runAdmissionUpdate, { startWorkflowOperation: startOperation }),
@@ -156,20 +167,24 @@ export function createRunService({ client, config, temporalUiUrl, tenantPauses, 
         const existing = await existingRun(principal, runId, digest);
         if (existing) return existing;
       }
-      // No decision in time (no worker free, or a slow server): the run goes on; say so and let the
-      // caller follow it. If the deadline cut the call before the start itself, start it now (the
-      // same id and options; an in-flight start that wins the race is simply used). A fresh run id
-      // "already started" was started by this very call: the SDK sends the start again while the
-      // server has not yet accepted the update, which a loaded server can answer that way.
+      // No decision in time (no worker free, a loaded or unreachable server, the call cut by its
+      // deadline or cancelled): a run that was started goes on, answered without its admission for
+      // the caller to follow; one that was not is a 503 to retry. A fresh run id "already started"
+      // was started by this very call: the SDK sends the start again while the server has not yet
+      // accepted the update, which a loaded server can answer that way.
       if (!(error instanceof WorkflowExecutionAlreadyStartedError)) {
-        if (!isGrpcDeadlineError(error)) throw error;
-        await withDeadline(() =>
-          client.workflow.start(runWorkflowType, { ...startOperation.options, workflowIdConflictPolicy: 'USE_EXISTING' }),
-        );
+        await assertStartedDespite(error, { client, runId, workflowId, digest, startAccepted });
       }
     }
-    // An update-with-start handle does not expose the execution's run id; the link needs it.
-    const { runId: executionRunId } = await withDeadline(() => client.workflow.getHandle(workflowId).describe());
+    // An update-with-start handle does not expose the execution's run id; the link needs it. The run
+    // exists by now, so a server too busy to describe it costs only the link's run id, not the answer.
+    const executionRunId = await withDeadline(() => client.workflow.getHandle(workflowId).describe()).then(
+      (description) => description.runId,
+      (error: unknown) => {
+        if (temporalOverloadOf(error)) return null;
+        throw error;
+      },
+    );
     if (admission?.status === 'denied' && admission.refusal) {
       throw deniedRunError(admission.refusal, runId, link(workflowId, executionRunId));
     }
