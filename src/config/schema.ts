@@ -26,6 +26,12 @@ const authTokenSchema = z
       .optional(),
     role: z.enum(roles),
     tenants: z.array(z.string().min(1)).min(1).default(['*']),
+    /**
+     * The principals this token may act as (`principalId` of runs and plans), `*` matching any run of
+     * characters (`batch-*`). Unset: any principal, so a principal's budget only accounts, it does not
+     * confine (README, Configuration).
+     */
+    principals: z.array(z.string().min(1)).min(1).optional(),
   })
   .strict()
   .refine((t) => (t.token === undefined) !== (t.sha256 === undefined), {

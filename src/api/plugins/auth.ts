@@ -11,6 +11,8 @@ export interface Principal {
   role: Role;
   /** `['*']` means every tenant. */
   tenants: string[];
+  /** Principal patterns the token is bound to; undefined: any principal. */
+  principals?: string[];
 }
 
 /** Route-level access rule, set in each route's `config.auth`. Routes without one are admin-only. */
@@ -38,6 +40,30 @@ export function canAccessTenant(principal: Principal, tenantId: string): boolean
   return principal.tenants.includes('*') || principal.tenants.includes(tenantId);
 }
 
+/**
+ * Throws 403 when the token is bound to principals (`auth.tokens[].principals`) and `principalId`
+ * matches none of them, so a principal's `approval_required` budget cannot be sidestepped by naming
+ * another principal with the same token.
+ */
+export function assertPrincipalAccess(principal: Principal, principalId: string): void {
+  const bound = principal.principals;
+  if (bound === undefined || bound.some((pattern) => principalPattern(pattern).test(principalId))) return;
+  throw new PalyraError(
+    'forbidden',
+    `token '${principal.tokenName}' is bound to principal(s) ${bound.join(', ')}; it may not act as '${principalId}'`,
+    { field: 'body.principalId' },
+  );
+}
+
+function principalPattern(pattern: string): RegExp {
+  return new RegExp(
+    `^${pattern
+      .split('*')
+      .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+      .join('.*')}$`,
+  );
+}
+
 /** Throws 403 when the caller may not act for this tenant (used where the tenant comes from input). */
 export function assertTenantAccess(principal: Principal, tenantId: string): void {
   if (!canAccessTenant(principal, tenantId)) {
@@ -59,7 +85,12 @@ export const authPlugin = fp(
     const byHash = new Map<string, Principal>();
     for (const token of options.tokens) {
       const hash = token.sha256 ?? sha256Hex(token.token as string);
-      byHash.set(hash, { tokenName: token.name, role: token.role, tenants: token.tenants });
+      byHash.set(hash, {
+        tokenName: token.name,
+        role: token.role,
+        tenants: token.tenants,
+        ...(token.principals ? { principals: token.principals } : {}),
+      });
     }
 
     const throttle = createFailedAuthThrottle(options.failedAuth);

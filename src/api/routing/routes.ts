@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { LedgerRepository } from '../../ledger';
 import type { RoutePlanner } from '../../route-planner/planner';
 import { errorResponses } from '../errors';
-import { assertTenantAccess, principalOf } from '../plugins/auth';
+import { assertPrincipalAccess, assertTenantAccess, principalOf } from '../plugins/auth';
 import { routePlanBodySchema, routingDecisionSchema } from './schemas';
 
 export const routingRoutes: FastifyPluginAsyncZod<{ planner: RoutePlanner; ledger: LedgerRepository }> = async (
@@ -29,6 +29,7 @@ export const routingRoutes: FastifyPluginAsyncZod<{ planner: RoutePlanner; ledge
     async (request) => {
       const principal = principalOf(request);
       assertTenantAccess(principal, request.body.tenantId);
+      assertPrincipalAccess(principal, request.body.principalId);
       const decision = await planner.plan(request.body);
       const decisionId = `plan-${randomUUID()}`;
       await ledger.recordRoutingDecision({

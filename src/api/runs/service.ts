@@ -35,7 +35,7 @@ import {
   type RunSummary,
   type RunWorkflowInput,
 } from '../../temporal/contracts';
-import { assertTenantAccess, canAccessTenant, type Principal } from '../plugins/auth';
+import { assertPrincipalAccess, assertTenantAccess, canAccessTenant, type Principal } from '../plugins/auth';
 import { createTaskFollower } from '../tasks/live';
 import { resolveTaskSpecs } from '../tasks/specs';
 import type { TenantPauses } from '../tenants/pauses';
@@ -82,6 +82,7 @@ export function createRunService({ client, config, temporalUiUrl, tenantPauses, 
 
   async function start(principal: Principal, body: StartRunBody): Promise<StartRunResponse> {
     assertTenantAccess(principal, body.tenantId);
+    assertPrincipalAccess(principal, body.principalId);
     const { choice, modelMaxOutputTokens } = resolveModelChoice(config, body, 'body');
 
     // The same idempotency key from the same tenant names the same run: its id is derived from them.
