@@ -26,6 +26,7 @@ import type { ProviderHealthMonitor } from '../route-planner/health';
 import type { RoutePlanner } from '../route-planner/planner';
 import { routingRoutes } from './routing/routes';
 import { runRoutes } from './runs/routes';
+import { createCursorCodec, cursorKeyOf } from './runs/cursor';
 import { createRunService } from './runs/service';
 import { taskRoutes } from './tasks/routes';
 import { createTaskService } from './tasks/service';
@@ -71,7 +72,13 @@ export const palyraApp = fp(
       },
     });
     await app.register(rateLimit, rateLimitOptions(config));
-    const incidents = createIncidentService({ client: options.temporal.client, config, temporalUiUrl: options.temporal.uiUrl });
+    const cursors = createCursorCodec(cursorKeyOf(options.tokens));
+    const incidents = createIncidentService({
+      client: options.temporal.client,
+      config,
+      temporalUiUrl: options.temporal.uiUrl,
+      cursors,
+    });
     await app.register(metricsPlugin, {
       ...(options.sweeper ? { sweeper: options.sweeper } : {}),
       incidents,
@@ -101,6 +108,7 @@ export const palyraApp = fp(
       config,
       temporalUiUrl: options.temporal.uiUrl,
       tenantPauses,
+      cursors,
     });
     await app.register(runRoutes, { runs });
     await app.register(taskRoutes, { tasks: createTaskService({ client: options.temporal.client, config, runs }) });

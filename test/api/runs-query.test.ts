@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Client, Connection } from '@temporalio/client';
 import { PalyraError } from '../../src/domain/errors';
-import { decodeCursor, encodeCursor } from '../../src/api/runs/cursor';
+import { createCursorCodec, cursorKeyOf } from '../../src/api/runs/cursor';
 import { quoteValue, runListQuery, type RunListFilter } from '../../src/api/runs/visibility-query';
 import { runWorkflowType, searchAttributes } from '../../src/temporal/contracts';
 import { connectTestClient, uniqueTaskQueue } from '../support/temporal';
@@ -68,6 +68,11 @@ describe('runListQuery', () => {
 });
 
 describe('list cursors', () => {
+  const codec = createCursorCodec(
+    cursorKeyOf([{ name: 'a', token: 'installation-token-0123456789', role: 'admin', tenants: ['*'] }]),
+  );
+  const decodeCursor = codec.decode;
+  const encodeCursor = codec.encode;
   const query = runListQuery({ tenantId: 'acme', state: 'succeeded' }, ['*']);
   const refusal = (cursor: string, forQuery: string): unknown => {
     try {
@@ -87,7 +92,12 @@ describe('list cursors', () => {
   });
 
   const cursor = encodeCursor(Uint8Array.from([9, 9, 9]), query);
-  const { q } = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { q: string };
+  const { m } = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { m: string };
+  // The old, unkeyed form: a hash of the query anyone can compute.
+  const unkeyed = raw({ q: 'a'.repeat(16), t: 'AQID' });
+  const otherInstallation = createCursorCodec(
+    cursorKeyOf([{ name: 'b', token: 'another-installation-token-0123', role: 'admin', tenants: ['*'] }]),
+  ).encode(Uint8Array.from([9, 9, 9]), query);
   it.each([
     ['another tenant', cursor, runListQuery({ tenantId: 'globex', state: 'succeeded' }, ['*'])],
     ['another state', cursor, runListQuery({ tenantId: 'acme', state: 'failed' }, ['*'])],
@@ -99,10 +109,13 @@ describe('list cursors', () => {
       runListQuery({}, ['acme', 'initech']),
     ],
     ['not base64 JSON', 'not-a-cursor', query],
-    ['no page token', raw({ q }), query],
-    ['an empty page token', raw({ q, t: '' }), query],
-    ['a page token that is not a string', raw({ q, t: 7 }), query],
-    ['no query digest', raw({ t: 'AQID' }), query],
+    ['no page token', raw({ m }), query],
+    ['an empty page token', raw({ m, t: '' }), query],
+    ['a page token that is not a string', raw({ m, t: 7 }), query],
+    ['no MAC', raw({ t: 'AQID' }), query],
+    ['a forged page token under a real MAC', raw({ m, t: 'AAAA' }), query],
+    ['the old unkeyed form', unkeyed, query],
+    ["another installation's cursor", otherInstallation, query],
   ])('are refused with %s, naming query.cursor', (_case, used, forQuery) => {
     const error = refusal(used, forQuery);
     expect(error).toBeInstanceOf(PalyraError);

@@ -22,7 +22,7 @@ import {
   incidentWorkflowType,
 } from '../../temporal/contracts';
 import type { Principal } from '../plugins/auth';
-import { decodeCursor, encodeCursor } from '../runs/cursor';
+import type { CursorCodec } from '../runs/cursor';
 import { quoteValue } from '../runs/visibility-query';
 import type { IncidentActionBody, IncidentList, IncidentView, ListIncidentsQuery } from './schemas';
 
@@ -45,6 +45,8 @@ export interface IncidentServiceDeps {
   config: PalyraConfig;
   /** Base URL of the Temporal Web UI, for links. */
   temporalUiUrl: string | undefined;
+  /** Authenticates list cursors. */
+  cursors: CursorCodec;
 }
 
 export interface OpenIncidentCount {
@@ -64,7 +66,7 @@ export type IncidentService = ReturnType<typeof createIncidentService>;
  * one (no tenant: task queues, failing workflows) only to all-tenant (`'*'`) tokens. Incidents carry
  * no tenant search attribute, so listings filter what they read (see `list`).
  */
-export function createIncidentService({ client, config, temporalUiUrl }: IncidentServiceDeps) {
+export function createIncidentService({ client, config, temporalUiUrl, cursors }: IncidentServiceDeps) {
   const namespace = config.temporal.namespace;
 
   const viewOf = (document: IncidentDocument, workflowId: string, executionRunId: string | null): IncidentView => ({
@@ -140,7 +142,7 @@ export function createIncidentService({ client, config, temporalUiUrl }: Inciden
     const query = incidentListQuery(filter);
     const allTenants = principal.tenants.includes('*');
     const items: IncidentView[] = [];
-    let pageToken: Uint8Array | undefined = filter.cursor ? decodeCursor(filter.cursor, query) : undefined;
+    let pageToken: Uint8Array | undefined = filter.cursor ? cursors.decode(filter.cursor, query) : undefined;
     for (let read = 0; read < maxVisibilityReadsPerPage && items.length < filter.limit; read++) {
       const page = await withDeadline(() =>
         client.workflowService.listWorkflowExecutions({
@@ -160,7 +162,7 @@ export function createIncidentService({ client, config, temporalUiUrl }: Inciden
       pageToken = page.nextPageToken && page.nextPageToken.length > 0 ? page.nextPageToken : undefined;
       if (!pageToken || allTenants) break;
     }
-    return { items, nextCursor: pageToken ? encodeCursor(pageToken, query) : null };
+    return { items, nextCursor: pageToken ? cursors.encode(pageToken, query) : null };
   }
 
   /**

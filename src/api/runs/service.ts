@@ -40,7 +40,7 @@ import { createTaskFollower } from '../tasks/live';
 import { resolveTaskSpecs } from '../tasks/specs';
 import type { TenantPauses } from '../tenants/pauses';
 import { temporalOverloadOf } from '../errors';
-import { decodeCursor, encodeCursor } from './cursor';
+import type { CursorCodec } from './cursor';
 import { assertSameRequest, idempotentRunId, requestDigest, requestDigestMemoKey } from './idempotency';
 import { resolveModelChoice } from './model-choice';
 import type { ListRunsQuery, RunApprovalBody, RunList, RunView, StartRunBody, StartRunResponse } from './schemas';
@@ -57,12 +57,21 @@ export interface RunServiceDeps {
   temporalUiUrl: string | undefined;
   /** Refuses new runs of paused tenants (the `pause_tenant` remediation). */
   tenantPauses?: Pick<TenantPauses, 'assertNotPaused'>;
+  /** Authenticates list cursors. */
+  cursors: CursorCodec;
   now?: () => Date;
 }
 
 export type RunService = ReturnType<typeof createRunService>;
 
-export function createRunService({ client, config, temporalUiUrl, tenantPauses, now = () => new Date() }: RunServiceDeps) {
+export function createRunService({
+  client,
+  config,
+  temporalUiUrl,
+  tenantPauses,
+  cursors,
+  now = () => new Date(),
+}: RunServiceDeps) {
   const namespace = config.temporal.namespace;
   const link = (workflowId: string, runId: string | null) => ({
     workflowId,
@@ -287,7 +296,7 @@ export function createRunService({ client, config, temporalUiUrl, tenantPauses, 
         namespace,
         query,
         pageSize: filter.limit,
-        nextPageToken: filter.cursor ? decodeCursor(filter.cursor, query) : undefined,
+        nextPageToken: filter.cursor ? cursors.decode(filter.cursor, query) : undefined,
       }),
     );
     const items = (page.executions ?? []).flatMap((execution) => {
@@ -305,7 +314,7 @@ export function createRunService({ client, config, temporalUiUrl, tenantPauses, 
       ];
     });
     const more = page.nextPageToken && page.nextPageToken.length > 0;
-    return { items, nextCursor: more ? encodeCursor(page.nextPageToken as Uint8Array, query) : null };
+    return { items, nextCursor: more ? cursors.encode(page.nextPageToken as Uint8Array, query) : null };
   }
 
   /**
