@@ -2,7 +2,9 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Logger } from 'pino';
 import { palyraApp, type AppOptions } from './app';
+import { PalyraError } from '../domain/errors';
 import { sendError } from './errors';
+import { clientErrorHandler, refuseNonUtf8Bodies, requestIdOf } from './request-hygiene';
 
 export interface BuildServerOptions extends AppOptions {
   logger: Logger | false;
@@ -17,7 +19,10 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
     requestTimeout: server.requestTimeoutMs,
     connectionTimeout: server.requestTimeoutMs,
     keepAliveTimeout: 5_000,
-    requestIdHeader: 'x-request-id',
+    // The client's x-request-id is kept only when it is a safe token (requestIdOf); ours otherwise.
+    requestIdHeader: false,
+    genReqId: requestIdOf,
+    clientErrorHandler,
     return503OnClosing: true,
     // Errors raised before routing (a malformed URL, a bad content type header) keep our one shape.
     frameworkErrors: (error, _request, reply) => {
@@ -26,6 +31,10 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
+  refuseNonUtf8Bodies(
+    app,
+    (charset) => new PalyraError('unsupported_media_type', `request bodies must be UTF-8 JSON; got charset ${charset}`),
+  );
   await app.register(palyraApp, options);
   return app;
 }

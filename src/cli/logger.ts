@@ -1,10 +1,27 @@
 import { DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
 import pino, { type Logger, type LoggerOptions } from 'pino';
+import { urlForLogs } from '../api/request-hygiene';
 import type { PalyraConfig } from '../config';
 
-/** Palyra's logger options: the bearer token of a request is never written. */
+/**
+ * Palyra's logger options: the bearer token of a request is never written, nor the values of
+ * secret-looking query parameters (`?token=…`).
+ */
 export function loggerOptions(config: Pick<PalyraConfig, 'logLevel'>, name: string): LoggerOptions {
-  return { name, level: config.logLevel, redact: { paths: ['req.headers.authorization'], censor: '[redacted]' } };
+  return {
+    name,
+    level: config.logLevel,
+    redact: { paths: ['req.headers.authorization'], censor: '[redacted]' },
+    serializers: {
+      req: (request: { method?: string; url?: string; host?: string; ip?: string; id?: string }) => ({
+        id: request.id,
+        method: request.method,
+        url: request.url === undefined ? undefined : urlForLogs(request.url),
+        host: request.host,
+        remoteAddress: request.ip,
+      }),
+    },
+  };
 }
 
 export function createLogger(config: Pick<PalyraConfig, 'logLevel'>, name: string): Logger {

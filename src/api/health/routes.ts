@@ -2,7 +2,7 @@ import type { Connection } from '@temporalio/client';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { LedgerRepository } from '../../ledger';
-import { checkReadiness } from './readiness';
+import { checkReadiness, type Readiness } from './readiness';
 
 export interface HealthRoutesOptions {
   ledger: Pick<LedgerRepository, 'ping'>;
@@ -16,7 +16,22 @@ const readinessSchema = z
   .object({ ready: z.boolean(), checks: z.object({ temporal: checkSchema, workers: checkSchema, ledger: checkSchema }) })
   .meta({ id: 'Readiness' });
 
+/**
+ * `/readyz` is public and unthrottled (probes call it often): its answer is reused for this long and
+ * concurrent probes share one check, so probing cannot multiply calls to Temporal and the ledger.
+ */
+export const readinessCacheMs = 1_000;
+
 export const healthRoutes: FastifyPluginAsyncZod<HealthRoutesOptions> = async (app, options) => {
+  let cached: { at: number; readiness: Promise<Readiness> } | undefined;
+  const readiness = (): Promise<Readiness> => {
+    const now = Date.now();
+    if (!cached || now - cached.at >= readinessCacheMs) {
+      cached = { at: now, readiness: checkReadiness({ ...options, now }) };
+    }
+    return cached.readiness;
+  };
+
   app.get(
     '/healthz',
     {
@@ -41,8 +56,8 @@ export const healthRoutes: FastifyPluginAsyncZod<HealthRoutesOptions> = async (a
       },
     },
     async (_request, reply) => {
-      const readiness = await checkReadiness({ ...options, now: Date.now() });
-      return reply.code(readiness.ready ? 200 : 503).send(readiness);
+      const answer = await readiness();
+      return reply.code(answer.ready ? 200 : 503).send(answer);
     },
   );
 
