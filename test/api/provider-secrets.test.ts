@@ -110,3 +110,18 @@ it('scrubs the echoed key from the run, its task, the listings and the histories
   // The provider did echo it: the scrubbing is what kept it out.
   expect(histories.join('')).toContain('Incorrect API key provided');
 });
+
+it('refuses a simulated task without a model when routing could send it to a real provider', async () => {
+  const response = await postRun(app, {
+    principalId: 'svc',
+    model: 'sim-standard',
+    simulation: { outputTokens: 2, chunkDelayMs: 0 },
+    messages: [{ role: 'user', content: 'hello' }],
+    backgroundTasks: [{ kind: 'summary', input: { text: 'summarize this' }, simulation: { outputTokens: 2, chunkDelayMs: 0 } }],
+  });
+  expect(response.statusCode).toBe(400);
+  expect(response.json().error).toMatchObject({
+    message: expect.stringContaining('body.backgroundTasks.0.model: a task with simulation options must name a model'),
+    details: { field: 'body.backgroundTasks.0.model' },
+  });
+});

@@ -37,6 +37,15 @@ export function resolveTaskSpecs(
         field: `${taskField}.${problem.field}`,
       });
     }
+    // A task without a model is routed among the configured models: when some are served by real
+    // providers, a simulated task must name its simulated model, or it could be sent to a paid one.
+    if (request.simulation && request.model === undefined && servesRealModels(config)) {
+      throw new PalyraError(
+        'validation_failed',
+        `${taskField}.model: a task with simulation options must name a model served by a simulated provider (routing could pick a real one)`,
+        { field: `${taskField}.model` },
+      );
+    }
     const { choice, modelMaxOutputTokens } = resolveModelChoice(
       config,
       { model: request.model, simulation: request.simulation, maxOutputTokens: request.budgetTokens },
@@ -46,4 +55,8 @@ export function resolveTaskSpecs(
     const { model: _model, ...task } = request;
     return { ...task, model: choice, maxOutputTokens: modelMaxOutputTokens } as BackgroundTaskSpec;
   });
+}
+
+function servesRealModels(config: PalyraConfig): boolean {
+  return config.models.some((model) => config.providers.find((p) => p.id === model.provider)?.kind !== 'simulated');
 }
