@@ -9,6 +9,7 @@ import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-pro
 import type { AuthTokenConfig, PalyraConfig } from '../config';
 import type { StartupTimings } from '../diagnostics';
 import type { LedgerRepository, ReservationSweeper } from '../ledger';
+import { auditRoutes } from './audit/routes';
 import { budgetRoutes } from './budgets/routes';
 import { consoleRoutes } from './console/routes';
 import { diagnosticsRoutes } from './diagnostics/routes';
@@ -18,6 +19,7 @@ import { registerErrorHandling } from './errors';
 import { healthRoutes } from './health/routes';
 import { incidentRoutes } from './incidents/routes';
 import { createIncidentService } from './incidents/service';
+import { auditPlugin } from './plugins/audit';
 import { authPlugin } from './plugins/auth';
 import { metricsPlugin } from './plugins/metrics';
 import { rateLimitOptions } from './plugins/rate-limits';
@@ -85,6 +87,7 @@ export const palyraApp = fp(
       selfHealing: options.ledger,
     });
     await app.register(authPlugin, { tokens: options.tokens, failedAuth: config.server.failedAuth });
+    await app.register(auditPlugin, { ledger: options.ledger, tokens: options.tokens });
 
     await app.register(swagger, {
       openapi: {
@@ -129,6 +132,7 @@ export const palyraApp = fp(
       },
     });
     await app.register(doctorRoutes, { jobs: createDoctorJobs({ config }) });
+    await app.register(auditRoutes, { ledger: options.ledger });
     await app.register(consoleRoutes);
   },
   { name: 'palyra-app' },

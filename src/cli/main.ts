@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { registerApiCommand } from './commands/api';
+import { registerAuditCommand } from './commands/audit';
 import { registerBudgetsCommand } from './commands/budgets';
 import { registerIncidentsCommand } from './commands/incidents';
 import { registerRunsCommand } from './commands/runs';
@@ -23,6 +24,7 @@ registerBudgetsCommand(program);
 registerRunsCommand(program);
 registerTasksCommand(program);
 registerIncidentsCommand(program);
+registerAuditCommand(program);
 registerDoctorCommand(program);
 
 program.parseAsync(process.argv).catch((error: Error) => {

@@ -260,6 +260,32 @@ const migrations: Record<string, Migration> = {
       }
     },
   },
+  '0007_audit_log': {
+    async up(db) {
+      // Privileged API actions: who did what to which target, when, and whether it was refused.
+      await db.schema
+        .createTable('audit_log')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('at', 'text', (c) => c.notNull())
+        .addColumn('actor', 'text', (c) => c.notNull())
+        .addColumn('role', 'text', (c) => c.notNull())
+        .addColumn('tenant_id', 'text')
+        .addColumn('action', 'text', (c) => c.notNull())
+        .addColumn('target', 'text')
+        .addColumn('outcome', 'text', (c) => c.notNull())
+        .addColumn('status', 'integer', (c) => c.notNull())
+        .addColumn('error_code', 'text')
+        .addColumn('detail', 'text')
+        .addColumn('request_id', 'text', (c) => c.notNull())
+        .execute();
+      // Newest-first pages (keyset on at, id), retention deletes by at, and "what did this token do".
+      await db.schema.createIndex('audit_log_at').on('audit_log').columns(['at', 'id']).execute();
+      await db.schema.createIndex('audit_log_actor').on('audit_log').columns(['actor', 'at']).execute();
+    },
+    async down(db) {
+      await db.schema.dropTable('audit_log').execute();
+    },
+  },
 };
 
 export async function migrateLedger(db: Kysely<unknown>, dialect: 'sqlite' | 'postgres'): Promise<MigrationResultSet> {

@@ -165,4 +165,24 @@ export interface LedgerDatabase {
     tick_count: number;
     recorded_at: string;
   };
+  /**
+   * Privileged API actions, kept for a bounded time (`auditLogRetentionMs`). `outcome` is
+   * `succeeded` (a 2xx) or `refused` (with the HTTP status and error code); `detail` is short JSON
+   * and never holds a secret or token.
+   */
+  audit_log: {
+    id: string;
+    at: string;
+    /** The token's name, never the token. */
+    actor: string;
+    role: string;
+    tenant_id: string | null;
+    action: string;
+    target: string | null;
+    outcome: string;
+    status: number;
+    error_code: string | null;
+    detail: string | null;
+    request_id: string;
+  };
 }

@@ -4,6 +4,7 @@ import type { BudgetPolicy } from '../../domain/budget';
 import { PalyraError } from '../../domain/errors';
 import type { LedgerRepository, StoredPolicy } from '../../ledger';
 import { errorResponses } from '../errors';
+import { bodyFacts, fromParams, type RouteAudit } from '../plugins/audit';
 import { canAccessTenant, principalOf, type Principal } from '../plugins/auth';
 import {
   budgetPolicyBodySchema,
@@ -25,6 +26,27 @@ function policyVisibleTo(principal: Principal, policy: Pick<BudgetPolicy, 'scope
   if (kind === 'principal' && id) return canAccessTenant(principal, id.split('/')[0] as string);
   return false;
 }
+
+/** A policy put is audited with its scope and limits; its tenant is the scope's, when it has one. */
+const policyPutAudit: RouteAudit = {
+  action: 'budget.policy.put',
+  target: fromParams('policyId'),
+  tenant(request) {
+    const scope = (request.body as { scope?: { kind?: unknown; id?: unknown } } | undefined)?.scope;
+    if (typeof scope?.id !== 'string' || scope.id.length > 128) return undefined;
+    if (scope.kind === 'tenant') return scope.id;
+    return scope.kind === 'principal' ? scope.id.split('/')[0] : undefined;
+  },
+  detail(request) {
+    const scope = (request.body as { scope?: { kind?: unknown; id?: unknown } } | undefined)?.scope;
+    const scopeText =
+      typeof scope?.kind === 'string' ? `${scope.kind}${typeof scope.id === 'string' ? `:${scope.id}` : ''}` : undefined;
+    return {
+      ...(scopeText !== undefined && scopeText.length <= 200 ? { scope: scopeText } : {}),
+      ...bodyFacts('metric', 'window', 'hardLimit', 'softLimit', 'action', 'enabled')(request),
+    };
+  },
+};
 
 export const budgetRoutes: FastifyPluginAsyncZod<{ ledger: LedgerRepository }> = async (app, { ledger }) => {
   const notFound = (policyId: string) => new PalyraError('not_found', `budget policy '${policyId}' not found`);
@@ -69,7 +91,7 @@ export const budgetRoutes: FastifyPluginAsyncZod<{ ledger: LedgerRepository }> =
   app.put(
     '/v1/budgets/policies/:policyId',
     {
-      config: { auth: { role: 'admin' } },
+      config: { auth: { role: 'admin' }, audit: policyPutAudit },
       schema: {
         summary: 'Create or replace a budget policy',
         description:
@@ -100,7 +122,7 @@ export const budgetRoutes: FastifyPluginAsyncZod<{ ledger: LedgerRepository }> =
   app.delete(
     '/v1/budgets/policies/:policyId',
     {
-      config: { auth: { role: 'admin' } },
+      config: { auth: { role: 'admin' }, audit: { action: 'budget.policy.delete', target: fromParams('policyId') } },
       schema: {
         summary: 'Delete a budget policy',
         description: 'Its windows stay, so reservations holding them can still settle and release.',

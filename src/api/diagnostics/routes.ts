@@ -7,7 +7,7 @@ export const diagnosticsRoutes: FastifyPluginAsyncZod<{ deps: DiagnosticsDeps }>
   app.get(
     '/console/v1/diagnostics',
     {
-      config: { auth: { role: 'operator' } },
+      config: { auth: { role: 'operator', allTenants: true } },
       schema: {
         summary: 'Diagnose the installation',
         description:

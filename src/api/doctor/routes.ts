@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { errorResponses } from '../errors';
+import { bodyFacts } from '../plugins/audit';
 import { principalOf } from '../plugins/auth';
 import type { DoctorJobs } from './jobs';
 import { doctorJobParamsSchema, doctorJobRequestSchema, doctorJobSchema } from './schemas';
@@ -8,7 +9,10 @@ export const doctorRoutes: FastifyPluginAsyncZod<{ jobs: DoctorJobs }> = async (
   app.post(
     '/console/v1/doctor/jobs',
     {
-      config: { auth: { role: 'operator' } },
+      config: {
+        auth: { role: 'operator', allTenants: true },
+        audit: { action: 'doctor.job.start', detail: bodyFacts('mode', 'planHash') },
+      },
       schema: {
         summary: 'Start a doctor job',
         description:
@@ -27,7 +31,7 @@ export const doctorRoutes: FastifyPluginAsyncZod<{ jobs: DoctorJobs }> = async (
   app.get(
     '/console/v1/doctor/jobs/:jobId',
     {
-      config: { auth: { role: 'operator' } },
+      config: { auth: { role: 'operator', allTenants: true } },
       schema: {
         summary: 'Read a doctor job',
         description: 'Its state and, once finished, the report (as `palyra doctor --json` prints it).',

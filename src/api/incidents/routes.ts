@@ -1,5 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { incidentActions } from '../../domain/self-healing';
 import { errorResponses } from '../errors';
+import { actionOf, fromBody, fromParams } from '../plugins/audit';
 import { principalOf } from '../plugins/auth';
 import {
   incidentActionBodySchema,
@@ -51,7 +53,13 @@ export const incidentRoutes: FastifyPluginAsyncZod<{ incidents: IncidentService 
   app.post(
     '/v1/incidents/:incidentId/actions',
     {
-      config: { auth: { role: 'sre' } },
+      config: {
+        auth: { role: 'sre' },
+        audit: {
+          action: actionOf('incident', incidentActions, 'action', fromBody('action')),
+          target: fromParams('incidentId'),
+        },
+      },
       schema: {
         summary: 'Approve, reject, retry or resolve an incident',
         description:

@@ -15,8 +15,12 @@ export interface Principal {
   principals?: string[];
 }
 
-/** Route-level access rule, set in each route's `config.auth`. Routes without one are admin-only. */
-export type RouteAuth = 'public' | { role: Role };
+/**
+ * Route-level access rule, set in each route's `config.auth`. Routes without one are admin-only.
+ * `allTenants`: the route reads or changes the whole installation (diagnostics, doctor, prices), so a
+ * token scoped to some tenants may not use it, whatever its role.
+ */
+export type RouteAuth = 'public' | { role: Role; allTenants?: boolean };
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -126,6 +130,13 @@ export const authPlugin = fp(
         throw new PalyraError(
           'forbidden',
           `token '${principal.tokenName}' has role '${principal.role}'; this route needs '${rule.role}' or higher`,
+        );
+      }
+      if (rule.allTenants && !principal.tenants.includes('*')) {
+        throw new PalyraError(
+          'forbidden',
+          `token '${principal.tokenName}' is scoped to tenant(s) ${principal.tenants.join(', ')}; ` +
+            'this route covers the whole installation and needs a token for every tenant (`tenants: ["*"]`)',
         );
       }
       request.principal = principal;

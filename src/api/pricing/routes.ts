@@ -4,6 +4,7 @@ import { usdPerMTokToMicro, type ModelPrice } from '../../domain/pricing';
 import type { LedgerRepository } from '../../ledger';
 import { loadPriceCatalog } from '../../price-catalog/load';
 import { errorResponses } from '../errors';
+import { bodyFacts, fromParams } from '../plugins/audit';
 import { modelIdParamsSchema, modelPriceSchema, priceListSchema, priceOverrideBodySchema } from './schemas';
 
 function view(entry: {
@@ -50,7 +51,14 @@ export const pricingRoutes: FastifyPluginAsyncZod<{ ledger: LedgerRepository; co
   app.put(
     '/v1/pricing/overrides/:modelId',
     {
-      config: { auth: { role: 'admin' } },
+      config: {
+        auth: { role: 'admin', allTenants: true },
+        audit: {
+          action: 'pricing.override.put',
+          target: fromParams('modelId'),
+          detail: bodyFacts('inputPerMTokUsd', 'outputPerMTokUsd'),
+        },
+      },
       schema: {
         summary: "Override a model's price",
         description: 'Takes precedence over config and the bundled catalog; changes the catalog version.',

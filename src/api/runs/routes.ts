@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { errorResponses } from '../errors';
+import { actionOf, fromBody, fromParams } from '../plugins/audit';
 import { principalOf } from '../plugins/auth';
 import {
   cancelRunResponseSchema,
@@ -69,7 +70,7 @@ export const runRoutes: FastifyPluginAsyncZod<{ runs: RunService }> = async (app
   app.post(
     '/v1/runs/:runId/cancel',
     {
-      config: { auth: { role: 'service' } },
+      config: { auth: { role: 'service' }, audit: { action: 'run.cancel', target: fromParams('runId') } },
       schema: {
         summary: 'Cancel a run',
         description:
@@ -90,7 +91,10 @@ export const runRoutes: FastifyPluginAsyncZod<{ runs: RunService }> = async (app
   app.post(
     '/v1/runs/:runId/approval',
     {
-      config: { auth: { role: 'operator' } },
+      config: {
+        auth: { role: 'operator' },
+        audit: { action: actionOf('run', ['approve', 'deny'], 'approval', fromBody('decision')), target: fromParams('runId') },
+      },
       schema: {
         summary: 'Approve or deny a parked run',
         description:

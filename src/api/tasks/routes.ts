@@ -1,5 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { taskOperatorActions } from '../../domain/tasks';
 import { errorResponses } from '../errors';
+import { actionOf, bodyFacts, fromParams } from '../plugins/audit';
 import { principalOf } from '../plugins/auth';
 import { runIdParamsSchema } from '../runs/schemas';
 import {
@@ -32,7 +34,14 @@ export const taskRoutes: FastifyPluginAsyncZod<{ tasks: TaskService }> = async (
   app.post(
     '/v1/tasks/:taskId/:action',
     {
-      config: { auth: { role: 'operator' } },
+      config: {
+        auth: { role: 'operator' },
+        audit: {
+          action: actionOf('task', taskOperatorActions, 'action', fromParams('action')),
+          target: fromParams('taskId'),
+          detail: bodyFacts('expiresAt'),
+        },
+      },
       schema: {
         summary: 'Pause, resume, retry or cancel a background task',
         description:

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { LedgerRepository } from '../../ledger';
 import { errorResponses } from '../errors';
+import { fromParams } from '../plugins/audit';
 import { assertTenantAccess, canAccessTenant, principalOf } from '../plugins/auth';
 import { tenantPauseCacheTtlMs, type TenantPauses } from './pauses';
 import { pausedTenantListSchema, resumeTenantResponseSchema, tenantParamsSchema } from './schemas';
@@ -32,7 +33,10 @@ export const tenantRoutes: FastifyPluginAsyncZod<{ ledger: LedgerRepository; pau
   app.post(
     '/v1/tenants/:tenantId/resume',
     {
-      config: { auth: { role: 'sre' } },
+      config: {
+        auth: { role: 'sre' },
+        audit: { action: 'tenant.resume', target: fromParams('tenantId'), tenant: fromParams('tenantId') },
+      },
       schema: {
         summary: 'Resume a paused tenant',
         description:

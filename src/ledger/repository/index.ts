@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { LedgerConnection } from '../database';
+import { createAudit } from './audit';
 import type { LedgerContext } from './context';
 import { createPolicies } from './policies';
 import { createPrices } from './prices';
@@ -10,6 +11,17 @@ import { createSelfHealing } from './self-healing';
 import { createWriteTransaction } from './transaction';
 import { createWindows } from './windows';
 
+export {
+  auditLogRetentionMs,
+  auditPruneIntervalMs,
+  maxAuditPage,
+  type AuditEntry,
+  type AuditOutcome,
+  type AuditPage,
+  type AuditPosition,
+  type AuditQuery,
+  type AuditRecord,
+} from './audit';
 export { LedgerConflictError, LedgerNotFoundError } from './errors';
 export type { PolicySource, StoredPolicy } from './policies';
 export type { FailedAttempt, RoutingDecisionRecord } from './records';
@@ -76,6 +88,7 @@ export function createLedgerRepository({
     ...createReports(context, policies, windows),
     ...createRecords(context),
     ...createSelfHealing(context),
+    ...createAudit(context),
     ping,
   };
 }
