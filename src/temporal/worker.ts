@@ -20,6 +20,8 @@ export interface PalyraWorkerOptions {
   workflowBundle?: WorkflowBundleWithSourceMap;
   /** How long a shutdown waits for running activities before they are cancelled. */
   shutdownGraceTimeMs?: number;
+  /** Activity slots (the SDK's default otherwise); benchmarks and tests set few so a backlog forms. */
+  maxConcurrentActivityTaskExecutions?: number;
 }
 
 export const workflowsPath = require.resolve('../workflows');
@@ -70,6 +72,9 @@ export async function createPalyraWorker(
       // going to any worker (the default is 10 s).
       stickyQueueScheduleToStartTimeout: '2s',
       identity: `palyra-worker@${process.pid}`,
+      ...(options.maxConcurrentActivityTaskExecutions
+        ? { maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions }
+        : {}),
     });
     return { worker, connection };
   } catch (error) {

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import {
   QueryNotRegisteredError,
   QueryRejectedError,
@@ -140,6 +140,9 @@ export function createRunService({
       workflowIdConflictPolicy: 'FAIL',
       taskQueue: config.temporal.taskQueue,
       args: [input],
+      // Fair dispatch per tenant on the shared task queue: a tenant's backlog no longer delays the
+      // others' runs. The run's activities and task children inherit the key from this workflow.
+      priority: { fairnessKey: tenantFairnessKey(body.tenantId) },
       // The first memo makes the run readable at once, before any worker has picked it up.
       memo: { [runMemoKey]: runSummaryOf(newRunDocument(input)), [requestDigestMemoKey]: digest },
       staticSummary:
@@ -364,6 +367,19 @@ export function createRunService({
   }
 
   return { start, get, read, cancel, list, decideApproval, withDeadline, link };
+}
+
+/** Temporal's limit on a fairness key; tenant ids may be longer (up to 128 characters). */
+const maxFairnessKeyBytes = 64;
+
+/**
+ * The run's fairness key: the tenant id itself, or, for an id longer than Temporal allows, its
+ * first characters and a digest of the whole, so two long ids that share a prefix stay apart.
+ */
+export function tenantFairnessKey(tenantId: string): string {
+  if (Buffer.byteLength(tenantId) <= maxFairnessKeyBytes) return tenantId;
+  const digest = createHash('sha256').update(tenantId).digest('hex').slice(0, 24);
+  return `${tenantId.slice(0, maxFairnessKeyBytes - digest.length - 1)}~${digest}`;
 }
 
 /** A run a budget refused: the 402 of the budgets API, plus the run it concerns. */

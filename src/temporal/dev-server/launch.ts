@@ -35,6 +35,22 @@ export interface RunningDevServer {
 
 const stopGraceMs = 10_000;
 
+/**
+ * Task queue fairness is off by default on a self-hosted server (1.32), and without it the
+ * `fairnessKey` (the tenant) that every run carries is ignored: one tenant's backlog is served
+ * first-in first-out and starves the others. `enableFairness` dispatches backlogged tasks round-robin
+ * across keys within a priority level; it implies the priority-aware matcher (`useNewMatcher`), set
+ * as well so the pair reads the same as a production server's dynamic config. Fairness holds within
+ * a task queue partition only: a single-process dev server gains nothing from the default four, and
+ * with one a quiet tenant's task is never left on a partition no poller happens to be reading.
+ */
+export const fairnessDynamicConfig = [
+  'matching.enableFairness=true',
+  'matching.useNewMatcher=true',
+  'matching.numTaskqueueReadPartitions=1',
+  'matching.numTaskqueueWritePartitions=1',
+] as const;
+
 export async function startDevServer(options: DevServerOptions): Promise<RunningDevServer> {
   const host = options.host ?? '127.0.0.1';
   const vars = options.portVariables ?? { port: 'PALYRA_DEV_TEMPORAL_PORT', uiPort: 'PALYRA_DEV_TEMPORAL_UI_PORT' };
@@ -68,6 +84,7 @@ export async function startDevServer(options: DevServerOptions): Promise<Running
     options.namespace,
     '--log-level',
     'warn',
+    ...fairnessDynamicConfig.flatMap((value) => ['--dynamic-config-value', value]),
   ];
   // A process group of its own keeps a terminal Ctrl-C away from the server, so Palyra can stop
   // it last, after the worker has drained.
