@@ -24,6 +24,7 @@ export const httpStatusByCode: Record<ErrorCode, number> = {
   temporal_unavailable: 503,
   not_ready: 503,
   tenant_paused: 503,
+  overloaded: 503,
 };
 
 export const errorBodySchema = z

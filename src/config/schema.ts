@@ -280,6 +280,12 @@ export const configSchema = z
          * the answer is 202 without `admission`; the run goes on and its document shows the decision.
          */
         admissionWaitMs: z.number().int().min(100).max(60_000).default(10_000),
+        /**
+         * Backpressure: admissions one API process runs at once. Past it, requests wait in a queue fair
+         * across tenants for up to `admissionQueueMs`, then answer 503 with Retry-After (nothing started).
+         */
+        maxAdmissionsInFlight: z.number().int().min(1).max(10_000).default(64),
+        admissionQueueMs: z.number().int().min(0).max(60_000).default(5_000),
         /** A run parked by an `approval_required` budget ends `denied` if nobody decides within this. */
         approvalTimeoutMs: z
           .number()

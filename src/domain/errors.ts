@@ -18,6 +18,7 @@ export const errorCodes = [
   'temporal_unavailable',
   'not_ready',
   'tenant_paused',
+  'overloaded',
   'internal_error',
 ] as const;
 export type ErrorCode = (typeof errorCodes)[number];

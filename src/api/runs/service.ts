@@ -40,6 +40,7 @@ import { createTaskFollower } from '../tasks/live';
 import { resolveTaskSpecs } from '../tasks/specs';
 import type { TenantPauses } from '../tenants/pauses';
 import { temporalOverloadOf } from '../errors';
+import { AdmissionQueueFullError, createAdmissionGate, type AdmissionGate } from './admission-gate';
 import type { CursorCodec } from './cursor';
 import { assertSameRequest, idempotentRunId, requestDigest, requestDigestMemoKey } from './idempotency';
 import { resolveModelChoice } from './model-choice';
@@ -59,6 +60,8 @@ export interface RunServiceDeps {
   tenantPauses?: Pick<TenantPauses, 'assertNotPaused'>;
   /** Authenticates list cursors. */
   cursors: CursorCodec;
+  /** Backpressure in front of admission; by default one of this service's own, from `runs` config. */
+  admissionGate?: AdmissionGate;
   now?: () => Date;
 }
 
@@ -70,6 +73,10 @@ export function createRunService({
   temporalUiUrl,
   tenantPauses,
   cursors,
+  admissionGate = createAdmissionGate({
+    maxInFlight: config.runs.maxAdmissionsInFlight,
+    maxWaitMs: config.runs.admissionQueueMs,
+  }),
   now = () => new Date(),
 }: RunServiceDeps) {
   const namespace = config.temporal.namespace;
@@ -170,10 +177,22 @@ export function createRunService({
       () => undefined,
     );
     try {
-      admission = await client.connection.withDeadline(Date.now() + config.runs.admissionWaitMs, () =>
-        client.workflow.executeUpdateWithStart(runAdmissionUpdate, { startWorkflowOperation: startOperation }),
+      // Backpressure: a bounded number of admissions at once, the rest queued fairly per tenant.
+      admission = await admissionGate.run(body.tenantId, () =>
+        client.connection.withDeadline(Date.now() + config.runs.admissionWaitMs, () =>
+          client.workflow.executeUpdateWithStart(runAdmissionUpdate, { startWorkflowOperation: startOperation }),
+        ),
       );
     } catch (error) {
+      if (error instanceof AdmissionQueueFullError) {
+        // Refused before the call: nothing started, nothing held.
+        throw new PalyraError(
+          'overloaded',
+          `this API process is admitting ${config.runs.maxAdmissionsInFlight} runs already and none freed up in ` +
+            `${error.waitedMs} ms; nothing was started, retry in ${error.retryAfterSeconds} s`,
+          { runId, started: false, retryAfterSeconds: error.retryAfterSeconds },
+        );
+      }
       if (error instanceof WorkflowUpdateFailedError) throw notAdmittedError(runId, error);
       if (error instanceof WorkflowExecutionAlreadyStartedError && body.idempotencyKey) {
         // Another request with this key started it a moment ago.

@@ -1,0 +1,43 @@
+import { WorkflowNotFoundError } from '@temporalio/client';
+import type { FastifyInstance } from 'fastify';
+import { runWorkflowId } from '../../src/temporal/contracts';
+import { openTestStack, testTokens, type TestStack } from '../support/app';
+import { postRun } from '../support/runs';
+
+/**
+ * Backpressure on POST /v1/runs against the dev server: with no worker to decide admissions, two
+ * admissions fill this API process; a third waits its queue time and is refused 503 with Retry-After,
+ * having started nothing.
+ */
+let stack: TestStack;
+let app: FastifyInstance;
+beforeAll(async () => {
+  stack = await openTestStack({ runs: { maxAdmissionsInFlight: 2, admissionQueueMs: 300, admissionWaitMs: 2_000 } });
+  app = stack.app;
+});
+afterAll(() => stack?.close());
+
+const body = (tenantId: string) => ({
+  tenantId,
+  principalId: 'svc',
+  model: 'sim-standard',
+  messages: [{ role: 'user', content: 'hello' }],
+  simulation: { outputTokens: 2, chunkDelayMs: 0 },
+});
+
+it('refuses past the bound with 503 overloaded and Retry-After, starting nothing; the admitted ones answer 202', async () => {
+  const answers = await Promise.all([
+    postRun(app, body('acme')),
+    postRun(app, body('acme')),
+    postRun(app, body('globex'), testTokens.globexService),
+  ]);
+  const statuses = answers.map((answer) => answer.statusCode).sort();
+  expect(statuses).toEqual([202, 202, 503]);
+  const refused = answers.find((answer) => answer.statusCode === 503)!;
+  expect(refused.headers['retry-after']).toBe('1');
+  expect(refused.json().error).toMatchObject({ code: 'overloaded', details: { started: false } });
+  expect(refused.json().error.message).toContain('nothing was started');
+  const runId = refused.json().error.details.runId as string;
+  await expect(stack.client.workflow.getHandle(runWorkflowId(runId)).describe()).rejects.toBeInstanceOf(WorkflowNotFoundError);
+  expect(await stack.ledger.repo.getReservation(`run-${runId}`)).toBeUndefined();
+});
