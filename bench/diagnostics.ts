@@ -14,7 +14,7 @@ import { buildServer } from '../src/api/server';
 import { createLogger, routeTemporalLogsTo } from '../src/cli/logger';
 import { startSupervisorWorker, startWorker } from '../src/cli/services';
 import { toolsDir } from '../src/cli/temporal-target';
-import { composeServices, composeSupervisorActivities } from '../src/composition';
+import { composeServices } from '../src/composition';
 import { configSchema, loadConfig } from '../src/config';
 import type { DiagnosticsSnapshot } from '../src/diagnostics';
 import { openConfiguredLedger } from '../src/ledger/setup';
@@ -63,12 +63,11 @@ async function openStack() {
   const ledger = await openConfiguredLedger(config, logger);
   const services = composeServices({ config, ledger: ledger.repo });
   const worker = await startWorker(config, server.address, logger, services);
-  const supervisor = await startSupervisorWorker(
-    config,
-    server.address,
-    logger,
-    composeSupervisorActivities({ config, ledger: ledger.repo, client, logger }),
-  );
+  const supervisor = await startSupervisorWorker(config, server.address, logger, {
+    ledger: ledger.repo,
+    client,
+    temporalUiUrl: undefined,
+  });
   await ensureSupervisorSchedule(client, config);
   const app = await buildServer({
     config,

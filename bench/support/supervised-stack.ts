@@ -11,7 +11,7 @@ import { buildServer } from '../../src/api/server';
 import { toolsDir } from '../../src/cli/temporal-target';
 import { createLogger, routeTemporalLogsTo } from '../../src/cli/logger';
 import { startSupervisorWorker, startWorker } from '../../src/cli/services';
-import { composeServices, composeSupervisorActivities } from '../../src/composition';
+import { composeServices } from '../../src/composition';
 import { configSchema, loadConfig, type PalyraConfigInput } from '../../src/config';
 import { openConfiguredLedger } from '../../src/ledger/setup';
 import { connectClient } from '../../src/temporal/client';
@@ -49,12 +49,7 @@ export async function openSupervisedStack(name: string, overrides: Omit<PalyraCo
   const services = composeServices({ config, ledger: ledger.repo });
   const [runWorker, supervisorWorker] = await Promise.all([
     startWorker(config, server.address, logger, services),
-    startSupervisorWorker(
-      config,
-      server.address,
-      logger,
-      composeSupervisorActivities({ config, ledger: ledger.repo, client, logger }),
-    ),
+    startSupervisorWorker(config, server.address, logger, { ledger: ledger.repo, client, temporalUiUrl: undefined }),
   ]);
   await ensureSupervisorSchedule(client, config);
   const app = await buildServer({

@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { PalyraConfig } from '../config';
 import { buildServer } from '../api/server';
-import type { composeSupervisorActivities, PalyraServices } from '../composition';
+import { composeSupervisorActivities, type PalyraServices } from '../composition';
 import type { StartupTimings } from '../diagnostics';
 import type { LedgerRepository, ReservationSweeper } from '../ledger';
 import { createPalyraWorker } from '../temporal/worker';
@@ -42,8 +42,9 @@ export async function startSupervisorWorker(
   config: PalyraConfig,
   address: string,
   logger: Logger,
-  activities: ReturnType<typeof composeSupervisorActivities>,
+  { ledger, client, temporalUiUrl }: { ledger: LedgerRepository; client: Client; temporalUiUrl: string | undefined },
 ): Promise<RunningWorker> {
+  const activities = composeSupervisorActivities({ config, ledger, client, temporalUiUrl, logger });
   return startQueueWorker(config, address, logger, config.temporal.supervisorTaskQueue, activities);
 }
 

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../config';
-import { composeServices, composeSupervisorActivities } from '../../composition';
+import { composeServices } from '../../composition';
 import { createStartupTimings } from '../../diagnostics';
 import { openConfiguredLedger } from '../../ledger/setup';
 import { connectClient } from '../../temporal/client';
@@ -39,12 +39,11 @@ async function runApi(): Promise<void> {
   startup.record('migrations', performance.now() - migrationsStartedAt);
   const workerStartedAt = performance.now();
   // The API process polls the supervisor queue too, so a dead run-worker fleet is still detected.
-  const supervisor = await startSupervisorWorker(
-    config,
-    address,
-    logger,
-    composeSupervisorActivities({ config, ledger: ledger.repo, client, temporalUiUrl: config.temporal.uiUrl, logger }),
-  ).catch(async (error: Error) => {
+  const supervisor = await startSupervisorWorker(config, address, logger, {
+    ledger: ledger.repo,
+    client,
+    temporalUiUrl: config.temporal.uiUrl,
+  }).catch(async (error: Error) => {
     await ledger.close();
     await connection.close();
     throw error;

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { composeServices, composeSupervisorActivities } from '../../composition';
+import { composeServices } from '../../composition';
 import { loadConfig } from '../../config';
 import { createStartupTimings } from '../../diagnostics';
 import { openConfiguredLedger, type ConfiguredLedger } from '../../ledger/setup';
@@ -76,12 +76,11 @@ async function runDev(): Promise<void> {
       process.stderr.write(`palyra: worker stopped: ${error.message}\n`);
       void shutdown().finally(() => process.exit(1));
     });
-    supervisor = await startSupervisorWorker(
-      config,
-      target.address,
-      logger,
-      composeSupervisorActivities({ config, ledger: ledger.repo, client, temporalUiUrl: target.uiUrl, logger }),
-    );
+    supervisor = await startSupervisorWorker(config, target.address, logger, {
+      ledger: ledger.repo,
+      client,
+      temporalUiUrl: target.uiUrl,
+    });
     supervisor.done.catch((error: Error) => {
       process.stderr.write(`palyra: supervisor worker stopped: ${error.message}\n`);
       void shutdown().finally(() => process.exit(1));

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../config';
-import { composeServices, composeSupervisorActivities } from '../../composition';
+import { composeServices } from '../../composition';
 import { openConfiguredLedger } from '../../ledger/setup';
 import { assertReachable, connectClient } from '../../temporal/client';
 import { createLogger, routeTemporalLogsTo } from '../logger';
@@ -34,12 +34,11 @@ async function runWorker(): Promise<void> {
     throw error;
   });
   // Workers poll the supervisor queue as well as the API process: either keeps self-healing going.
-  const supervisor = await startSupervisorWorker(
-    config,
-    address,
-    logger,
-    composeSupervisorActivities({ config, ledger: ledger.repo, client, temporalUiUrl: config.temporal.uiUrl, logger }),
-  ).catch(async (error: Error) => {
+  const supervisor = await startSupervisorWorker(config, address, logger, {
+    ledger: ledger.repo,
+    client,
+    temporalUiUrl: config.temporal.uiUrl,
+  }).catch(async (error: Error) => {
     await worker.stop();
     await closeAll();
     throw error;
