@@ -35,6 +35,18 @@ export function incidentIdOf(detector: DetectorName, dedupeKey: string): string 
   return `${incidentWorkflowIdPrefix}${createHash('sha256').update(`${detector}:${dedupeKey}`).digest('hex').slice(0, 16)}`;
 }
 
+/** How often a remediation heartbeats (the workflow's heartbeat timeout is 20 s). */
+const remediationHeartbeatMs = 5_000;
+
+/** Heartbeats when running as an activity; a no-op when called directly (tests). */
+function heartbeat(): void {
+  try {
+    Context.current().heartbeat();
+  } catch {
+    // Not inside an activity.
+  }
+}
+
 /** Signals a tick sends at once. */
 const signalConcurrency = 8;
 /** At most this many open incidents are read per tick to tell which ones cleared. */
@@ -149,57 +161,68 @@ export function createIncidentActivities(deps: IncidentActivityDeps) {
      * 4. the remediation acts and its outcome is recorded in the slot.
      */
     async remediateIncident(request: RemediationRequest): Promise<RemediationResult> {
-      const previous = await ledger.remediationSlot(request.slotId);
-      if (previous && previous.status !== 'pending') {
-        return {
-          status: previous.status,
-          detail: previous.detail,
-          ...(previous.status === 'skipped' ? { skipCause: 'gated' as const } : {}),
-        };
-      }
-
-      const recheck = await stillFound(request);
-      if (previous) {
-        const outcome: RemediationOutcome = recheck.found
-          ? {
-              status: 'failed',
-              detail:
-                'the attempt was interrupted (its worker was lost mid-action) and is not repeated, so it cannot act twice; ' +
-                'the problem is still there: retry to act again',
-            }
-          : { status: 'succeeded', detail: `the interrupted attempt took effect: ${recheck.detail}` };
-        return (await ledger.finishRemediation(request.slotId, outcome)) && outcome;
-      }
-      if (!recheck.found) {
-        const detail = `nothing done: ${recheck.detail}`;
-        await ledger.recordSkippedRemediation({ ...skipOf(request), detail });
-        return { status: 'skipped', detail, skipCause: recheck.cause };
-      }
-
-      const claim = await ledger.claimRemediationSlot({
-        incidentId: request.incidentId,
-        remediationId: request.remediation.id,
-        by: request.by,
-        maxPerMinute: config.selfHealing.maxRemediationsPerMinute,
-        breaker: config.selfHealing.circuitBreaker,
-        slotId: request.slotId,
-      });
-      if (!claim.allowed) {
-        await ledger.recordSkippedRemediation({ ...skipOf(request), detail: claim.reason });
-        return { status: 'skipped', detail: claim.reason, skipCause: 'gated' };
-      }
-
-      let outcome: RemediationOutcome;
+      // Heartbeats say the worker is alive: only a lost worker's attempt times out and is retried
+      // (and a retry finds its slot taken), never a slow but live remediation.
+      const keepAlive = setInterval(heartbeat, remediationHeartbeatMs);
       try {
-        outcome = await remediations.act(request, recheck.finding);
-      } catch (error) {
-        outcome = { status: 'failed', detail: (error as Error).message };
+        return await remediate(request);
+      } finally {
+        clearInterval(keepAlive);
       }
-      await ledger.finishRemediation(request.slotId, outcome);
-      deps.logger?.info({ incidentId: request.incidentId, remediation: request.remediation.id, ...outcome }, 'remediation');
-      return outcome;
     },
   };
+
+  async function remediate(request: RemediationRequest): Promise<RemediationResult> {
+    const previous = await ledger.remediationSlot(request.slotId);
+    if (previous && previous.status !== 'pending') {
+      return {
+        status: previous.status,
+        detail: previous.detail,
+        ...(previous.status === 'skipped' ? { skipCause: 'gated' as const } : {}),
+      };
+    }
+
+    const recheck = await stillFound(request);
+    if (previous) {
+      const outcome: RemediationOutcome = recheck.found
+        ? {
+            status: 'failed',
+            detail:
+              'the attempt was interrupted (its worker was lost mid-action) and is not repeated, so it cannot act twice; ' +
+              'the problem is still there: retry to act again',
+          }
+        : { status: 'succeeded', detail: `the interrupted attempt took effect: ${recheck.detail}` };
+      return (await ledger.finishRemediation(request.slotId, outcome)) && outcome;
+    }
+    if (!recheck.found) {
+      const detail = `nothing done: ${recheck.detail}`;
+      await ledger.recordSkippedRemediation({ ...skipOf(request), detail });
+      return { status: 'skipped', detail, skipCause: recheck.cause };
+    }
+
+    const claim = await ledger.claimRemediationSlot({
+      incidentId: request.incidentId,
+      remediationId: request.remediation.id,
+      by: request.by,
+      maxPerMinute: config.selfHealing.maxRemediationsPerMinute,
+      breaker: config.selfHealing.circuitBreaker,
+      slotId: request.slotId,
+    });
+    if (!claim.allowed) {
+      await ledger.recordSkippedRemediation({ ...skipOf(request), detail: claim.reason });
+      return { status: 'skipped', detail: claim.reason, skipCause: 'gated' };
+    }
+
+    let outcome: RemediationOutcome;
+    try {
+      outcome = await remediations.act(request, recheck.finding);
+    } catch (error) {
+      outcome = { status: 'failed', detail: (error as Error).message };
+    }
+    await ledger.finishRemediation(request.slotId, outcome);
+    deps.logger?.info({ incidentId: request.incidentId, remediation: request.remediation.id, ...outcome }, 'remediation');
+    return outcome;
+  }
 
   function skipOf(request: RemediationRequest) {
     return { incidentId: request.incidentId, remediationId: request.remediation.id, by: request.by, slotId: request.slotId };
