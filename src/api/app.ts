@@ -22,7 +22,7 @@ import { createIncidentService } from './incidents/service';
 import { auditPlugin } from './plugins/audit';
 import { authPlugin } from './plugins/auth';
 import { metricsPlugin } from './plugins/metrics';
-import { rateLimitOptions } from './plugins/rate-limits';
+import { rateLimitOptions, registerTenantRateLimit } from './plugins/rate-limits';
 import { pricingRoutes } from './pricing/routes';
 import type { ProviderHealthMonitor } from '../route-planner/health';
 import type { RoutePlanner } from '../route-planner/planner';
@@ -87,6 +87,7 @@ export const palyraApp = fp(
       selfHealing: options.ledger,
     });
     await app.register(authPlugin, { tokens: options.tokens, failedAuth: config.server.failedAuth });
+    registerTenantRateLimit(app, config);
     await app.register(auditPlugin, { ledger: options.ledger, tokens: options.tokens });
 
     await app.register(swagger, {

@@ -197,9 +197,11 @@ export const configSchema = z
           .object({
             max: z.number().int().positive().default(600),
             timeWindowMs: z.number().int().positive().default(60_000),
+            /** Requests per window for all the tokens of one tenant together (tokens scoped to one tenant). */
+            perTenantMax: z.number().int().positive().default(2_400),
           })
           .strict()
-          .default({ max: 600, timeWindowMs: 60_000 }),
+          .prefault({}),
         /**
          * Failed authentication per client address: past `threshold` failures within `windowMs`, every
          * request with credentials from that address answers 429 for a delay that doubles with each

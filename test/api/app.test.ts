@@ -395,6 +395,28 @@ describe('API limits', () => {
     }
   });
 
+  it('limits the tokens of one tenant together, so more tokens do not mean more requests', async () => {
+    const { app } = await buildApp({ server: { rateLimit: { max: 100, timeWindowMs: 60_000, perTenantMax: 5 } } });
+    const get = (token: string) =>
+      app.inject({ method: 'GET', url: '/v1/runs/00000000-0000-4000-8000-000000000000', headers: bearer(token) });
+    try {
+      for (const token of [tokens.acmeAdmin, tokens.acmeService, tokens.acmeAdmin, tokens.acmeService, tokens.acmeAdmin]) {
+        expect((await get(token)).statusCode).toBe(404);
+      }
+      const limited = await get(tokens.acmeService);
+      expect(limited.statusCode).toBe(429);
+      expect(limited.json().error.message).toMatch(
+        /^rate limit of 5 requests per 1 min for tenant acme \(all its tokens\) exceeded/,
+      );
+      expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
+      // Another tenant's token, and an all-tenant token, are not counted with acme.
+      expect((await get(tokens.globexService)).statusCode).toBe(404);
+      expect((await get(tokens.admin)).statusCode).toBe(404);
+    } finally {
+      await app.close();
+    }
+  });
+
   it('limits each token on its own, says the window and when to retry, and gives heavy routes a smaller budget', async () => {
     const { app } = await buildApp({ server: { rateLimit: { max: 8, timeWindowMs: 60_000 } } });
     const get = (token: string) =>

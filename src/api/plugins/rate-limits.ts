@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { RateLimitPluginOptions } from '@fastify/rate-limit';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { PalyraConfig } from '../../config';
 import { PalyraError } from '../../domain/errors';
 
@@ -57,4 +57,40 @@ function isHeavy(request: FastifyRequest): boolean {
 
 function formatWindow(ms: number): string {
   return ms % 60_000 === 0 ? `${ms / 60_000} min` : `${ms / 1000} s`;
+}
+
+/** Tenants tracked at once by the per-tenant limit; the oldest windows are dropped past it. */
+const maxTrackedTenants = 10_000;
+
+/**
+ * The per-tenant limit (issue 14: limits per token and per tenant): the requests of every token
+ * scoped to exactly one tenant count together against `perTenantMax` per window, so a tenant cannot
+ * multiply its budget by minting tokens. All-tenant and multi-tenant tokens (operators, admins) are
+ * limited per token only. Runs after authentication (it needs the caller's tenants).
+ */
+export function registerTenantRateLimit(app: FastifyInstance, config: Pick<PalyraConfig, 'server'>): void {
+  const { perTenantMax, timeWindowMs } = config.server.rateLimit;
+  const windows = new Map<string, { startedAt: number; count: number }>();
+  app.addHook('onRequest', async (request) => {
+    const tenants = request.principal?.tenants;
+    if (!tenants || tenants.length !== 1 || tenants[0] === '*') return;
+    const tenant = tenants[0] as string;
+    const now = Date.now();
+    let window = windows.get(tenant);
+    if (!window || now - window.startedAt >= timeWindowMs) {
+      window = { startedAt: now, count: 0 };
+      windows.delete(tenant);
+      windows.set(tenant, window);
+      if (windows.size > maxTrackedTenants) windows.delete(windows.keys().next().value as string);
+    }
+    window.count += 1;
+    if (window.count > perTenantMax) {
+      const retryAfterSeconds = Math.max(1, Math.ceil((window.startedAt + timeWindowMs - now) / 1000));
+      throw new PalyraError(
+        'rate_limited',
+        `rate limit of ${perTenantMax} requests per ${formatWindow(timeWindowMs)} for tenant ${tenant} (all its tokens) exceeded; retry in ${retryAfterSeconds} s`,
+        { retryAfterSeconds },
+      );
+    }
+  });
 }
