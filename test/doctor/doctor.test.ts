@@ -24,6 +24,9 @@ const secrets = {
   providerKey: 'sk-doctor-provider-secret-9999',
 };
 
+// Each case runs the CLI several times, a few seconds each on a loaded CI machine.
+jest.setTimeout(240_000);
+
 let dataDir: string;
 let configFile: string;
 let config: PalyraConfig;
