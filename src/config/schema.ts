@@ -314,6 +314,11 @@ export const configSchema = z
          * or expired, so an operator can retry that task (0: complete at once).
          */
         retryGraceMs: z.number().int().min(0).max(86_400_000).default(60_000),
+        /**
+         * A run waiting on its tasks' retries continues as new past this many history events (or
+         * when Temporal suggests it), so operator retries never grow one history without bound.
+         */
+        historyEventsBeforeContinueAsNew: z.number().int().min(100).max(20_000).default(10_000),
       })
       .strict()
       .prefault({}),

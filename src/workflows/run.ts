@@ -25,6 +25,7 @@ import {
 } from '../temporal/contracts';
 import { reserveBudget, routeBooking, settleBooking, streamFromProvider, type Booking } from './governed-path';
 import { describeFailure, exactMoneyPatch, providerRetry, type UnansweredCharge } from './governed-steps';
+import { continueRunAsNew, runContinueAsNewPatch, runHistoryBound } from './run-continuation';
 import { createRunPublisher, runSummaryMemoPatch, type RunPublisher } from './run-publisher';
 import { createTaskScheduler, type TaskScheduler } from './task-scheduler';
 
@@ -33,10 +34,12 @@ import { createTaskScheduler, type TaskScheduler } from './task-scheduler';
  * settle → finish. Every decision lands in the history (activity summaries) and the run document.
  */
 export async function runWorkflow(input: RunWorkflowInput): Promise<RunDocument> {
-  const run = newRunDocument(input);
+  // A continued run resumes from the document its previous execution handed over.
+  const run = input.continued?.document ?? newRunDocument(input);
   // Before any command, so the patch marker has the same place in every history that has it.
   const exactMoney = patched(exactMoneyPatch);
   const publisher = createRunPublisher(run, patched(runSummaryMemoPatch));
+  const historyBound = runHistoryBound(patched(runContinueAsNewPatch), input.taskPolicy);
   setHandler(runStateQuery, () => run);
   setHandler(runAdmissionUpdate, async () => {
     await condition(() => run.admission !== undefined || isTerminalRunState(run.state));
@@ -72,13 +75,15 @@ export async function runWorkflow(input: RunWorkflowInput): Promise<RunDocument>
   publisher.deferWhile(() => tasks.passPending());
   setHandler(runAddTasksUpdate, (request) => tasks.add(request), {
     validator: (request) => {
-      const refusal = tasks.addRefusal(request);
+      const refusal = historyBound.refusal(run.runId) ?? tasks.addRefusal(request);
       if (refusal) throw new Error(refusal);
     },
   });
   setHandler(taskControlUpdate, (request) => tasks.control(request), {
     validator: (request) => {
-      const refusal = tasks.controlRefusal(request);
+      // Cancelling ends work, so it stays possible whatever the history's length.
+      const refusal =
+        (request.action === 'cancel' ? undefined : historyBound.refusal(run.runId)) ?? tasks.controlRefusal(request);
       if (refusal) throw new Error(refusal);
     },
   });
@@ -99,8 +104,22 @@ export async function runWorkflow(input: RunWorkflowInput): Promise<RunDocument>
       tasks.stop();
       return finishRun(run, publisher, state, error);
     }
-    return finishRun(run, publisher, await settleBackgroundTasks(tasks, taskLoop, state), error);
+    return finishRun(run, publisher, await settleBackgroundTasks(tasks, taskLoop, state, continueIfFull), error);
   };
+  /**
+   * Called while the run only waits on its tasks' retries, with every task ended: a history grown
+   * long hands over to a new execution, which resumes that wait with the same document.
+   */
+  const continueIfFull = async (): Promise<void> => {
+    if (!historyBound.full() || !allHandlersFinished()) return;
+    publisher.flush();
+    await continueRunAsNew(input, run, tasks.specsInOrder());
+  };
+  if (input.continued) {
+    // The run's own work was done and booked by an earlier execution: only its tasks remain.
+    tasks.openDispatch();
+    return finish('succeeded');
+  }
 
   const booking: Booking = {
     bookingId: input.runId,
@@ -233,13 +252,18 @@ export async function runWorkflow(input: RunWorkflowInput): Promise<RunDocument>
  * cancellation arriving during that wait reaches the tasks and ends the run `cancelled`. Returns
  * the run's final state.
  */
-async function settleBackgroundTasks(tasks: TaskScheduler, taskLoop: Promise<void>, state: RunState): Promise<RunState> {
+async function settleBackgroundTasks(
+  tasks: TaskScheduler,
+  taskLoop: Promise<void>,
+  state: RunState,
+  continueIfFull: () => Promise<void>,
+): Promise<RunState> {
   let finalState = state;
   if (state !== 'succeeded') tasks.cancelAll(parentEnded(state));
   else {
     try {
       // Still running: tasks added meanwhile are taken and waited for too.
-      await waitForTasks(tasks);
+      await waitForTasks(tasks, continueIfFull);
     } catch (error) {
       if (!isCancellation(error)) throw error;
       tasks.cancelAll(parentEnded('cancelled'));
@@ -257,10 +281,12 @@ async function settleBackgroundTasks(tasks: TaskScheduler, taskLoop: Promise<voi
   return finalState;
 }
 
-async function waitForTasks(tasks: TaskScheduler): Promise<void> {
+async function waitForTasks(tasks: TaskScheduler, continueIfFull: () => Promise<void>): Promise<void> {
   for (;;) {
     await condition(tasks.settled);
     if (!tasks.anyRetryable() || tasks.retryGraceMs <= 0) return;
+    // From here on only operator retries grow the history; each one comes back here.
+    await continueIfFull();
     // An operator retry makes the tasks unsettled again; without one the grace runs out.
     const retried = await condition(() => !tasks.settled(), tasks.retryGraceMs);
     if (!retried) return;

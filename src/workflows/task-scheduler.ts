@@ -309,6 +309,11 @@ export function createTaskScheduler(
       return run.backgroundTasks.some((task) => retryableTaskStates.includes(task.state));
     },
 
+    /** The spec of every task, in the run document's order: what a continued run is given back. */
+    specsInOrder(): BackgroundTaskSpec[] {
+      return run.backgroundTasks.map((task) => specs.get(task.taskId)!);
+    },
+
     /** How long a finished run stays open for retries of its tasks that did not succeed. */
     retryGraceMs: policy.detached ? 0 : (policy.retryGraceMs ?? 0),
 

@@ -60,6 +60,8 @@ interface Scenario {
   drive?: (run: { runId: string; app: FastifyInstance; client: Client }) => Promise<void>;
   /** Also record the history of the run's task with this sequence number (its last dispatch), under this name. */
   taskHistory?: { name: string; sequence: number };
+  /** The run continues as new: also record its first execution's history, under this name. */
+  firstExecutionHistory?: string;
 }
 
 const decide = (decision: 'approve' | 'deny', note: string) =>
@@ -71,6 +73,32 @@ const decide = (decision: 'approve' | 'deny', note: string) =>
       payload: { decision, note },
     });
     if (response.statusCode !== 200) throw new Error(`approval ${decision} answered ${response.statusCode}: ${response.body}`);
+  };
+
+/** Retries the run's task `sequence` each time it has failed, until the run has continued as new and once more. */
+const retryUntilContinuedAsNew = (sequence: number) =>
+  async function ({ runId, app, client }: { runId: string; app: FastifyInstance; client: Client }) {
+    const handle = client.workflow.getHandle(runWorkflowId(runId));
+    const firstExecution = (await handle.describe()).runId;
+    const taskId = backgroundTaskId(runId, sequence);
+    for (let retries = 0, afterHandOver = 0; afterHandOver < 1; retries++) {
+      if (retries > 40) throw new Error(`the run did not continue as new after ${retries} retries`);
+      for (;;) {
+        const task = (
+          await app.inject({ method: 'GET', url: `/v1/tasks/${taskId}`, headers: bearer(testTokens.operator) })
+        ).json();
+        if (task.state === 'failed' && task.dispatches === retries + 1) break;
+        await delay(20);
+      }
+      const retried = await app.inject({
+        method: 'POST',
+        url: `/v1/tasks/${taskId}/retry`,
+        headers: bearer(testTokens.operator),
+        payload: {},
+      });
+      if (retried.statusCode !== 200) throw new Error(`retry answered ${retried.statusCode}: ${retried.body}`);
+      if ((await handle.describe()).runId !== firstExecution) afterHandOver += 1;
+    }
   };
 
 const approvalPolicy = { policyId: 'needs-approval', hardLimit: 10, action: 'approval_required' } as const;
@@ -238,6 +266,28 @@ const scenarios: Scenario[] = [
     },
     taskHistory: { name: 'background-task-cancelled', sequence: 1 },
   },
+  {
+    // Recorded under run-continue-as-new-1: a task retried until the run's history passes its bound
+    // of 100 events; the run continues as new with its state, takes one more retry, and ends.
+    name: 'continued-as-new',
+    expectedState: 'succeeded',
+    tenantId: 'continue-co',
+    policy: generousPolicy,
+    config: { tasks: { retryGraceMs: 3_000, historyEventsBeforeContinueAsNew: 100 } },
+    body: {
+      backgroundTasks: [
+        { kind: 'summary', input: { text: 'Revenue grew.' }, simulation: { outputTokens: 2, chunkDelayMs: 0 } },
+        {
+          kind: 'summary',
+          input: { text: 'Costs fell.' },
+          maxAttempts: 1,
+          simulation: { outputTokens: 2, chunkDelayMs: 0, failAttempts: 99, failure: 'http_500' },
+        },
+      ],
+    },
+    drive: retryUntilContinuedAsNew(2),
+    firstExecutionHistory: 'continued-as-new-first-execution',
+  },
 ];
 
 const recordedPaths = scenarios.map((s) => s.name);
@@ -257,7 +307,7 @@ async function record(scenario: Scenario, client: Client, connection: Connection
     }
     const lacking = scenario.workerLacksProviders ?? [];
     const workerConfig = { ...config, providers: config.providers.filter((p) => !lacking.includes(p.id)) };
-    const { runId, state } = await withTestWorker(
+    const { runId, firstExecution, state } = await withTestWorker(
       workerConfig,
       async () => {
         const started = await app.inject({
@@ -276,11 +326,12 @@ async function record(scenario: Scenario, client: Client, connection: Connection
         });
         const id = (started.json().runId ?? started.json().error?.details?.runId) as string | undefined;
         if (!id) throw new Error(`${scenario.name}: the API answered ${started.statusCode} without a run id: ${started.body}`);
-        await scenario.drive?.({ runId: id, app, client });
         const handle = client.workflow.getHandle(runWorkflowId(id));
+        const firstRunId = (await handle.describe()).runId;
+        await scenario.drive?.({ runId: id, app, client });
         await handle.result().catch(() => undefined); // a failed run is a failed workflow; its state is checked below
         // Queried while the worker still runs: a closed workflow's query is answered by replaying it.
-        return { runId: id, state: (await handle.query(runStateQuery)).state };
+        return { runId: id, firstExecution: firstRunId, state: (await handle.query(runStateQuery)).state };
       },
       ledger.repo,
     );
@@ -288,6 +339,9 @@ async function record(scenario: Scenario, client: Client, connection: Connection
       throw new Error(`${scenario.name}: the run ended ${state}, expected ${scenario.expectedState}; nothing written`);
     }
     const files = [await writeHistory(client, runWorkflowId(runId), scenario.name)];
+    if (scenario.firstExecutionHistory) {
+      files.push(await writeHistory(client, runWorkflowId(runId), scenario.firstExecutionHistory, firstExecution));
+    }
     if (scenario.taskHistory) {
       const taskId = backgroundTaskId(runId, scenario.taskHistory.sequence);
       files.push(await writeHistory(client, backgroundTaskWorkflowId(taskId), scenario.taskHistory.name));
@@ -299,9 +353,9 @@ async function record(scenario: Scenario, client: Client, connection: Connection
   }
 }
 
-export async function writeHistory(client: Client, workflowId: string, name: string): Promise<string> {
+export async function writeHistory(client: Client, workflowId: string, name: string, runId?: string): Promise<string> {
   const file = path.join(historiesDir, `${name}.json`);
-  const json = historyToJSON(await client.workflow.getHandle(workflowId).fetchHistory());
+  const json = historyToJSON(await client.workflow.getHandle(workflowId, runId).fetchHistory());
   const formatted = await prettier.format(json, { ...(await prettier.resolveConfig(file)), filepath: file });
   fs.writeFileSync(file, formatted);
   return file;

@@ -89,6 +89,22 @@ const recordedPaths: Record<
     },
     providerAttempt: 1,
   },
+  // Recorded under run-continue-as-new-1: the first execution hands over while its tasks wait on a
+  // retry (its last memo shows the run still running), and the continued one finishes the run
+  // without calling the provider again.
+  'continued-as-new-first-execution': {
+    document: {
+      state: 'running',
+      backgroundTaskCounts: expect.objectContaining({ total: 2, byState: expect.objectContaining({ succeeded: 1, failed: 1 }) }),
+    },
+    providerAttempt: 1,
+  },
+  'continued-as-new': {
+    document: {
+      state: 'succeeded',
+      backgroundTaskCounts: expect.objectContaining({ total: 2, byState: expect.objectContaining({ succeeded: 1, failed: 1 }) }),
+    },
+  },
   // Child workflows: the task's memo; each attempt is one provider call (attempt 1 of its own).
   'background-task-retried': { memoKey: 'task', document: { state: 'succeeded', attempt: 2 }, providerAttempt: 1 },
   'background-task-cancelled': { memoKey: 'task', document: { state: 'cancelled', attempt: 1 }, providerAttempt: 1 },

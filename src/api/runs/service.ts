@@ -139,6 +139,7 @@ export function createRunService({
         detached: body.detachBackgroundTasks ?? config.tasks.detachByDefault,
         retry: { initialIntervalMs: config.tasks.retryInitialIntervalMs, maximumIntervalMs: config.tasks.retryMaximumIntervalMs },
         retryGraceMs: config.tasks.retryGraceMs,
+        historyEventsBeforeContinueAsNew: config.tasks.historyEventsBeforeContinueAsNew,
       },
     };
     const workflowId = runWorkflowId(runId);

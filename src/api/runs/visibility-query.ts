@@ -8,7 +8,8 @@ export type RunListFilter = Pick<ListRunsQuery, 'tenantId' | 'state' | 'model'>;
  * (`'*'`: every tenant). Every value is quoted here, so the query holds whatever the input was.
  */
 export function runListQuery(filter: RunListFilter, visibleTenants: readonly string[]): string {
-  const clauses = [`WorkflowType = ${quoteValue(runWorkflowType)}`];
+  // An execution that continued as new is an earlier part of a run listed by its latest execution.
+  const clauses = [`WorkflowType = ${quoteValue(runWorkflowType)}`, `ExecutionStatus != 'ContinuedAsNew'`];
   if (filter.tenantId) clauses.push(`${searchAttributes.tenant.name} = ${quoteValue(filter.tenantId)}`);
   else if (!visibleTenants.includes('*')) {
     clauses.push(`${searchAttributes.tenant.name} IN (${visibleTenants.map(quoteValue).join(', ')})`);

@@ -49,6 +49,20 @@ export interface RunWorkflowInput {
   backgroundTasks?: BackgroundTaskSpec[];
   /** How this run schedules its tasks (absent in runs started before background tasks existed). */
   taskPolicy?: RunTaskPolicy;
+  /**
+   * Set when an earlier execution of this run continued as new to keep its history small: the run
+   * resumes from this state instead of starting over (its own work is done and booked). Its
+   * `backgroundTasks` then holds the spec of every task, in the document's order.
+   */
+  continued?: ContinuedRun;
+}
+
+/** What a run hands to the next execution of itself when it continues as new. */
+export interface ContinuedRun {
+  /** The run document as it stood at the hand-over. */
+  document: RunDocument;
+  /** How many executions came before this one. */
+  continuations: number;
 }
 
 export interface RunTaskPolicy {
@@ -67,6 +81,12 @@ export interface RunTaskPolicy {
    * ended failed, cancelled or expired, so an operator can still retry it (each retry restarts it).
    */
   retryGraceMs?: number;
+  /**
+   * Past this many history events, a run that is only waiting on its tasks' retries continues as
+   * new with its state (as it does when Temporal suggests it). At twice as many, while children
+   * still run and it cannot, it refuses task actions other than cancel. Absent: 10,000.
+   */
+  historyEventsBeforeContinueAsNew?: number;
 }
 
 export interface TaskRetryTiming {
