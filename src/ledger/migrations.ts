@@ -1,5 +1,5 @@
 // Kysely is pinned to 0.28: 0.29 ships ESM only, which jest's CommonJS loader cannot require.
-import { Migrator, sql, type Kysely, type Migration, type MigrationResultSet } from 'kysely';
+import { Migrator, PostgresAdapter, sql, type Kysely, type Migration, type MigrationResultSet } from 'kysely';
 
 /**
  * Versioned migrations, in code so they ship with the build. Kysely records applied ones in
@@ -286,7 +286,114 @@ const migrations: Record<string, Migration> = {
       await db.schema.dropTable('audit_log').execute();
     },
   },
+  '0008_single_statement_reservations': {
+    async up(db) {
+      // PostgreSQL only: the common reserve and settle as one round trip each (see
+      // src/ledger/repository/single-statement.ts). A function runs its statements in the order
+      // written, so window rows are still locked in the caller's order (byte order of policy id,
+      // period key), and as one statement it commits or rolls back whole. SQLite runs in-process
+      // and needs none.
+      if (!isPostgres(db)) return;
+      // Alerts for the thresholds a window crossed: each threshold comes with the least committed
+      // amount that reaches it, computed by the caller from the domain's own rule.
+      await sql`
+        create function palyra_record_crossings(win jsonb, before bigint, after bigint, at text) returns void language sql as $fn$
+          insert into budget_alerts (policy_id, period_key, threshold, committed, limit_value, created_at)
+          select win->>'policy_id', win->>'period_key', threshold, after, (win->>'hard_limit')::bigint, at
+          from jsonb_to_recordset(coalesce(win->'alerts', '[]'::jsonb)) as a(threshold text, reached_from bigint)
+          where before < reached_from and reached_from <= after
+          on conflict (policy_id, period_key, threshold) do nothing
+        $fn$`.execute(db);
+      await sql`
+        create function palyra_reserve_in_full(request jsonb) returns jsonb language plpgsql as $fn$
+        declare
+          stored text;
+          win jsonb;
+          usage jsonb := '[]'::jsonb;
+          fits boolean := true;
+          found_spent bigint;
+          found_reserved bigint;
+        begin
+          select outcome into stored from reservations where reservation_id = request->'reservation'->>'reservation_id';
+          if found then
+            return jsonb_build_object('status', 'exists', 'outcome', stored);
+          end if;
+          -- Unlocked look first: a window without room writes (and locks) nothing, and the caller
+          -- decides from what it saw.
+          for win in select value from jsonb_array_elements(request->'windows') with ordinality order by ordinality loop
+            select spent, reserved into found_spent, found_reserved from policy_windows
+              where policy_id = win->>'policy_id' and period_key = win->>'period_key';
+            usage := usage || jsonb_build_array(jsonb_build_object('spent', coalesce(found_spent, 0), 'reserved', coalesce(found_reserved, 0)));
+            if found_spent is null or found_spent + found_reserved > (win->>'hard_limit')::bigint - (win->>'amount')::bigint then
+              fits := false;
+            end if;
+          end loop;
+          if not fits then
+            return jsonb_build_object('status', 'no_room', 'usage', usage);
+          end if;
+          insert into reservations select * from jsonb_populate_record(null::reservations, request->'reservation');
+          insert into reservation_holds select * from jsonb_populate_recordset(null::reservation_holds, request->'holds');
+          for win in select value from jsonb_array_elements(request->'windows') with ordinality order by ordinality loop
+            update policy_windows set reserved = reserved + (win->>'amount')::bigint
+              where policy_id = win->>'policy_id' and period_key = win->>'period_key'
+                and spent + reserved <= (win->>'hard_limit')::bigint - (win->>'amount')::bigint
+              returning spent, reserved into found_spent, found_reserved;
+            if not found then
+              -- Another reservation took the room since the look above: undo all of this one.
+              raise exception 'window % % has no room left', win->>'policy_id', win->>'period_key' using errcode = 'PL001';
+            end if;
+            perform palyra_record_crossings(win, found_spent + found_reserved - (win->>'amount')::bigint,
+              found_spent + found_reserved, request->>'now');
+          end loop;
+          return jsonb_build_object('status', 'admitted');
+        end
+        $fn$`.execute(db);
+      await sql`
+        create function palyra_settle_within_hold(request jsonb) returns boolean language plpgsql as $fn$
+        declare
+          claimed text;
+          hold record;
+          actual bigint;
+          booked_spent bigint;
+          booked_reserved bigint;
+        begin
+          update reservations
+            set state = 'settled', resolved_at = request->>'now', settled_micro_usd = (request->>'cost')::bigint,
+              settled_tokens = (request->>'tokens')::bigint, resolution = request->>'resolution'
+            where reservation_id = request->>'reservation_id' and state = 'pending' and expires_at > request->>'now'
+              and amount_micro_usd >= (request->>'cost')::bigint and tokens >= (request->>'tokens')::bigint
+            returning run_id into claimed;
+          if not found then
+            return false;
+          end if;
+          for hold in select * from reservation_holds where reservation_id = request->>'reservation_id'
+              order by policy_id collate "C", period_key collate "C" loop
+            actual := case when hold.metric = 'cost' then (request->>'cost')::bigint else (request->>'tokens')::bigint end;
+            insert into usage_records (reservation_id, policy_id, period_key, run_id, metric, amount, created_at)
+              values (hold.reservation_id, hold.policy_id, hold.period_key, claimed, hold.metric, actual, request->>'now');
+            update policy_windows set reserved = reserved - hold.amount, spent = spent + actual
+              where policy_id = hold.policy_id and period_key = hold.period_key
+              returning spent, reserved into booked_spent, booked_reserved;
+            perform palyra_record_crossings(request->'windows'->hold.policy_id, booked_spent + booked_reserved - actual + hold.amount,
+              booked_spent + booked_reserved, request->>'now');
+          end loop;
+          return true;
+        end
+        $fn$`.execute(db);
+    },
+    async down(db) {
+      if (!isPostgres(db)) return;
+      await sql`drop function palyra_reserve_in_full(jsonb)`.execute(db);
+      await sql`drop function palyra_settle_within_hold(jsonb)`.execute(db);
+      await sql`drop function palyra_record_crossings(jsonb, bigint, bigint, text)`.execute(db);
+    },
+  },
 };
+
+/** Migrations see only the connection; its adapter says which database it is. */
+function isPostgres(db: Kysely<unknown>): boolean {
+  return db.getExecutor().adapter instanceof PostgresAdapter;
+}
 
 export async function migrateLedger(db: Kysely<unknown>, dialect: 'sqlite' | 'postgres'): Promise<MigrationResultSet> {
   const result = await (await migratorFor(db, dialect)).migrateToLatest();

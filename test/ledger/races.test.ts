@@ -182,7 +182,7 @@ describePostgres('races on one reservation (PostgreSQL, two connections)', () =>
     }
   });
 
-  it('a retried settle beside its first attempt, still inside its transaction: one booking, the same outcome', async () => {
+  it('a retried settle beside its first attempt, paused at its first checkpoint: one booking, the same outcome', async () => {
     await ledger.repo.reserve(reservation('r1'));
     const first = pausable(
       ledger,
@@ -201,6 +201,33 @@ describePostgres('races on one reservation (PostgreSQL, two connections)', () =>
       expect(await windows()).toEqual([
         { policyId: 'acme-day', spent: 450, reserved: 0 },
         { policyId: 'acme-tokens', spent: 120, reserved: 0 },
+      ]);
+      expect(await usageRecords('r1')).toHaveLength(2);
+    } finally {
+      await first.close();
+    }
+  });
+
+  it('a retried settle over its hold beside its first attempt, still inside its (locked) transaction: one booking, the same outcome', async () => {
+    const over = { inputTokens: 100, outputTokens: 60 }; // 850 µUSD of a 750 µUSD hold: the locked path
+    await ledger.repo.reserve(reservation('r1'));
+    const first = pausable(
+      ledger,
+      (p) => p === 'settle:reservation-claimed',
+      () => clock,
+    );
+    try {
+      const firstSettle = first.repo.settle({ reservationId: 'r1', actual: over });
+      await first.reachedPause;
+      const retry = other.settle({ reservationId: 'r1', actual: over });
+      await delay(300);
+      first.release();
+      const [a, b] = await Promise.all([firstSettle, retry]);
+      expect(a).toEqual(b);
+      expect(a).toMatchObject({ status: 'settled', costMicroUsd: 850, overage: true });
+      expect(await windows()).toEqual([
+        { policyId: 'acme-day', spent: 850, reserved: 0 },
+        { policyId: 'acme-tokens', spent: 160, reserved: 0 },
       ]);
       expect(await usageRecords('r1')).toHaveLength(2);
     } finally {

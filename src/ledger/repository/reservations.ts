@@ -1,4 +1,4 @@
-import type { Selectable } from 'kysely';
+import type { Insertable, Selectable } from 'kysely';
 import {
   budgetRefusal,
   decideAdmission,
@@ -14,6 +14,7 @@ import type { LedgerDatabase } from '../schema';
 import type { Db, LedgerContext } from './context';
 import { LedgerConflictError, LedgerNotFoundError } from './errors';
 import { toPolicy, type StoredPolicy } from './policies';
+import { createSingleStatementWrites } from './single-statement';
 import { isUniqueViolation } from './transaction';
 import { byWindow, compareWindows, recordCrossings, windowId, type Crossing, type Usage, type Windows } from './windows';
 
@@ -105,18 +106,22 @@ export interface ReservationView {
 type ReservationRow = Selectable<LedgerDatabase['reservations']>;
 
 export function createReservations(
-  { db, clock, checkpoint, writeTransaction }: LedgerContext,
+  { db, dialect, clock, checkpoint, writeTransaction }: LedgerContext,
   { windowsFor, lockWindows }: Pick<Windows, 'windowsFor' | 'lockWindows'>,
 ) {
+  const singleStatement = createSingleStatementWrites({ db });
+
   /**
    * Checks every applicable policy window and books the hold in one transaction. A repeated call
    * with the same reservation id returns the first outcome and books nothing.
    */
   async function reserve(request: ReserveRequest): Promise<ReserveOutcome> {
     try {
-      if (!request.approvalOverride) {
-        const admitted = await reserveInFull(request);
-        if (admitted) return admitted;
+      // SQLite runs the admission path directly: BEGIN IMMEDIATE already serialises writers, so a
+      // separate attempt in full would only add a transaction to every refusal.
+      if (!request.approvalOverride && dialect === 'postgres') {
+        const outcome = await reserveInOneStatement(request);
+        if (outcome) return outcome;
       }
       return await reserveWithAdmission(request);
     } catch (error) {
@@ -129,69 +134,51 @@ export function createReservations(
   }
 
   /**
-   * The common case, kept short under the lock: write the reservation and its holds first (new
-   * rows nobody else touches), then book each window with a conditional UPDATE as the last
-   * statements, so the contended window rows stay locked only for those updates and the commit.
-   * Returns null (after rolling back) when the full request does not fit anywhere; the admission
-   * path then decides between clamping and refusing.
+   * The common case on PostgreSQL, one statement after reading the policies: the reservation, its
+   * holds and a conditional booking of every window (`spent + reserved ≤ hardLimit − amount`),
+   * all or nothing. When some window has no room, the usage that statement saw decides: a refusal
+   * is stored as it stands (it changes no window, so it needs no window lock), while a clamp, or
+   * room that came or went meanwhile, is left to the locked admission path (undefined).
    */
-  async function reserveInFull(request: ReserveRequest): Promise<ReserveOutcome | null> {
-    try {
-      return await writeTransaction(async (trx) => {
-        const existing = await storedOutcome(trx, request.reservationId);
-        if (existing) return existing;
-        const now = clock();
-        const keys = await windowsFor(trx, request.scope, now);
-        const amounts = {
-          cost: costMicroUsd(request.price, { inputTokens: request.inputTokens, outputTokens: request.maxOutputTokens }),
-          tokens: request.inputTokens + request.maxOutputTokens,
-        };
-        const outcome: ReserveOutcome = {
-          status: 'admitted',
-          reservationId: request.reservationId,
-          amountMicroUsd: amounts.cost,
-          tokens: amounts.tokens,
-          maxOutputTokens: request.maxOutputTokens,
-          clamped: false,
-          catalogVersion: request.catalogVersion,
-          overriddenPolicyIds: [],
-        };
-        await insertReservation(trx, request, now, outcome);
-        await checkpoint('reserve:reservation-inserted');
-        await insertHolds(
-          trx,
-          request.reservationId,
-          keys.map(({ policy, periodKey: key }) => ({
-            policyId: policy.policyId,
-            periodKey: key,
-            metric: policy.metric,
-            amount: amounts[policy.metric],
-          })),
-        );
-        const crossings: Crossing[] = [];
-        for (const { policy, periodKey: key } of [...keys].sort(byWindow)) {
-          const amount = amounts[policy.metric];
-          const booked = await updateWindow(trx, policy.policyId, key)
-            .set((eb) => ({ reserved: eb('reserved', '+', amount) }))
-            .where((eb) => eb(eb(eb.ref('spent'), '+', eb.ref('reserved')), '<=', policy.hardLimit - amount))
-            .returning(['spent', 'reserved'])
-            .executeTakeFirst();
-          if (!booked) throw new DoesNotFitInFull();
-          crossings.push({
-            policy,
-            periodKey: key,
-            before: booked.spent + booked.reserved - amount,
-            after: booked.spent + booked.reserved,
-          });
-          await checkpoint(`reserve:hold-booked:${policy.policyId}`);
-        }
-        await recordCrossings(trx, crossings, now);
-        return outcome;
-      });
-    } catch (error) {
-      if (error instanceof DoesNotFitInFull) return null;
-      throw error;
-    }
+  async function reserveInOneStatement(request: ReserveRequest): Promise<ReserveOutcome | undefined> {
+    const now = clock();
+    const keys = await windowsFor(db, request.scope, now);
+    const amounts = {
+      cost: costMicroUsd(request.price, { inputTokens: request.inputTokens, outputTokens: request.maxOutputTokens }),
+      tokens: request.inputTokens + request.maxOutputTokens,
+    };
+    const admitted: ReserveOutcome = {
+      status: 'admitted',
+      reservationId: request.reservationId,
+      amountMicroUsd: amounts.cost,
+      tokens: amounts.tokens,
+      maxOutputTokens: request.maxOutputTokens,
+      clamped: false,
+      catalogVersion: request.catalogVersion,
+      overriddenPolicyIds: [],
+    };
+    const windows = [...keys].sort(byWindow).map((key) => ({ ...key, amount: amounts[key.policy.metric] }));
+    await checkpoint('reserve:single-statement');
+    const result = await singleStatement.reserveInFull({ reservation: reservationRow(request, now, admitted), windows, now });
+    if (result.status === 'admitted') return admitted;
+    if (result.status === 'exists') return JSON.parse(result.outcome) as ReserveOutcome;
+    if (result.status === 'raced') return undefined;
+
+    const decision = decideAdmission(
+      windows.map((w, i) => ({ policy: w.policy, periodKey: w.periodKey, usage: result.usage[i] as Usage })),
+      {
+        inputTokens: request.inputTokens,
+        maxOutputTokens: request.maxOutputTokens,
+        price: request.price,
+        minOutputTokens: request.minOutputTokens ?? 1,
+        approvalOverride: false,
+      },
+    );
+    if (decision.admitted) return undefined;
+    const refused: ReserveOutcome = { status: 'refused', reservationId: request.reservationId, refusal: decision.refusal };
+    await checkpoint('reserve:refusal-decided');
+    await insertReservation(db, request, now, refused);
+    return refused;
   }
 
   /** Clamping, refusals and approval overrides: reads the locked windows and decides in full. */
@@ -276,6 +263,51 @@ export function createReservations(
    * overage entry `settled_after_expiry` (its hold went back when it expired, so nothing is released).
    */
   async function settle(request: SettleRequest): Promise<ResolutionOutcome> {
+    if (dialect === 'postgres') {
+      const settled = await settleInOneStatement(request);
+      if (settled) return settled;
+    }
+    return settleUnderLock(request);
+  }
+
+  /**
+   * The common settle on PostgreSQL: a read, then one statement that claims the reservation (the
+   * same compare-and-set) and books usage, windows and alerts. Only for a pending, unexpired hold
+   * that covers the usage; an overage, a settle after expiry (or one racing the sweeper for a due
+   * hold) and a repeat take the locked path, which the statement leaves untouched when it does
+   * not match.
+   */
+  async function settleInOneStatement(request: SettleRequest): Promise<ResolutionOutcome | undefined> {
+    const now = clock();
+    const found = await singleStatement.readForSettle(request.reservationId);
+    if (!found || found.reservation.state !== 'pending' || found.reservation.expires_at <= now.toISOString()) return undefined;
+    const cost = costMicroUsd(pricesOf(found.reservation), request.actual);
+    const tokens = request.actual.inputTokens + request.actual.outputTokens;
+    if (cost > found.reservation.amount_micro_usd || tokens > found.reservation.tokens) return undefined;
+    const outcome: ResolutionOutcome = {
+      status: 'settled',
+      reservationId: request.reservationId,
+      costMicroUsd: cost,
+      tokens,
+      overage: false,
+    };
+    const windows = found.holds.flatMap((hold) => {
+      const policy = policyOfHold(found.policies, hold);
+      return policy ? [{ policy, periodKey: hold.period_key }] : [];
+    });
+    await checkpoint('settle:single-statement');
+    const settled = await singleStatement.settleWithinHold({
+      reservationId: request.reservationId,
+      cost,
+      tokens,
+      resolution: JSON.stringify(outcome),
+      now,
+      windows,
+    });
+    return settled ? outcome : undefined;
+  }
+
+  async function settleUnderLock(request: SettleRequest): Promise<ResolutionOutcome> {
     return writeTransaction(async (trx) => {
       const now = clock();
       const claim = (from: 'pending' | 'expired') =>
@@ -578,32 +610,36 @@ async function storedOutcome(trx: Db, reservationId: string): Promise<ReserveOut
 }
 
 async function insertReservation(trx: Db, request: ReserveRequest, now: Date, outcome: ReserveOutcome): Promise<void> {
-  const admitted = outcome.status === 'admitted' ? outcome : null;
   await trx
     .insertInto('reservations')
-    .values({
-      reservation_id: request.reservationId,
-      run_id: request.runId,
-      state: admitted ? 'pending' : 'refused',
-      tenant_id: request.scope.tenantId,
-      principal_id: request.scope.principalId,
-      model_id: request.scope.modelId,
-      input_tokens: request.inputTokens,
-      max_output_tokens: admitted ? admitted.maxOutputTokens : request.maxOutputTokens,
-      amount_micro_usd: admitted ? admitted.amountMicroUsd : 0,
-      tokens: admitted ? admitted.tokens : 0,
-      input_micro_usd_per_mtok: request.price.inputMicroUsdPerMTok,
-      output_micro_usd_per_mtok: request.price.outputMicroUsdPerMTok,
-      catalog_version: request.catalogVersion,
-      expires_at: request.expiresAt.toISOString(),
-      created_at: now.toISOString(),
-      resolved_at: admitted ? null : now.toISOString(),
-      settled_micro_usd: null,
-      settled_tokens: null,
-      outcome: JSON.stringify(outcome),
-      resolution: null,
-    })
+    .values(reservationRow(request, now, outcome))
     .execute();
+}
+
+function reservationRow(request: ReserveRequest, now: Date, outcome: ReserveOutcome): Insertable<LedgerDatabase['reservations']> {
+  const admitted = outcome.status === 'admitted' ? outcome : null;
+  return {
+    reservation_id: request.reservationId,
+    run_id: request.runId,
+    state: admitted ? 'pending' : 'refused',
+    tenant_id: request.scope.tenantId,
+    principal_id: request.scope.principalId,
+    model_id: request.scope.modelId,
+    input_tokens: request.inputTokens,
+    max_output_tokens: admitted ? admitted.maxOutputTokens : request.maxOutputTokens,
+    amount_micro_usd: admitted ? admitted.amountMicroUsd : 0,
+    tokens: admitted ? admitted.tokens : 0,
+    input_micro_usd_per_mtok: request.price.inputMicroUsdPerMTok,
+    output_micro_usd_per_mtok: request.price.outputMicroUsdPerMTok,
+    catalog_version: request.catalogVersion,
+    expires_at: request.expiresAt.toISOString(),
+    created_at: now.toISOString(),
+    resolved_at: admitted ? null : now.toISOString(),
+    settled_micro_usd: null,
+    settled_tokens: null,
+    outcome: JSON.stringify(outcome),
+    resolution: null,
+  };
 }
 
 /** An UPDATE of one window row; the caller says what it sets (and any condition on the row). */
@@ -625,7 +661,7 @@ async function loadReservation(trx: Db, reservationId: string): Promise<Reservat
 }
 
 /** The prices a reservation was made at: its settle and top-ups are priced with them, never the current ones. */
-function pricesOf(reservation: ReservationRow): ModelPrice {
+function pricesOf(reservation: Pick<ReservationRow, 'input_micro_usd_per_mtok' | 'output_micro_usd_per_mtok'>): ModelPrice {
   return {
     inputMicroUsdPerMTok: reservation.input_micro_usd_per_mtok,
     outputMicroUsdPerMTok: reservation.output_micro_usd_per_mtok,
@@ -669,9 +705,6 @@ async function overriddenPolicies(trx: Db, reservationId: string): Promise<Set<s
     .executeTakeFirst();
   return new Set(row ? (JSON.parse(row.policy_ids) as string[]) : []);
 }
-
-/** Rolls back the in-full attempt when one window has no room for the whole request. */
-class DoesNotFitInFull extends Error {}
 
 /** A top-up that does not fit a hard limit: rolls its transaction back and carries the refusal out. */
 class TopUpRefused extends Error {

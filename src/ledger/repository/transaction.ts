@@ -15,16 +15,7 @@ export function createWriteTransaction(db: Db, dialect: LedgerDialect): Pick<Led
    * SELECT … FOR UPDATE inside the transaction (see lockWindows in windows.ts).
    */
   async function writeTransaction<T>(fn: (trx: Db) => Promise<T>): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await writeTransactionOnce(fn);
-      } catch (error) {
-        // A deadlock, a lock wait past lock_timeout or a serialization failure rolled the whole
-        // transaction back: run it again (it re-reads everything), so callers never see them.
-        if (attempt >= maxTransactionAttempts || !isContention(error)) throw error;
-        await new Promise((resolve) => setTimeout(resolve, 10 * 2 ** attempt * (0.5 + Math.random())));
-      }
-    }
+    return retryingContention(() => writeTransactionOnce(fn));
   }
 
   async function writeTransactionOnce<T>(fn: (trx: Db) => Promise<T>): Promise<T> {
@@ -52,10 +43,29 @@ export function createWriteTransaction(db: Db, dialect: LedgerDialect): Pick<Led
   }
 
   function afterCommit(trx: Db, hook: () => void): void {
-    commitHooks.get(trx)?.push(hook);
+    const hooks = commitHooks.get(trx);
+    if (hooks) hooks.push(hook);
+    // A statement run on the connection itself, outside any transaction, has committed already.
+    else if (trx === db) hook();
   }
 
   return { writeTransaction, afterCommit };
+}
+
+/**
+ * Runs a whole transaction, or one statement that is its own transaction, again when a deadlock, a
+ * lock wait past lock_timeout or a serialization failure rolled it back (it re-reads everything),
+ * so callers never see them.
+ */
+export async function retryingContention<T>(run: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await run();
+    } catch (error) {
+      if (attempt >= maxTransactionAttempts || !isContention(error)) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 10 * 2 ** attempt * (0.5 + Math.random())));
+    }
+  }
 }
 
 function isContention(error: unknown): boolean {

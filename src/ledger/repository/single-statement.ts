@@ -1,0 +1,159 @@
+import { sql, type Insertable } from 'kysely';
+import { reachedThresholds, type AlertThreshold, type BudgetPolicy } from '../../domain/budget';
+import type { LedgerDatabase } from '../schema';
+import type { LedgerContext } from './context';
+import { toPolicy, type StoredPolicy } from './policies';
+import { retryingContention } from './transaction';
+import type { PolicyWindow, Usage } from './windows';
+
+/**
+ * PostgreSQL's common reserve and settle, each one statement: a call of a function that migration
+ * 0008 creates. One statement is one transaction, so it commits or rolls back whole, and holds the
+ * contended window rows only while it runs and commits. The rare cases (a window without room, an
+ * overage, a late or repeated settle) go back to the locked paths in reservations.ts.
+ */
+
+/** A window the reservation books into, in the global lock order. */
+export interface BookedWindow extends PolicyWindow {
+  amount: number;
+}
+
+export type InFullResult =
+  | { status: 'admitted' }
+  /** The reservation id was used before: its stored outcome, as JSON. */
+  | { status: 'exists'; outcome: string }
+  /** Some window has no room for the whole request; nothing was written. `usage` is what each window held, in order. */
+  | { status: 'no_room'; usage: Usage[] }
+  /** The room went between the function's look and its booking; it rolled back. */
+  | { status: 'raced' };
+
+export interface SettleRead {
+  reservation: {
+    state: string;
+    expires_at: string;
+    amount_micro_usd: number;
+    tokens: number;
+    input_micro_usd_per_mtok: number;
+    output_micro_usd_per_mtok: number;
+  };
+  holds: { policy_id: string; period_key: string }[];
+  policies: Map<string, StoredPolicy>;
+}
+
+/** The function raises this when a window lost its room after its look (see migration 0008). */
+const roomGoneCode = 'PL001';
+
+export function createSingleStatementWrites({ db }: Pick<LedgerContext, 'db'>) {
+  async function reserveInFull(request: {
+    reservation: Insertable<LedgerDatabase['reservations']>;
+    windows: BookedWindow[];
+    now: Date;
+  }): Promise<InFullResult> {
+    const payload = {
+      reservation: request.reservation,
+      holds: request.windows.map((w) => ({
+        reservation_id: request.reservation.reservation_id,
+        policy_id: w.policy.policyId,
+        period_key: w.periodKey,
+        metric: w.policy.metric,
+        amount: w.amount,
+      })),
+      windows: request.windows.map((w) => ({ ...windowPayload(w), amount: w.amount })),
+      now: request.now.toISOString(),
+    };
+    try {
+      const { rows } = await retryingContention(() =>
+        sql<{ result: InFullResult }>`select palyra_reserve_in_full(${JSON.stringify(payload)}::jsonb) as result`.execute(db),
+      );
+      return (rows[0] as { result: InFullResult }).result;
+    } catch (error) {
+      if ((error as { code?: string } | null)?.code === roomGoneCode) return { status: 'raced' };
+      throw error;
+    }
+  }
+
+  /** What a settle needs to price and book: the reservation, its holds and their policies, in one read. */
+  async function readForSettle(reservationId: string): Promise<SettleRead | undefined> {
+    const { rows } = await sql<
+      SettleRead['reservation'] & { policy_id: string | null; period_key: string | null; policy: unknown }
+    >`select r.state, r.expires_at, r.amount_micro_usd, r.tokens, r.input_micro_usd_per_mtok,
+        r.output_micro_usd_per_mtok, h.policy_id, h.period_key, to_jsonb(p) as policy
+      from reservations r
+      left join reservation_holds h on h.reservation_id = r.reservation_id
+      left join budget_policies p on p.policy_id = h.policy_id
+      where r.reservation_id = ${reservationId}`.execute(db);
+    const [first] = rows;
+    if (!first) return undefined;
+    const holds = rows.flatMap((row) =>
+      row.policy_id && row.period_key ? [{ policy_id: row.policy_id, period_key: row.period_key }] : [],
+    );
+    const policies = new Map(
+      rows.flatMap((row) =>
+        row.policy ? [[row.policy_id as string, toPolicy(row.policy as Parameters<typeof toPolicy>[0])] as const] : [],
+      ),
+    );
+    return { reservation: first, holds, policies };
+  }
+
+  /**
+   * Claims a pending, unexpired reservation whose hold covers the usage (compare-and-set, as the
+   * locked settle does) and books it in the same statement. False when it did not match: nothing
+   * was written and the locked settle decides.
+   */
+  async function settleWithinHold(request: {
+    reservationId: string;
+    cost: number;
+    tokens: number;
+    resolution: string;
+    now: Date;
+    /** The windows whose policy still governs them (alerts are recorded for those only). */
+    windows: PolicyWindow[];
+  }): Promise<boolean> {
+    const payload = {
+      reservation_id: request.reservationId,
+      cost: request.cost,
+      tokens: request.tokens,
+      resolution: request.resolution,
+      now: request.now.toISOString(),
+      windows: Object.fromEntries(request.windows.map((w) => [w.policy.policyId, windowPayload(w)])),
+    };
+    const { rows } = await retryingContention(() =>
+      sql<{ settled: boolean }>`select palyra_settle_within_hold(${JSON.stringify(payload)}::jsonb) as settled`.execute(db),
+    );
+    return rows[0]?.settled === true;
+  }
+
+  return { reserveInFull, readForSettle, settleWithinHold };
+}
+
+function windowPayload({ policy, periodKey }: PolicyWindow) {
+  return { policy_id: policy.policyId, period_key: periodKey, hard_limit: policy.hardLimit, alerts: alertBoundaries(policy) };
+}
+
+const thresholds: AlertThreshold[] = ['pct80', 'pct95', 'soft', 'hard'];
+
+/**
+ * For each threshold the policy can reach, the least committed amount (spent + reserved) that
+ * reaches it. `reachedThresholds` only ever compares the committed amount against a bound, so a
+ * threshold reached at some amount is reached at every larger one, and a write from `before` to
+ * `after` crossed exactly the thresholds with before < reachedFrom ≤ after: what recordCrossings
+ * records. Found by bisection over the domain's own rule, so the rule stays in one place.
+ */
+export function alertBoundaries(
+  policy: Pick<BudgetPolicy, 'hardLimit' | 'softLimit'>,
+): { threshold: AlertThreshold; reached_from: number }[] {
+  return thresholds.flatMap((threshold) => {
+    const reaches = (committed: number) => reachedThresholds(policy, committed).includes(threshold);
+    // Committed amounts are never negative; from -1 the span (2^53) halves exactly.
+    let [low, high] = [-1, Number.MAX_SAFE_INTEGER];
+    if (!reaches(high)) return [];
+    if (reaches(low)) return [{ threshold, reached_from: low }];
+    // Invariant: reaches(high) and not reaches(low).
+    while (high - low > 1) {
+      const middle = low + Math.floor((high - low) / 2);
+      if (reaches(middle)) high = middle;
+      else low = middle;
+    }
+    return [{ threshold, reached_from: high }];
+  });
+}
