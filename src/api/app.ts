@@ -28,6 +28,7 @@ import type { ProviderHealthMonitor } from '../route-planner/health';
 import type { RoutePlanner } from '../route-planner/planner';
 import { routingRoutes } from './routing/routes';
 import { runRoutes } from './runs/routes';
+import { sessionRoutes } from './session/routes';
 import { createCursorCodec, cursorKeyOf } from './runs/cursor';
 import { createRunService } from './runs/service';
 import { taskRoutes } from './tasks/routes';
@@ -99,6 +100,8 @@ export const palyraApp = fp(
       transformObject: jsonSchemaTransformObject,
     });
     await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: false });
+    // Before every route it reads the access rules of.
+    await app.register(sessionRoutes);
 
     await app.register(healthRoutes, {
       ledger: options.ledger,

@@ -5,6 +5,7 @@ import { PalyraError } from '../../src/domain/errors';
 import { createCursorCodec, cursorKeyOf } from '../../src/api/runs/cursor';
 import { quoteValue, runListQuery, type RunListFilter } from '../../src/api/runs/visibility-query';
 import { runWorkflowType, searchAttributes } from '../../src/temporal/contracts';
+import { bearer, openTestStack, testTokens, type TestStack } from '../support/app';
 import { connectTestClient, uniqueTaskQueue } from '../support/temporal';
 
 describe('quoteValue', () => {
@@ -62,6 +63,12 @@ describe('runListQuery', () => {
       { model: `m\\' OR WorkflowType != '` },
       all,
       `${type} AND PalyraModel = 'm\\\\\\' OR WorkflowType != \\''`,
+    ],
+    [
+      'task class and a start-time range, written with an offset and kept in UTC',
+      { taskClass: 'background_automation', since: '2026-03-01T02:00:00+02:00', until: '2026-03-02T00:00:00Z' },
+      all,
+      `${type} AND PalyraTaskClass = 'background_automation' AND StartTime >= '2026-03-01T00:00:00.000Z' AND StartTime < '2026-03-02T00:00:00.000Z'`,
     ],
   ])('%s', (_case, filter, tenants, query) => {
     expect(runListQuery(filter, tenants)).toBe(query);
@@ -168,6 +175,42 @@ describe('runListQuery against Temporal visibility', () => {
     }
   });
 
+  it('filters by task class and start time', async () => {
+    const tenant = `classes-${randomUUID().slice(0, 8)}`;
+    const taskQueue = uniqueTaskQueue('runs-query'); // no worker: the runs stay open and do nothing
+    const startOpenRun = (taskClass: string) =>
+      temporal.client.workflow.start(runWorkflowType, {
+        workflowId: `runs-query-${randomUUID()}`,
+        taskQueue,
+        args: [],
+        typedSearchAttributes: [
+          { key: searchAttributes.tenant, value: tenant },
+          { key: searchAttributes.taskClass, value: taskClass },
+        ],
+      });
+    const first = await startOpenRun('primary_interactive');
+    await delay(50);
+    const second = await startOpenRun('background_automation');
+    try {
+      const secondStart = (await second.describe()).startTime.toISOString();
+      const listed = async (filter: RunListFilter, expected: number) => {
+        let ids = await workflowIds(runListQuery({ tenantId: tenant, ...filter }, ['*']));
+        for (let i = 0; i < 100 && ids.length < expected; i++) {
+          await delay(100); // visibility is eventually consistent
+          ids = await workflowIds(runListQuery({ tenantId: tenant, ...filter }, ['*']));
+        }
+        return ids;
+      };
+      expect(await listed({}, 2)).toEqual([first.workflowId, second.workflowId].sort());
+      expect(await listed({ taskClass: 'background_automation' }, 1)).toEqual([second.workflowId]);
+      expect(await listed({ since: secondStart }, 1)).toEqual([second.workflowId]);
+      expect(await listed({ until: secondStart }, 1)).toEqual([first.workflowId]);
+      expect(await listed({ taskClass: 'primary_interactive', since: secondStart }, 0)).toEqual([]);
+    } finally {
+      await Promise.all([first, second].map((run) => run.terminate('runs-query test done')));
+    }
+  });
+
   // Temporal's SQL visibility stores escape a value again, MySQL-style, before querying SQLite or
   // PostgreSQL, where a value with a backslash then matches nothing: here the query must parse.
   // Either value, unescaped, leaves a string open.
@@ -177,5 +220,35 @@ describe('runListQuery against Temporal visibility', () => {
   ])('accepts a tenant with %s', async (_case, tenantId) => {
     await expect(workflowIds(runListQuery({ tenantId }, ['*']))).resolves.toEqual(expect.any(Array));
     await expect(workflowIds(runListQuery({}, ['acme', tenantId]))).resolves.toEqual(expect.any(Array));
+  });
+});
+
+describe('GET /v1/runs filters', () => {
+  let stack: TestStack;
+  beforeAll(async () => {
+    stack = await openTestStack();
+  });
+  afterAll(() => stack.close());
+
+  const list = (query: string) =>
+    stack.app.inject({ method: 'GET', url: `/v1/runs?${query}`, headers: bearer(testTokens.admin) });
+
+  it.each([
+    ['an unknown task class', 'taskClass=urgent', 'querystring.taskClass'],
+    ['a since that is no instant', 'since=yesterday', 'querystring.since'],
+    ['an until not after since', 'since=2026-03-02T00:00:00Z&until=2026-03-01T00:00:00Z', 'querystring.until'],
+  ])('refuses %s with a 400 naming the field', async (_case, query, field) => {
+    const response = await list(query);
+    expect(response.statusCode).toBe(400);
+    expect(response.json().error.details.issues.map((i: { field: string }) => i.field)).toEqual([field]);
+  });
+
+  it('accepts every filter at once', async () => {
+    const response = await list(
+      'tenantId=acme&state=succeeded&model=sim-standard&taskClass=background_automation' +
+        '&since=2026-03-01T00:00:00Z&until=2026-03-02T00:00:00%2B02:00&limit=5',
+    );
+    expect(response.statusCode).toBe(200);
+    expect(response.json()).toEqual({ items: [], nextCursor: null });
   });
 });

@@ -5,15 +5,19 @@ import { PalyraError } from '../../domain/errors';
 import type { LedgerRepository, StoredPolicy } from '../../ledger';
 import { errorResponses } from '../errors';
 import { bodyFacts, fromParams, type RouteAudit } from '../plugins/audit';
-import { canAccessTenant, principalOf, type Principal } from '../plugins/auth';
+import { assertTenantAccess, canAccessTenant, principalOf, type Principal } from '../plugins/auth';
 import {
   budgetPolicyBodySchema,
   policyListSchema,
   policyParamsSchema,
   policySchema,
+  spendQuerySchema,
+  spendSchema,
   usageQuerySchema,
   usageSchema,
+  type SpendQueryParams,
 } from './schemas';
+import { spendRange } from './spend-range';
 
 /**
  * A token limited to some tenants sees (and, as admin, changes) only policies scoped to those
@@ -170,4 +174,49 @@ export const budgetRoutes: FastifyPluginAsyncZod<{ ledger: LedgerRepository }> =
       };
     },
   );
+
+  app.get(
+    '/v1/budgets/spend',
+    {
+      config: { auth: { role: 'operator' } },
+      schema: {
+        summary: 'Settled spend over time',
+        description:
+          'What settlement booked (settled reservations: cost and tokens at the time they settled), per hour or UTC day, ' +
+          'one series per tenant, model or policy. Every bucket of the range is in every series (0 where nothing settled); ' +
+          'at most 744 hourly or 366 daily buckets. The top 20 series by total are shown, the rest summed into `(other)`. ' +
+          'By policy, a run counts under every policy whose window it was booked in, so the series overlap. ' +
+          'A tenant-scoped token sees only its tenants (and, by policy, only policies scoped to them).',
+        tags: ['budgets'],
+        security: [{ bearer: [] }],
+        querystring: spendQuerySchema,
+        response: { 200: spendSchema, ...errorResponses(400, 401, 403, 429, 500, 503) },
+      },
+    },
+    async (request) => {
+      const principal = principalOf(request);
+      const { groupBy, bucket } = request.query;
+      const range = spendRange(request.query, new Date());
+      const report = await ledger.spendReport({
+        groupBy,
+        bucket,
+        ...range,
+        ...(await spendScope(principal, request.query)),
+      });
+      return { groupBy, bucket, ...report };
+    },
+  );
+
+  /** Whose spend a caller may chart: the tenant asked for, else its tenants; by policy, only the policies it may see. */
+  async function spendScope(
+    principal: Principal,
+    { groupBy, tenantId }: SpendQueryParams,
+  ): Promise<{ tenants?: string[]; policyIds?: string[] }> {
+    if (tenantId) assertTenantAccess(principal, tenantId);
+    const everyTenant = principal.tenants.includes('*');
+    const tenants = tenantId ? [tenantId] : everyTenant ? undefined : principal.tenants;
+    if (groupBy !== 'policy' || everyTenant) return tenants ? { tenants } : {};
+    const policyIds = (await ledger.listPolicies()).filter((p) => policyVisibleTo(principal, p)).map((p) => p.policyId);
+    return { ...(tenants ? { tenants } : {}), policyIds };
+  }
 };

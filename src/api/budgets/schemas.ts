@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { budgetPolicyBodySchema, policyIdSchema } from '../../config/budget-policy';
 import { budgetActions, budgetMetrics, budgetWindows, scopeKinds } from '../../domain/budget';
+import { maxSpendSeries, otherSpendKey, spendBuckets, spendGroupings } from '../../ledger';
+import { identifier } from '../common-schemas';
 
 export { budgetPolicyBodySchema };
 
@@ -70,3 +72,45 @@ export const usageSchema = z
     ),
   })
   .meta({ id: 'BudgetUsage' });
+
+export const spendQuerySchema = z
+  .object({
+    groupBy: z.enum(spendGroupings).describe('one series per tenant, model, or policy whose window booked the spend'),
+    bucket: z.enum(spendBuckets),
+    since: z.iso
+      .datetime({ offset: true })
+      .optional()
+      .describe('widened to the start of its UTC bucket; default: start of today (hour), of the day 29 days ago (day)'),
+    until: z.iso.datetime({ offset: true }).optional().describe('exclusive; default: now'),
+    tenantId: identifier('tenantId').optional().describe('only this tenant (a tenant-scoped token: one of its own)'),
+  })
+  .strict();
+export type SpendQueryParams = z.infer<typeof spendQuerySchema>;
+
+export const spendSchema = z
+  .object({
+    groupBy: z.enum(spendGroupings),
+    bucket: z.enum(spendBuckets),
+    since: z.string().describe('start of the first bucket'),
+    until: z.string().describe('exclusive end of the range'),
+    series: z
+      .array(
+        z.object({
+          key: z
+            .string()
+            .describe(`tenant id, model id or policy id; \`${otherSpendKey}\` sums the series past the top ${maxSpendSeries}`),
+          totalMicroUsd: z.number().int(),
+          points: z
+            .array(
+              z.object({
+                start: z.string().describe('start of the bucket (UTC)'),
+                costMicroUsd: z.number().int(),
+                tokens: z.number().int(),
+              }),
+            )
+            .describe('every bucket of the range, in order, 0 where nothing settled'),
+        }),
+      )
+      .describe(`by total, highest first, at most ${maxSpendSeries} and \`${otherSpendKey}\` last`),
+  })
+  .meta({ id: 'BudgetSpend' });

@@ -57,7 +57,9 @@ export const runRoutes: FastifyPluginAsyncZod<{ runs: RunService }> = async (app
       config: { auth: { role: 'service' } },
       schema: {
         summary: 'List runs',
-        description: 'Newest first, through Temporal visibility; filter by tenant, state and model; page with `cursor`.',
+        description:
+          'Newest first, through Temporal visibility; filter by tenant, state, model, task class and start time ' +
+          '(`since` inclusive, `until` exclusive); page with `cursor`.',
         tags: ['runs'],
         security: [{ bearer: [] }],
         querystring: listRunsQuerySchema,

@@ -156,10 +156,17 @@ export const listRunsQuerySchema = z
       .max(200)
       .regex(/^[A-Za-z0-9][A-Za-z0-9._:/@-]*$/, 'model may contain letters, digits and . _ : / @ - only')
       .optional(),
+    taskClass: z.enum(taskClasses).optional(),
+    since: z.iso.datetime({ offset: true }).optional().describe('runs started at or after this instant'),
+    until: z.iso.datetime({ offset: true }).optional().describe('runs started before this instant'),
     limit: z.coerce.number().int().min(1).max(200).default(50),
     cursor: z.string().min(1).max(4096).optional().describe('nextCursor of the previous page'),
   })
-  .strict();
+  .strict()
+  .refine((q) => q.since === undefined || q.until === undefined || Date.parse(q.since) < Date.parse(q.until), {
+    path: ['until'],
+    message: 'until must be after since',
+  });
 export type ListRunsQuery = z.infer<typeof listRunsQuerySchema>;
 
 export const runListSchema = z

@@ -1,7 +1,7 @@
 import { runWorkflowType, searchAttributes } from '../../temporal/contracts';
 import type { ListRunsQuery } from './schemas';
 
-export type RunListFilter = Pick<ListRunsQuery, 'tenantId' | 'state' | 'model'>;
+export type RunListFilter = Pick<ListRunsQuery, 'tenantId' | 'state' | 'model' | 'taskClass' | 'since' | 'until'>;
 
 /**
  * Temporal's list filter for the runs a listing asks for, within the tenants its caller may see
@@ -16,6 +16,10 @@ export function runListQuery(filter: RunListFilter, visibleTenants: readonly str
   }
   if (filter.state) clauses.push(`${searchAttributes.runState.name} = ${quoteValue(filter.state)}`);
   if (filter.model) clauses.push(`${searchAttributes.model.name} = ${quoteValue(filter.model)}`);
+  if (filter.taskClass) clauses.push(`${searchAttributes.taskClass.name} = ${quoteValue(filter.taskClass)}`);
+  // Normalized to UTC, so one instant written with any offset is one query (and one cursor).
+  if (filter.since) clauses.push(`StartTime >= ${quoteValue(new Date(filter.since).toISOString())}`);
+  if (filter.until) clauses.push(`StartTime < ${quoteValue(new Date(filter.until).toISOString())}`);
   // No ORDER BY: SQL visibility stores refuse it, and all of them list newest first anyway.
   return clauses.join(' AND ');
 }

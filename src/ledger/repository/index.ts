@@ -8,6 +8,7 @@ import { createRecords } from './records';
 import { createReports } from './reports';
 import { createReservations } from './reservations';
 import { createSelfHealing } from './self-healing';
+import { createSpend } from './spend';
 import { createWriteTransaction } from './transaction';
 import { createWindows } from './windows';
 
@@ -26,6 +27,19 @@ export { LedgerConflictError, LedgerNotFoundError } from './errors';
 export type { PolicySource, StoredPolicy } from './policies';
 export type { FailedAttempt, RoutingDecisionRecord } from './records';
 export type { WindowReport } from './reports';
+export {
+  maxSpendBuckets,
+  maxSpendSeries,
+  otherSpendKey,
+  spendBucketStart,
+  spendBuckets,
+  spendGroupings,
+  type SpendBucket,
+  type SpendGrouping,
+  type SpendQuery,
+  type SpendReport,
+  type SpendSeries,
+} from './spend';
 export {
   settledAfterExpiry,
   type RenewHoldOutcome,
@@ -86,6 +100,7 @@ export function createLedgerRepository({
     ...createPrices(context),
     ...createReservations(context, windows),
     ...createReports(context, policies, windows),
+    ...createSpend(context),
     ...createRecords(context),
     ...createSelfHealing(context),
     ...createAudit(context),
