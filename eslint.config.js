@@ -6,11 +6,11 @@ const { builtinModules } = require('node:module');
 const nodeBuiltins = [...builtinModules, ...builtinModules.map((m) => `node:${m}`)];
 
 module.exports = tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '.palyra/**', 'bench/results/**', 'src/console/dist/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '.palyra/**', 'bench/results/**', 'test-output/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
-    files: ['**/*.ts'],
+    files: ['**/*.ts', '**/*.tsx'],
     languageOptions: {
       parserOptions: { projectService: true, tsconfigRootDir: __dirname },
     },
@@ -120,11 +120,26 @@ module.exports = tseslint.config(
     },
   },
   {
-    files: ['src/console/static/**/*.js'],
-    languageOptions: {
-      sourceType: 'script',
-      globals: { document: 'readonly', sessionStorage: 'readonly', fetch: 'readonly', Node: 'readonly', setTimeout: 'readonly' },
+    // The console is a browser app (console/tsconfig.json has the DOM types): it reaches the server only over
+    // HTTP, so it imports nothing from src/.
+    files: ['console/**/*.ts', 'console/**/*.tsx'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          paths: nodeBuiltins.map((name) => ({ name, message: 'The console runs in the browser: no Node built-ins.' })),
+          patterns: [{ group: ['**/src/**'], message: 'The console talks to the server over HTTP only (console/src/api).' }],
+        },
+      ],
     },
+  },
+  {
+    files: ['console/scripts/**/*.cjs'],
+    languageOptions: {
+      sourceType: 'commonjs',
+      globals: { require: 'readonly', __dirname: 'readonly', process: 'readonly', console: 'readonly' },
+    },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
   {
     files: ['*.js', 'bin/**/*.js'],

@@ -336,11 +336,12 @@ describe('API', () => {
     const page = await app.inject({ method: 'GET', url: '/console' });
     expect(page.statusCode).toBe(200);
     expect(page.headers['content-type']).toBe('text/html; charset=utf-8');
-    expect(page.body).toContain('<script src="/console/console.js" defer></script>');
-    const script = await app.inject({ method: 'GET', url: '/console/console.js' });
+    expect(page.body).toContain('<div id="root"></div>');
+    const scriptPath = /<script type="module" crossorigin src="(\/console\/assets\/[^"]+\.js)">/.exec(page.body)?.[1];
+    expect(scriptPath).toBeDefined();
+    const script = await app.inject({ method: 'GET', url: scriptPath! });
     expect(script.statusCode).toBe(200);
-    expect(script.headers['content-type']).toContain('text/javascript');
-    expect(script.body).toContain('fetch(path, { method, headers');
+    expect(script.headers['content-type']).toContain('javascript');
   });
 
   it('sets security headers', async () => {

@@ -103,8 +103,7 @@ const expectations: Record<string, RouteRule> = {
   'GET /docs/static/swagger-initializer.js': { access: 'public', tenancy: 'none' },
   'GET /docs/static/*': { access: 'public', tenancy: 'none', request: () => ({ url: '/docs/static/swagger-ui.css' }) },
   'GET /console': { access: 'public', tenancy: 'none' },
-  'GET /console/console.js': { access: 'public', tenancy: 'none' },
-  'GET /console/console.css': { access: 'public', tenancy: 'none' },
+  'GET /console/*': { access: 'public', tenancy: 'none', request: () => ({ url: '/console/runs' }) },
 
   'POST /v1/runs': { access: 'service', tenancy: 'input', request: (t) => ({ url: '/v1/runs', payload: runBody(t) }) },
   'GET /v1/runs': { access: 'service', tenancy: 'filtered' },
@@ -156,6 +155,12 @@ const expectations: Record<string, RouteRule> = {
 
   'GET /v1/budgets/policies': { access: 'operator', tenancy: 'filtered' },
   'GET /v1/budgets/usage': { access: 'operator', tenancy: 'filtered' },
+  // By policy, so another tenant's policy id would show if its spend leaked.
+  'GET /v1/budgets/spend': {
+    access: 'operator',
+    tenancy: 'filtered',
+    request: () => ({ url: '/v1/budgets/spend?groupBy=policy&bucket=day' }),
+  },
   'GET /v1/budgets/policies/:policyId': {
     access: 'operator',
     tenancy: 'resource',
@@ -184,6 +189,7 @@ const expectations: Record<string, RouteRule> = {
     request: (t) => ({ url: '/v1/routing/plan', payload: { ...runBody(t), simulation: undefined } }),
   },
 
+  'GET /v1/session': { access: 'service', tenancy: 'none' },
   'GET /v1/audit': { access: 'admin', tenancy: 'allTenants' },
 
   'GET /console/v1/diagnostics': { access: 'operator', tenancy: 'allTenants' },
@@ -284,6 +290,21 @@ beforeAll(async () => {
     policyId: { acme: 'matrix-acme-daily', globex: 'matrix-globex-daily' },
   };
   await seedPolicies();
+  // Spend settled under each tenant's policy, so a spend chart that leaked would name the other's.
+  for (const tenant of ['acme', 'globex'] as const) {
+    const reservationId = `matrix-spend-${tenant}`;
+    await ledger.repo.reserve({
+      reservationId,
+      runId: reservationId,
+      scope: { tenantId: tenant, principalId: `svc-${tenant}`, modelId: 'sim-standard' },
+      inputTokens: 10,
+      maxOutputTokens: 10,
+      price: { inputMicroUsdPerMTok: 1_000_000, outputMicroUsdPerMTok: 1_000_000 },
+      catalogVersion: 'matrix',
+      expiresAt: new Date(Date.now() + 60_000),
+    });
+    await ledger.repo.settle({ reservationId, actual: { inputTokens: 10, outputTokens: 5 } });
+  }
 }, 120_000);
 
 afterAll(async () => {

@@ -1,0 +1,257 @@
+import { useState } from 'react';
+import { ApiError } from '../../api/client';
+import { endpoints } from '../../api/endpoints';
+import type { DoctorJob, DoctorMode, DoctorReport } from '../../api/types';
+import { Chip } from '../../components/Chip';
+import { ConfirmAction } from '../../components/ConfirmAction';
+import { DataView, Empty } from '../../components/DataView';
+import { JsonView } from '../../components/JsonView';
+import { PageTitle } from '../../components/Layout';
+import { ago, dateTime, words } from '../../format';
+import { useResource } from '../../hooks/useResource';
+import { useTitle } from '../../hooks/useTitle';
+import { setQuery, useLocation } from '../../router';
+import { useCan } from '../../session';
+import { lastDoctorJobs, rememberJob } from './jobHistory';
+
+function Checks({ report }: { report: DoctorReport }) {
+  const passed = report.checks.filter((check) => check.status === 'ok').length;
+  return (
+    <>
+      <p>
+        <Chip value={report.status} /> {passed} of {report.checks.length} checks passed.
+      </p>
+      <div className="table-wrap">
+        <table>
+          <caption className="visually-hidden">Checks</caption>
+          <thead>
+            <tr>
+              <th scope="col">Check</th>
+              <th scope="col">Status</th>
+              <th scope="col">Detail</th>
+              <th scope="col">Hint</th>
+            </tr>
+          </thead>
+          <tbody>
+            {report.checks.map((check) => (
+              <tr key={check.id}>
+                <td>
+                  {check.title}
+                  <span className="sub">
+                    <code>{check.id}</code>
+                  </span>
+                </td>
+                <td>
+                  <Chip value={check.status} />
+                </td>
+                <td>{check.detail}</td>
+                <td>
+                  {check.hint ?? ''}
+                  {check.repair ? <span className="sub">repair: {check.repair}</span> : null}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </>
+  );
+}
+
+function Plan({ report, onApply }: { report: DoctorReport; onApply?: (hash: string) => Promise<unknown> }) {
+  const plan = report.plan;
+  if (!plan) return null;
+  return (
+    <section className="card" aria-labelledby="doctor-plan">
+      <h2 id="doctor-plan">Repair plan</h2>
+      <p>
+        Plan hash <code data-testid="plan-hash">{plan.hash}</code>
+      </p>
+      {plan.steps.length === 0 ? (
+        <Empty>Nothing to repair: the plan is empty.</Empty>
+      ) : (
+        <ol className="plan">
+          {plan.steps.map((step, i) => (
+            <li key={`${step.repair}-${i}`}>
+              <strong>{step.title}</strong> (<code>{step.repair}</code>){step.risky ? <Chip value="high" label="risky" /> : null}
+              <div className="sub">
+                touches {step.touches}; blast radius: {step.blastRadius}
+              </div>
+            </li>
+          ))}
+        </ol>
+      )}
+      {onApply && plan.steps.length > 0 ? (
+        <ConfirmAction
+          label="Apply this plan"
+          title="Apply the repair plan?"
+          description={
+            <p>
+              Applies exactly the plan <code>{plan.hash}</code> (refused if the installation changed since) and writes a recovery
+              run that a rollback can undo.
+            </p>
+          }
+          tone="danger"
+          onConfirm={() => onApply(plan.hash)}
+        />
+      ) : null}
+    </section>
+  );
+}
+
+function Manifest({ report }: { report: DoctorReport }) {
+  const recovery = report.recovery;
+  if (!recovery) return null;
+  return (
+    <section className="card" aria-labelledby="doctor-manifest">
+      <h2 id="doctor-manifest">Recovery run {recovery.runId}</h2>
+      {recovery.refused ? <p className="notice notice-error">Refused: {recovery.refused}</p> : null}
+      <p className="sub">
+        Manifest: <code>{recovery.manifestPath}</code>
+      </p>
+      <div className="table-wrap">
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">Step</th>
+              <th scope="col">Change</th>
+              <th scope="col">Detail</th>
+              <th scope="col">Before / after</th>
+            </tr>
+          </thead>
+          <tbody>
+            {recovery.steps.map((applied, i) => (
+              <tr key={`${applied.step.repair}-${i}`}>
+                <td>{applied.step.title}</td>
+                <td>
+                  <Chip value={applied.change} />
+                </td>
+                <td>
+                  {applied.detail}
+                  {applied.notUndoable ? <span className="sub">cannot be undone: {applied.notUndoable}</span> : null}
+                </td>
+                <td>
+                  <details>
+                    <summary>state</summary>
+                    <JsonView value={{ before: applied.before, after: applied.after }} label="Before and after" />
+                  </details>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+      <h3>Rollback</h3>
+      <p>
+        The API has no rollback job yet, so a rollback is previewed and applied with the CLI on the API's host, last step first:
+      </p>
+      <pre className="output">
+        {`palyra doctor --rollback-run ${recovery.runId} --dry-run   # preview\npalyra doctor --rollback-run ${recovery.runId}             # apply`}
+      </pre>
+    </section>
+  );
+}
+
+function JobView({ jobId, onApply }: { jobId: string; onApply?: (hash: string) => Promise<unknown> }) {
+  const job = useResource(() => endpoints.getDoctorJob(jobId), jobId, { intervalMs: 1_000 });
+  const finished = job.data?.state === 'succeeded' || job.data?.state === 'failed';
+  return (
+    <DataView resource={job} what="the doctor job">
+      {(data: DoctorJob) => (
+        <div className="doctor-job" data-state={data.state} data-mode={data.mode}>
+          <section className="card" aria-labelledby="doctor-job">
+            <h2 id="doctor-job">
+              {words(data.mode)} job <Chip value={data.state} />
+            </h2>
+            <p className="sub">
+              Started by {data.requestedBy} {ago(data.createdAt)};{' '}
+              {finished ? `finished ${dateTime(data.finishedAt)}` : 'still running…'}
+            </p>
+            {data.error ? <p className="notice notice-error">{data.error}</p> : null}
+            {data.report ? <Checks report={data.report} /> : finished ? null : <p role="status">Running checks…</p>}
+          </section>
+          {data.report ? <Plan report={data.report} {...(onApply ? { onApply } : {})} /> : null}
+          {data.report ? <Manifest report={data.report} /> : null}
+        </div>
+      )}
+    </DataView>
+  );
+}
+
+/** Doctor from the console: diagnostics and a repair preview change nothing; applying the previewed plan needs admin. */
+export function DoctorPage() {
+  useTitle('Doctor');
+  const canPreview = useCan('runDoctorPreview');
+  const canApply = useCan('applyDoctor');
+  const { query } = useLocation();
+  const jobId = query.get('job') ?? undefined;
+  const [error, setError] = useState<string>();
+  const history = useResource(lastDoctorJobs, `history-${jobId ?? ''}`, { intervalMs: 10_000 });
+
+  const start = async (mode: DoctorMode, planHash?: string) => {
+    setError(undefined);
+    try {
+      const job = await endpoints.startDoctorJob(mode, planHash);
+      rememberJob(job.jobId);
+      setQuery({ job: job.jobId }, { push: true });
+    } catch (caught) {
+      const message = caught instanceof ApiError ? `${caught.code}: ${caught.message}` : String(caught);
+      setError(message);
+      throw caught;
+    }
+  };
+
+  return (
+    <>
+      <PageTitle title="Doctor" />
+      {canPreview ? (
+        <div className="actions">
+          <button
+            type="button"
+            className="button button-primary"
+            onClick={() => void start('diagnostics').catch(() => undefined)}
+          >
+            Run diagnostics
+          </button>
+          <button type="button" className="button" onClick={() => void start('repair_preview').catch(() => undefined)}>
+            Preview repairs
+          </button>
+        </div>
+      ) : (
+        <p className="hint">This token may not start doctor jobs (it needs an all-tenant operator token).</p>
+      )}
+      {error ? (
+        <p className="notice notice-error" role="alert">
+          {error}
+        </p>
+      ) : null}
+      {jobId ? (
+        <JobView key={jobId} jobId={jobId} {...(canApply ? { onApply: (hash: string) => start('repair_apply', hash) } : {})} />
+      ) : (
+        <Empty>Start diagnostics or a repair preview; the report shows here.</Empty>
+      )}
+      <section aria-labelledby="doctor-history">
+        <h2 id="doctor-history">Jobs started from this browser</h2>
+        <DataView
+          resource={history}
+          what="doctor jobs"
+          isEmpty={(jobs) => jobs.length === 0}
+          empty="No doctor jobs the server still remembers."
+        >
+          {(jobs) => (
+            <ul className="job-list">
+              {jobs.map((job) => (
+                <li key={job.jobId}>
+                  <button type="button" className="link-button" onClick={() => setQuery({ job: job.jobId }, { push: true })}>
+                    {words(job.mode)} {ago(job.createdAt)}
+                  </button>{' '}
+                  <Chip value={job.state} /> {job.report ? <Chip value={job.report.status} /> : null}
+                </li>
+              ))}
+            </ul>
+          )}
+        </DataView>
+      </section>
+    </>
+  );
+}
