@@ -1,6 +1,7 @@
 import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { createActivities, type PalyraActivities } from './activities';
+import type { AdmissionCalls } from './api/runs/in-process-admission';
 import { createIncidentActivities } from './activities/incidents';
 import { createSupervisorEvidenceActivities } from './activities/supervisor-evidence';
 import type { PalyraConfig } from './config';
@@ -16,6 +17,11 @@ export interface PalyraServices {
   providerHealth: ProviderHealthMonitor;
   routePlanner: RoutePlanner;
   activities: PalyraActivities;
+  /**
+   * The worker's admission calls, for an API in the same process to decide admission before a run
+   * starts (they share this provider health, so both route alike).
+   */
+  admissionCalls: AdmissionCalls;
 }
 
 /**
@@ -37,7 +43,8 @@ export function composeServices({
   const providers = createProviderRegistry(config.providers, { secrets: configSecrets(config) });
   const routePlanner = createRoutePlanner({ ledger, config, health: providerHealth });
   const activities = createActivities({ providers, ledger, config, providerHealth, routePlanner });
-  return { providers, providerHealth, routePlanner, activities };
+  const admissionCalls: AdmissionCalls = { planRun: activities.planRun, admitRun: activities.admitRun };
+  return { providers, providerHealth, routePlanner, activities, admissionCalls };
 }
 
 /**

@@ -30,6 +30,7 @@ import { routingRoutes } from './routing/routes';
 import { runRoutes } from './runs/routes';
 import { sessionRoutes } from './session/routes';
 import { createCursorCodec, cursorKeyOf } from './runs/cursor';
+import type { AdmissionCalls } from './runs/in-process-admission';
 import { createRunService } from './runs/service';
 import { taskRoutes } from './tasks/routes';
 import { createTaskService } from './tasks/service';
@@ -48,6 +49,11 @@ export interface AppOptions {
   routePlanner: RoutePlanner;
   /** This process's provider breakers (the planner's), shown by diagnostics. */
   providerHealth?: Pick<ProviderHealthMonitor, 'snapshot'>;
+  /**
+   * Admission decided in this process before a run starts (src/api/runs/in-process-admission.ts):
+   * given where the routing here shares provider health with a worker (`palyra dev`).
+   */
+  admissionCalls?: AdmissionCalls;
   /** How long this process's start-up steps took, shown by diagnostics. */
   startup?: StartupTimings;
   version: string;
@@ -116,6 +122,7 @@ export const palyraApp = fp(
       temporalUiUrl: options.temporal.uiUrl,
       tenantPauses,
       cursors,
+      ...(options.admissionCalls ? { admissionCalls: options.admissionCalls } : {}),
     });
     await app.register(runRoutes, { runs });
     await app.register(taskRoutes, { tasks: createTaskService({ client: options.temporal.client, config, runs }) });

@@ -3,6 +3,7 @@ import type { NativeConnection, Worker, WorkerOptions } from '@temporalio/worker
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { PalyraConfig } from '../config';
+import type { AdmissionCalls } from '../api/runs/in-process-admission';
 import { buildServer } from '../api/server';
 import { composeSupervisorActivities, type PalyraServices } from '../composition';
 import type { StartupTimings } from '../diagnostics';
@@ -98,6 +99,8 @@ export async function startApi(options: {
   sweeper?: Pick<ReservationSweeper, 'stats'>;
   routePlanner: PalyraServices['routePlanner'];
   providerHealth?: PalyraServices['providerHealth'];
+  /** Admission decided in the API process: only where its routing shares provider health with a worker. */
+  admissionCalls?: AdmissionCalls;
   startup?: StartupTimings;
 }): Promise<RunningApi> {
   const { config } = options;
@@ -110,6 +113,7 @@ export async function startApi(options: {
     ...(options.sweeper ? { sweeper: options.sweeper } : {}),
     routePlanner: options.routePlanner,
     ...(options.providerHealth ? { providerHealth: options.providerHealth } : {}),
+    ...(options.admissionCalls ? { admissionCalls: options.admissionCalls } : {}),
     ...(options.startup ? { startup: options.startup } : {}),
     version: palyraVersion(),
   });

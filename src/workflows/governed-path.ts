@@ -14,15 +14,10 @@ import {
 } from '@temporalio/workflow';
 import type { PalyraActivities } from '../activities';
 import type { ChatMessage, SimulationOptions } from '../domain/chat';
+import { reservationTtlMs } from '../domain/budget';
 import { chosenRoute, type ChosenRoute, type RoutingDecision } from '../domain/routing';
 import type { AdmitRunInput, InvokeProviderResult, PlanRunInput, RunAdmission, SettleRunResult } from '../temporal/contracts';
-import {
-  chargeForUnanswered,
-  ledgerCallOptions,
-  reservationExpiresAt,
-  reservationTtlMs,
-  type UnansweredCharge,
-} from './governed-steps';
+import { chargeForUnanswered, ledgerCallOptions, reservationExpiresAt, type UnansweredCharge } from './governed-steps';
 
 /** One thing paid for through the governed path: a run, or one attempt of a background task. */
 export interface Booking {

@@ -11,6 +11,7 @@ import {
   type ActivityOptions,
   type LocalActivityOptions,
 } from '@temporalio/workflow';
+import { reservationTtlMs, runProviderAttempts } from '../domain/budget';
 import {
   nonRetryableFailureTypes,
   type ProviderHeartbeat,
@@ -31,7 +32,7 @@ export const providerRetry: ActivityOptions['retry'] = {
   initialInterval: '1s',
   backoffCoefficient: 2,
   maximumInterval: '30s',
-  maximumAttempts: 5,
+  maximumAttempts: runProviderAttempts,
   nonRetryableErrorTypes: nonRetryableFailureTypes,
 };
 
@@ -55,12 +56,6 @@ export const ledgerCallOptions: LocalActivityOptions = { startToCloseTimeout: '3
  */
 export function reservationExpiresAt(nowMs: number, providerTimeoutMs: number, providerAttempts: number): string {
   return new Date(nowMs + reservationTtlMs(providerTimeoutMs, providerAttempts)).toISOString();
-}
-
-/** The same span as a time to live, counted by the ledger activity from when the hold is made. */
-export function reservationTtlMs(providerTimeoutMs: number, providerAttempts: number): number {
-  const reservationMarginMs = 5 * 60_000;
-  return providerTimeoutMs * providerAttempts + reservationMarginMs;
 }
 
 /** What a provider call that ended without an answer still owes, as the settle step takes it. */

@@ -5,14 +5,17 @@ import { openTestStack, testTokens, type TestStack } from '../support/app';
 import { postRun } from '../support/runs';
 
 /**
- * Backpressure on POST /v1/runs against the dev server: with no worker to decide admissions, two
- * admissions fill this API process; a third waits its queue time and is refused 503 with Retry-After,
- * having started nothing.
+ * Backpressure on POST /v1/runs against the dev server: with admission left to the workflow (a
+ * separate API process) and no worker to decide, two admissions fill this API process; a third
+ * waits its queue time and is refused 503 with Retry-After, having started nothing.
  */
 let stack: TestStack;
 let app: FastifyInstance;
 beforeAll(async () => {
-  stack = await openTestStack({ runs: { maxAdmissionsInFlight: 2, admissionQueueMs: 300, admissionWaitMs: 2_000 } });
+  stack = await openTestStack(
+    { runs: { maxAdmissionsInFlight: 2, admissionQueueMs: 300, admissionWaitMs: 2_000 } },
+    { admission: 'workflow' },
+  );
   app = stack.app;
 });
 afterAll(() => stack?.close());

@@ -145,24 +145,38 @@ describe('API', () => {
     });
   });
 
-  it('shows a run as queued right away, before any worker has picked it up', async () => {
-    const { app: impatient } = await buildApp({ runs: { admissionWaitMs: 500 } });
-    const started = await startRun(impatient).finally(() => impatient.close());
-    expect(started.statusCode).toBe(202);
-    expect(started.json()).toMatchObject({ state: 'queued', maxOutputTokens: 8192 });
-    expect(started.json().admission).toBeUndefined(); // nobody has decided yet
-    const { runId } = started.json();
-    const response = await app.inject({ method: 'GET', url: `/v1/runs/${runId}`, headers: bearer(tokens.acmeService) });
-    expect(response.statusCode).toBe(200);
-    expect(response.json()).toMatchObject({ runId, state: 'queued', tenantId: 'acme', usage: null, costMicroUsd: 0 });
+  it.each([
+    ['decides admission itself', 'in_process', { status: 'admitted' }],
+    ['leaves admission to the workflow', 'workflow', undefined],
+  ] as const)(
+    'shows a run as queued right away, before any worker has picked it up, when the API %s',
+    async (_case, admission, decided) => {
+      const { app: impatient } = await buildTestApp({
+        client,
+        connection,
+        ledger: ledger.repo,
+        config: { runs: { admissionWaitMs: 500 } },
+        admission,
+      });
+      const started = await startRun(impatient).finally(() => impatient.close());
+      expect(started.statusCode).toBe(202);
+      expect(started.json()).toMatchObject({ state: 'queued', maxOutputTokens: 8192 });
+      // Decided by this process at once, or not yet by anyone (no worker).
+      if (decided) expect(started.json().admission).toMatchObject(decided);
+      else expect(started.json().admission).toBeUndefined();
+      const { runId } = started.json();
+      const response = await app.inject({ method: 'GET', url: `/v1/runs/${runId}`, headers: bearer(tokens.acmeService) });
+      expect(response.statusCode).toBe(200);
+      expect(response.json()).toMatchObject({ runId, state: 'queued', tenantId: 'acme', usage: null, costMicroUsd: 0 });
 
-    await client.workflow.getHandle(`run-${runId}`).terminate('no worker on this task queue');
-    const terminated = await app.inject({ method: 'GET', url: `/v1/runs/${runId}`, headers: bearer(tokens.acmeService) });
-    expect(terminated.json()).toMatchObject({
-      state: 'failed',
-      error: { code: 'terminated', message: 'the run workflow was terminated by an operator' },
-    });
-  });
+      await client.workflow.getHandle(`run-${runId}`).terminate('no worker on this task queue');
+      const terminated = await app.inject({ method: 'GET', url: `/v1/runs/${runId}`, headers: bearer(tokens.acmeService) });
+      expect(terminated.json()).toMatchObject({
+        state: 'failed',
+        error: { code: 'terminated', message: 'the run workflow was terminated by an operator' },
+      });
+    },
+  );
 
   it('answers 404 for a run that does not exist', async () => {
     const response = await app.inject({

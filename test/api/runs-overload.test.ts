@@ -134,13 +134,14 @@ async function expectNotStarted(response: Awaited<ReturnType<typeof postRun>>): 
   return error.details;
 }
 
-describe('no worker polls the task queue: the admission update times out', () => {
-  it('answers 202 without admission; the run completes once a worker comes', async () => {
+describe('no worker polls the task queue', () => {
+  it('decided by the workflow (a separate API process): 202 without admission; the run completes once a worker comes', async () => {
     const { app, config } = await buildTestApp({
       client,
       connection,
       ledger: ledger.repo,
       config: { runs: { admissionWaitMs: 300 } },
+      admission: 'workflow',
     });
     try {
       const started = await postRun(app, { ...runBody, simulation });
@@ -152,6 +153,30 @@ describe('no worker polls the task queue: the admission update times out', () =>
 
       const ended = await withTestWorker(config, () => waitForRunEnd(app, runId), ledger.repo);
       expect(ended).toMatchObject({ runId, state: 'succeeded', admission: { status: 'admitted' } });
+      await expectBooksClosed(ledger);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('decided in the API process: 202 with the admission and its hold at once; the worker that comes later books nothing twice', async () => {
+    const { app, config } = await buildTestApp({
+      client,
+      connection,
+      ledger: ledger.repo,
+      config: { runs: { admissionWaitMs: 300 } },
+    });
+    try {
+      const started = await postRun(app, { ...runBody, simulation });
+      expect(started.statusCode).toBe(202);
+      const { runId, admission } = started.json();
+      expect(admission).toMatchObject({ status: 'admitted', reservationId: runReservationId(runId) });
+      expect(await holdOf(runId)).toMatchObject({ state: 'pending', amountMicroUsd: admission.reservedMicroUsd });
+
+      const ended = await withTestWorker(config, () => waitForRunEnd(app, runId), ledger.repo);
+      // The workflow's own admission step got the same decision back: one reservation, settled once.
+      expect(ended).toMatchObject({ runId, state: 'succeeded', admission: { reservationId: admission.reservationId } });
+      expect(await holdOf(runId)).toMatchObject({ state: 'settled' });
       await expectBooksClosed(ledger);
     } finally {
       await app.close();
@@ -189,10 +214,12 @@ describe('Temporal unreachable', () => {
 });
 
 /**
- * The real client, except that its update-with-start throws `error`: after starting the run for
- * real (`afterStart`: the server took the start, its answer was lost) or without sending anything.
+ * The real client, except that the call that starts a run throws `error`: after starting the run
+ * for real (`afterStart`: the server took the start, its answer was lost) or without sending
+ * anything. That call is the update-with-start where the workflow decides admission, the plain
+ * start where the API process does.
  */
-function clientWhoseUpdateWithStartFails(real: Client, error: () => Error, afterStart: boolean): Client {
+function clientWhoseStartFails(real: Client, error: () => Error, afterStart: boolean): Client {
   const workflow = new Proxy(real.workflow, {
     get(target, property) {
       if (property === 'executeUpdateWithStart') {
@@ -201,6 +228,12 @@ function clientWhoseUpdateWithStartFails(real: Client, error: () => Error, after
           { startWorkflowOperation }: { startWorkflowOperation: WithStartWorkflowOperation<Workflow> },
         ) => {
           if (afterStart) await target.start(startWorkflowOperation.workflowTypeOrFunc, startWorkflowOperation.options);
+          throw error();
+        };
+      }
+      if (property === 'start') {
+        return async (...args: Parameters<Client['workflow']['start']>) => {
+          if (afterStart) await target.start(...args);
           throw error();
         };
       }
@@ -213,75 +246,84 @@ function clientWhoseUpdateWithStartFails(real: Client, error: () => Error, after
   });
 }
 
-describe('errors forced through the client', () => {
-  let worker: { stop(): Promise<void> };
-  let app: FastifyInstance;
-  let failing: { error: () => Error; afterStart: boolean } | undefined;
-  beforeAll(async () => {
-    const failingClient = new Proxy(client, {
-      get: (target, property) => {
-        const current = failing ? clientWhoseUpdateWithStartFails(target, failing.error, failing.afterStart) : target;
-        return Reflect.get(current, property, current);
-      },
+describe.each(['workflow', 'in_process'] as const)(
+  'errors forced through the client (admission decided: %s)',
+  (admissionMode) => {
+    let worker: { stop(): Promise<void> };
+    let app: FastifyInstance;
+    let failing: { error: () => Error; afterStart: boolean } | undefined;
+    beforeAll(async () => {
+      const failingClient = new Proxy(client, {
+        get: (target, property) => {
+          const current = failing ? clientWhoseStartFails(target, failing.error, failing.afterStart) : target;
+          return Reflect.get(current, property, current);
+        },
+      });
+      let config;
+      ({ app, config } = await buildTestApp({
+        client: failingClient,
+        connection,
+        ledger: ledger.repo,
+        admission: admissionMode,
+      }));
+      worker = await startTestWorker(config, ledger.repo);
     });
-    let config;
-    ({ app, config } = await buildTestApp({ client: failingClient, connection, ledger: ledger.repo }));
-    worker = await startTestWorker(config, ledger.repo);
-  });
-  afterAll(async () => {
-    await app?.close();
-    await worker?.stop();
-  });
-  afterEach(() => {
-    failing = undefined;
-  });
-
-  describe.each(sdkErrors)('%s', (_case, error, overload) => {
-    it('before the start: 503 with Retry-After, no workflow, no hold', async () => {
-      failing = { error, afterStart: false };
-      const details = await expectNotStarted(await postRun(app, { ...runBody, simulation }));
-      expect(details).toMatchObject({ started: false, reason: overload });
-      expect(await workflowExists(details.runId as string)).toBe(false);
+    afterAll(async () => {
+      await app?.close();
+      await worker?.stop();
     });
-
-    it('after the start: 202 without admission; the run goes on and settles', async () => {
-      failing = { error, afterStart: true };
-      const started = await postRun(app, { ...runBody, simulation });
-      expect(started.statusCode).toBe(202);
-      expect(started.json().admission).toBeUndefined();
+    afterEach(() => {
       failing = undefined;
-      const { runId } = started.json();
-      expect(await waitForRunEnd(app, runId)).toMatchObject({ state: 'succeeded', admission: { status: 'admitted' } });
-      await expectBooksClosed(ledger);
     });
-  });
 
-  it('an idempotent repeat after a lost answer returns the run that was started', async () => {
-    failing = { error: sdkErrors[2]![1], afterStart: true };
-    const body = { ...runBody, simulation, idempotencyKey: 'overload-repeat-1' };
-    const first = await postRun(app, body);
-    expect(first.statusCode).toBe(202);
-    failing = undefined;
-    const again = await postRun(app, body);
-    expect(again.statusCode).toBe(202);
-    expect(again.json().runId).toBe(first.json().runId);
-    await waitForRunEnd(app, first.json().runId);
-  });
+    describe.each(sdkErrors)('%s', (_case, error, overload) => {
+      it('before the start: 503 with Retry-After, no workflow, no hold', async () => {
+        failing = { error, afterStart: false };
+        const details = await expectNotStarted(await postRun(app, { ...runBody, simulation }));
+        expect(details).toMatchObject({ started: false, reason: overload });
+        expect(await workflowExists(details.runId as string)).toBe(false);
+        expect(await holdOf(details.runId as string)).toBeUndefined();
+      });
 
-  it('any other Temporal error stays a 500 that tells only a request id (the mapping is no catch-all)', async () => {
-    failing = {
-      error: () => new ServiceError('Update-With-Start failed', { cause: grpcError('INVALID_ARGUMENT', 'bad request') }),
-      afterStart: false,
-    };
-    const response = await postRun(app, { ...runBody, simulation });
-    expect(response.statusCode).toBe(500);
-    expect(response.headers['retry-after']).toBeUndefined();
-    expect(response.json().error).toEqual({
-      code: 'internal_error',
-      message: expect.stringMatching(/^internal error \(request /),
+      it('after the start: 202 without admission; the run goes on and settles', async () => {
+        failing = { error, afterStart: true };
+        const started = await postRun(app, { ...runBody, simulation });
+        expect(started.statusCode).toBe(202);
+        expect(started.json().admission).toBeUndefined();
+        failing = undefined;
+        const { runId } = started.json();
+        expect(await waitForRunEnd(app, runId)).toMatchObject({ state: 'succeeded', admission: { status: 'admitted' } });
+        await expectBooksClosed(ledger);
+      });
     });
-  });
-});
+
+    it('an idempotent repeat after a lost answer returns the run that was started', async () => {
+      failing = { error: sdkErrors[2]![1], afterStart: true };
+      const body = { ...runBody, simulation, idempotencyKey: 'overload-repeat-1' };
+      const first = await postRun(app, body);
+      expect(first.statusCode).toBe(202);
+      failing = undefined;
+      const again = await postRun(app, body);
+      expect(again.statusCode).toBe(202);
+      expect(again.json().runId).toBe(first.json().runId);
+      await waitForRunEnd(app, first.json().runId);
+    });
+
+    it('any other Temporal error stays a 500 that tells only a request id (the mapping is no catch-all)', async () => {
+      failing = {
+        error: () => new ServiceError('Update-With-Start failed', { cause: grpcError('INVALID_ARGUMENT', 'bad request') }),
+        afterStart: false,
+      };
+      const response = await postRun(app, { ...runBody, simulation });
+      expect(response.statusCode).toBe(500);
+      expect(response.headers['retry-after']).toBeUndefined();
+      expect(response.json().error).toEqual({
+        code: 'internal_error',
+        message: expect.stringMatching(/^internal error \(request /),
+      });
+    });
+  },
+);
 
 /** What the burst reads of each answer: the run of a 202, the error of anything else. */
 interface BurstAnswer {

@@ -32,15 +32,22 @@ export async function buildTestApp(options: {
   connection: Connection;
   ledger: LedgerRepository;
   config?: PalyraConfigInput;
+  /**
+   * Whether the API decides admission itself before starting a run, as under `palyra dev` (the
+   * default), or leaves it to the workflow, as a separate `palyra api` process does.
+   */
+  admission?: 'in_process' | 'workflow';
 }): Promise<{ app: FastifyInstance; config: PalyraConfig }> {
   const config = testConfig(options.config);
+  const services = await composeTestServices(config, options.ledger);
   const app = await buildServer({
     config,
     logger: false,
     temporal: { client: options.client, connection: options.connection, uiUrl: 'http://temporal-ui.test:8233' },
     tokens: tokenConfig,
     ledger: options.ledger,
-    routePlanner: (await composeTestServices(config, options.ledger)).routePlanner,
+    routePlanner: services.routePlanner,
+    ...(options.admission === 'workflow' ? {} : { admissionCalls: services.admissionCalls }),
     version: 'test',
   });
   return { app, config };
@@ -56,10 +63,13 @@ export interface TestStack {
   close(): Promise<void>;
 }
 
-export async function openTestStack(config?: PalyraConfigInput): Promise<TestStack> {
+export async function openTestStack(
+  config?: PalyraConfigInput,
+  options: Pick<Parameters<typeof buildTestApp>[0], 'admission'> = {},
+): Promise<TestStack> {
   const { client, connection } = await connectTestClient();
   const ledger = await openTestLedger('sqlite');
-  const built = await buildTestApp({ client, connection, ledger: ledger.repo, ...(config ? { config } : {}) });
+  const built = await buildTestApp({ client, connection, ledger: ledger.repo, ...(config ? { config } : {}), ...options });
   return {
     client,
     connection,

@@ -129,11 +129,23 @@ export async function startTestWorker(config: PalyraConfig, ledger: LedgerReposi
   };
 }
 
-/** What a test's API and worker run over: the production composition over `ledger`, with fresh provider health. */
-export async function composeTestServices(config: PalyraConfig, ledger: LedgerRepository): Promise<PalyraServices> {
-  // Imported lazily so unit-test files never load the activities.
-  const { composeServices } = await import('../../src/composition');
-  return composeServices({ config, ledger });
+const composed = new WeakMap<LedgerRepository, WeakMap<PalyraConfig, Promise<PalyraServices>>>();
+
+/**
+ * What a test's API and worker run over: the production composition over `ledger`. A test's API
+ * and worker built with the same config and ledger share one (provider health included), as the
+ * API and the worker of `palyra dev` do.
+ */
+export function composeTestServices(config: PalyraConfig, ledger: LedgerRepository): Promise<PalyraServices> {
+  const byConfig = composed.get(ledger) ?? new WeakMap<PalyraConfig, Promise<PalyraServices>>();
+  composed.set(ledger, byConfig);
+  let services = byConfig.get(config);
+  if (!services) {
+    // Imported lazily so unit-test files never load the activities.
+    services = import('../../src/composition').then(({ composeServices }) => composeServices({ config, ledger }));
+    byConfig.set(config, services);
+  }
+  return services;
 }
 
 let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;

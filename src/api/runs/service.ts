@@ -32,6 +32,7 @@ import {
   type BackgroundTaskDocument,
   type RunAdmission,
   type RunDocument,
+  type RunError,
   type RunSummary,
   type RunWorkflowInput,
 } from '../../temporal/contracts';
@@ -45,6 +46,7 @@ import type { CursorCodec } from './cursor';
 import { assertSameRequest, idempotentRunId, requestDigest, requestDigestMemoKey } from './idempotency';
 import { resolveModelChoice } from './model-choice';
 import type { ListRunsQuery, RunApprovalBody, RunList, RunView, StartRunBody, StartRunResponse } from './schemas';
+import { createInProcessAdmission, type AdmissionCalls } from './in-process-admission';
 import { assertStartedDespite } from './start-check';
 import { runListQuery } from './visibility-query';
 
@@ -62,6 +64,11 @@ export interface RunServiceDeps {
   cursors: CursorCodec;
   /** Backpressure in front of admission; by default one of this service's own, from `runs` config. */
   admissionGate?: AdmissionGate;
+  /**
+   * The routing and ledger calls of admission, made here before the run starts (`palyra dev`,
+   * where they share provider health with the worker); without them the workflow decides.
+   */
+  admissionCalls?: AdmissionCalls;
   now?: () => Date;
 }
 
@@ -77,6 +84,7 @@ export function createRunService({
     maxInFlight: config.runs.maxAdmissionsInFlight,
     maxWaitMs: config.runs.admissionQueueMs,
   }),
+  admissionCalls,
   now = () => new Date(),
 }: RunServiceDeps) {
   const namespace = config.temporal.namespace;
@@ -94,6 +102,7 @@ export function createRunService({
     temporal: link(workflowId, executionRunId),
   });
 
+  const inProcessAdmission = admissionCalls && createInProcessAdmission(admissionCalls);
   const followTask = createTaskFollower({ client, withDeadline: (call) => withDeadline(call), link });
 
   async function start(principal: Principal, body: StartRunBody): Promise<StartRunResponse> {
@@ -143,9 +152,9 @@ export function createRunService({
       },
     };
     const workflowId = runWorkflowId(runId);
-    const startOperation = new WithStartWorkflowOperation(runWorkflowType, {
+    const startOptions = {
       workflowId,
-      workflowIdConflictPolicy: 'FAIL',
+      workflowIdConflictPolicy: 'FAIL' as const,
       taskQueue: config.temporal.taskQueue,
       args: [input],
       // Fair dispatch per tenant on the shared task queue: a tenant's backlog no longer delays the
@@ -164,26 +173,45 @@ export function createRunService({
         { key: searchAttributes.taskClass, value: body.taskClass },
         { key: searchAttributes.costMicroUsd, value: 0 },
       ],
-    });
-    // Start and ask for the budget decision in one call, so the caller learns at once whether the
-    // run was admitted (and why not) while the run itself goes on.
+    };
     let admission: RunAdmission | undefined;
+    let executionRunId: string | null | undefined;
     let startAccepted = false;
-    // Settled before the call returns or throws: by the server's first answer, or by the error that
-    // came instead (left pending only by a call refused before it was sent).
-    void startOperation.workflowHandle().then(
-      () => {
-        startAccepted = true;
-      },
-      () => undefined,
-    );
+    const check = () => ({ client, runId, workflowId, digest, startAccepted });
     try {
       // Backpressure: a bounded number of admissions at once, the rest queued fairly per tenant.
-      admission = await admissionGate.run(body.tenantId, () =>
-        client.connection.withDeadline(Date.now() + config.runs.admissionWaitMs, () =>
+      await admissionGate.run(body.tenantId, async () => {
+        const deadline = Date.now() + config.runs.admissionWaitMs;
+        if (inProcessAdmission) {
+          // Started first, so a hold is only ever made for a run that exists: a run that could not
+          // be started holds nothing, and no crash of this process can leave a hold without a run.
+          const handle = await client.connection.withDeadline(deadline, () =>
+            client.workflow.start(runWorkflowType, startOptions),
+          );
+          startAccepted = true;
+          executionRunId = handle.firstExecutionRunId;
+          const decided = await inProcessAdmission.decide(input);
+          // The run fails for the same reason on its own (its steps get the recorded route, the same price).
+          if (decided && 'refusal' in decided) throw runNotAdmittedError(runId, decided.refusal);
+          // Where this process could not decide (the ledger failing), the run's own first steps do.
+          admission = decided?.admission ?? (await workflowAdmission(principal, runId, handle.firstExecutionRunId, deadline));
+          return;
+        }
+        // Start and ask the workflow for the budget decision in one call, so the caller learns at
+        // once whether the run was admitted (and why not) while the run itself goes on.
+        const startOperation = new WithStartWorkflowOperation(runWorkflowType, startOptions);
+        // Settled before the call returns or throws: by the server's first answer, or by the error
+        // that came instead (left pending only by a call refused before it was sent).
+        void startOperation.workflowHandle().then(
+          () => {
+            startAccepted = true;
+          },
+          () => undefined,
+        );
+        admission = await client.connection.withDeadline(deadline, () =>
           client.workflow.executeUpdateWithStart(runAdmissionUpdate, { startWorkflowOperation: startOperation }),
-        ),
-      );
+        );
+      });
     } catch (error) {
       if (error instanceof AdmissionQueueFullError) {
         // Refused before the call: nothing started, nothing held.
@@ -205,19 +233,19 @@ export function createRunService({
       // the caller to follow; one that was not is a 503 to retry. A fresh run id "already started"
       // was started by this very call: the SDK sends the start again while the server has not yet
       // accepted the update, which a loaded server can answer that way.
-      if (!(error instanceof WorkflowExecutionAlreadyStartedError)) {
-        await assertStartedDespite(error, { client, runId, workflowId, digest, startAccepted });
-      }
+      if (!(error instanceof WorkflowExecutionAlreadyStartedError)) await assertStartedDespite(error, check());
     }
     // An update-with-start handle does not expose the execution's run id; the link needs it. The run
     // exists by now, so a server too busy to describe it costs only the link's run id, not the answer.
-    const executionRunId = await withDeadline(() => client.workflow.getHandle(workflowId).describe()).then(
-      (description) => description.runId,
-      (error: unknown) => {
-        if (temporalOverloadOf(error)) return null;
-        throw error;
-      },
-    );
+    if (executionRunId === undefined) {
+      executionRunId = await withDeadline(() => client.workflow.getHandle(workflowId).describe()).then(
+        (description) => description.runId,
+        (error: unknown) => {
+          if (temporalOverloadOf(error)) return null;
+          throw error;
+        },
+      );
+    }
     if (admission?.status === 'denied' && admission.refusal) {
       throw deniedRunError(admission.refusal, runId, link(workflowId, executionRunId));
     }
@@ -264,6 +292,23 @@ export function createRunService({
     }
     const view = viewOf(document, workflowId, description.runId);
     return { view: { ...view, backgroundTasks: await Promise.all(view.backgroundTasks.map(followTask)) }, complete };
+  }
+
+  /**
+   * The budget decision of a started run, from the run itself: its admission update, or, when the
+   * run has already ended (it failed before any decision), its document.
+   */
+  async function workflowAdmission(principal: Principal, runId: string, executionRunId: string, deadline: number) {
+    try {
+      return await client.connection.withDeadline(deadline, () =>
+        client.workflow.getHandle(runWorkflowId(runId), executionRunId).executeUpdate(runAdmissionUpdate),
+      );
+    } catch (error) {
+      if (!(error instanceof WorkflowNotFoundError)) throw error;
+      const ended = await get(principal, runId);
+      if (ended.admission) return ended.admission;
+      throw runNotAdmittedError(runId, ended.error);
+    }
   }
 
   /** The run's own document from its state query; undefined when no worker answers in time. */
@@ -408,13 +453,18 @@ function deniedRunError(refusal: BudgetRefusal, runId: string, temporal: RunView
   return new PalyraError(error.code, error.message, { ...error.details, runId, temporal });
 }
 
-/** A run that ended before its budget decision (e.g. a model with no price) as the API error it is. */
+/** A run that ended before its budget decision (e.g. a model with no price), from the workflow's refusal of the update. */
 function notAdmittedError(runId: string, error: WorkflowUpdateFailedError): PalyraError {
   const cause = error.cause;
   const run = cause instanceof ApplicationFailure ? (cause.details?.[0] as RunDocument | undefined) : undefined;
-  const code = run?.error?.code;
+  return runNotAdmittedError(runId, run?.error, cause?.message ?? error.message);
+}
+
+/** Why a run could not be admitted, as the API error it is: its own code where the API knows it. */
+function runNotAdmittedError(runId: string, reason: RunError | undefined, fallbackMessage = 'no budget decision'): PalyraError {
+  const code = reason?.code;
   const known = (errorCodes as readonly string[]).includes(code ?? '') ? (code as ErrorCode) : 'internal_error';
-  const message = run?.error?.message ?? cause?.message ?? error.message;
+  const message = reason?.message ?? fallbackMessage;
   return new PalyraError(known, known === 'internal_error' ? `run ${runId} could not be admitted: ${message}` : message, {
     runId,
   });

@@ -62,6 +62,8 @@ async function runApi(): Promise<void> {
     sweeper: ledger.sweeper,
     routePlanner: services.routePlanner,
     providerHealth: services.providerHealth,
+    // No admissionCalls: this process runs no run worker, so its breakers see no provider call and
+    // routing here could pick a provider the workers know is failing; the workflow decides admission.
     startup,
   });
   onShutdown(async () => {

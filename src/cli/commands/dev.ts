@@ -98,6 +98,8 @@ async function runDev(): Promise<void> {
       sweeper: ledger.sweeper,
       routePlanner: services.routePlanner,
       providerHealth: services.providerHealth,
+      // The API and the worker share provider health here, so the API can decide admission itself.
+      admissionCalls: services.admissionCalls,
       startup,
     });
 

@@ -3,3 +3,4 @@ export * from './windows';
 export * from './evaluate';
 export * from './admission';
 export * from './alerts';
+export * from './holds';
