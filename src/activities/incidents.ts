@@ -26,6 +26,7 @@ import {
   type SupervisorTickResult,
 } from '../temporal/contracts';
 import { temporalUiLink } from '../temporal/client';
+import { quoteValue } from '../temporal/visibility-query';
 import { mapBounded } from '../util/concurrency';
 import type { GatherEvidenceInput } from './supervisor-evidence';
 import { createRemediations, type RemediationOutcome } from './remediations';
@@ -260,7 +261,7 @@ export function createIncidentActivities(deps: IncidentActivityDeps) {
     const query = [
       `WorkflowType = '${incidentWorkflowType}'`,
       `ExecutionStatus = 'Running'`,
-      `TaskQueue = '${config.temporal.supervisorTaskQueue.replace(/'/g, "\\'")}'`,
+      `TaskQueue = ${quoteValue(config.temporal.supervisorTaskQueue)}`,
       `${incidentSearchAttributes.detector.name} IN (${evaluated.map((name) => `'${name}'`).join(', ')})`,
     ].join(' AND ');
     const open: IncidentDocument[] = [];

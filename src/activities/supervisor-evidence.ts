@@ -25,6 +25,7 @@ import {
   type ProviderHeartbeat,
   type RunSummary,
 } from '../temporal/contracts';
+import { quoteValue } from '../temporal/visibility-query';
 import { mapBounded } from '../util/concurrency';
 
 /** At most this many run and task workflows are described per tick (oldest-started first are not preferred: visibility order). */
@@ -315,13 +316,13 @@ export function createSupervisorEvidenceActivities({ client, ledger, namespace }
       const observedAt = Date.now();
       const deadline = observedAt + sourceDeadlineMs;
       const withDeadline = <T>(fn: () => Promise<T>) => client.connection.withDeadline(deadline, fn);
-      const queues = [...new Set([runTaskQueue, supervisorTaskQueue])].map(quote).join(', ');
-      const palyraTypes = [runWorkflowType, backgroundTaskWorkflowType].map(quote).join(', ');
+      const queues = [...new Set([runTaskQueue, supervisorTaskQueue])].map(quoteValue).join(', ');
+      const palyraTypes = [runWorkflowType, backgroundTaskWorkflowType].map(quoteValue).join(', ');
 
       // Described once, read by both `workflows` and `failingWorkflows`.
       const runsAndTasks = withDeadline(async () => {
         const open = await listOpen(
-          `WorkflowType IN (${palyraTypes}) AND ExecutionStatus = 'Running' AND TaskQueue = ${quote(runTaskQueue)}`,
+          `WorkflowType IN (${palyraTypes}) AND ExecutionStatus = 'Running' AND TaskQueue = ${quoteValue(runTaskQueue)}`,
           maxWorkflowsPerTick,
         );
         const described = await mapBounded(open, describeConcurrency, async ({ workflowId, runId, type }) => {
@@ -470,9 +471,4 @@ function msOf(ts: Timestamp): number | undefined {
   if (!ts || ts.seconds === null || ts.seconds === undefined) return undefined;
   const seconds = typeof ts.seconds === 'number' ? ts.seconds : ts.seconds.toNumber();
   return seconds * 1000 + Math.floor((ts.nanos ?? 0) / 1_000_000);
-}
-
-/** A visibility-query string literal. */
-function quote(value: string): string {
-  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 }

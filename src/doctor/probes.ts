@@ -6,6 +6,7 @@ import { longPollMs, type IncidentDocument } from '../domain/self-healing';
 import type { LedgerRepository } from '../ledger';
 import { incidentMemoKey, incidentSearchAttributes, incidentWorkflowType } from '../temporal/contracts';
 import { supervisorScheduleId } from '../temporal/supervisor-schedule';
+import { quoteValue } from '../temporal/visibility-query';
 
 /**
  * What the doctor reads to decide its checks and plan its repairs. Read-only: every function here
@@ -100,7 +101,7 @@ export async function incidentsStuckRemediating(
   const query = [
     `WorkflowType = '${incidentWorkflowType}'`,
     `ExecutionStatus = 'Running'`,
-    `TaskQueue = '${config.temporal.supervisorTaskQueue.replace(/'/g, "\\'")}'`,
+    `TaskQueue = ${quoteValue(config.temporal.supervisorTaskQueue)}`,
     `${incidentSearchAttributes.state.name} = 'remediating'`,
   ].join(' AND ');
   const stuck: IncidentDocument[] = [];

@@ -3,8 +3,9 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { Client, Connection } from '@temporalio/client';
 import { PalyraError } from '../../src/domain/errors';
 import { createCursorCodec, cursorKeyOf } from '../../src/api/runs/cursor';
-import { quoteValue, runListQuery, type RunListFilter } from '../../src/api/runs/visibility-query';
+import { runListQuery, type RunListFilter } from '../../src/api/runs/visibility-query';
 import { runWorkflowType, searchAttributes } from '../../src/temporal/contracts';
+import { quoteValue } from '../../src/temporal/visibility-query';
 import { bearer, openTestStack, testTokens, type TestStack } from '../support/app';
 import { connectTestClient, uniqueTaskQueue } from '../support/temporal';
 

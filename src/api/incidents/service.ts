@@ -23,7 +23,7 @@ import {
 } from '../../temporal/contracts';
 import type { Principal } from '../plugins/auth';
 import type { CursorCodec } from '../runs/cursor';
-import { quoteValue } from '../runs/visibility-query';
+import { incidentListQuery, quoteValue } from '../../temporal/visibility-query';
 import type { IncidentActionBody, IncidentList, IncidentView, ListIncidentsQuery } from './schemas';
 
 /** Temporal calls behind an HTTP request give up after this, so clients get a 503 rather than a hang. */
@@ -230,19 +230,6 @@ export function createIncidentService({ client, config, temporalUiUrl, cursors }
 function canSee(principal: Principal, document: Pick<IncidentDocument, 'tenantId'>): boolean {
   if (principal.tenants.includes('*')) return true;
   return document.tenantId !== undefined && principal.tenants.includes(document.tenantId);
-}
-
-/**
- * Temporal's list filter for incidents (values quoted by `quoteValue`). A continued-as-new execution
- * is the same incident as its successor, so only the latest execution of each is listed.
- */
-export function incidentListQuery(filter: Pick<ListIncidentsQuery, 'state' | 'detector' | 'severity'>): string {
-  const clauses = [`WorkflowType = ${quoteValue(incidentWorkflowType)}`, `ExecutionStatus != 'ContinuedAsNew'`];
-  if (filter.state) clauses.push(`${incidentSearchAttributes.state.name} = ${quoteValue(filter.state)}`);
-  if (filter.detector) clauses.push(`${incidentSearchAttributes.detector.name} = ${quoteValue(filter.detector)}`);
-  if (filter.severity) clauses.push(`${incidentSearchAttributes.severity.name} = ${quoteValue(filter.severity)}`);
-  // No ORDER BY: SQL visibility stores refuse it, and all of them list newest first anyway.
-  return clauses.join(' AND ');
 }
 
 /** A decision for an incident whose workflow has ended: it takes none any more. */

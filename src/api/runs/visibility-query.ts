@@ -1,4 +1,5 @@
 import { runWorkflowType, searchAttributes } from '../../temporal/contracts';
+import { quoteValue } from '../../temporal/visibility-query';
 import type { ListRunsQuery } from './schemas';
 
 export type RunListFilter = Pick<ListRunsQuery, 'tenantId' | 'state' | 'model' | 'taskClass' | 'since' | 'until'>;
@@ -22,12 +23,4 @@ export function runListQuery(filter: RunListFilter, visibleTenants: readonly str
   if (filter.until) clauses.push(`StartTime < ${quoteValue(new Date(filter.until).toISOString())}`);
   // No ORDER BY: SQL visibility stores refuse it, and all of them list newest first anyway.
   return clauses.join(' AND ');
-}
-
-/**
- * A string literal of the list filter. Temporal parses it with its fork of vitess's sqlparser,
- * where a backslash escapes the character after it: so each backslash and single quote gets one.
- */
-export function quoteValue(value: string): string {
-  return `'${value.replace(/[\\']/g, '\\$&')}'`;
 }

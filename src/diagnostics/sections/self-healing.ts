@@ -1,7 +1,7 @@
-import { incidentListQuery } from '../../api/incidents/service';
 import { incidentStates, throttleWindowMs, type IncidentDocument } from '../../domain/self-healing';
 import { decideRemediationSlot, maxRecentRemediations, type RemediationLogEntry } from '../../ledger';
 import { incidentMemoKey, incidentSearchAttributes } from '../../temporal/contracts';
+import { incidentListQuery } from '../../temporal/visibility-query';
 import { temporalCall, type SectionContext } from '../deps';
 import { verdictOf, type Finding } from '../run-section';
 import type { IncidentFigures, SectionVerdict, SelfHealingFigures } from '../types';
