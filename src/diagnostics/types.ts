@@ -1,7 +1,7 @@
 import type { BreakerState } from '../domain/routing';
-import type { PolicyStatus } from '../domain/budget';
 import type { DetectorName, IncidentState, RemediationId, SelfHealingMode, Severity } from '../domain/self-healing';
 import type { TaskState } from '../domain/tasks';
+import type { WindowReport } from '../ledger';
 
 /** Bumped only when a field is removed or changes meaning; new fields do not bump it. */
 export const diagnosticsContractVersion = 1;
@@ -108,20 +108,8 @@ export interface BudgetAlertFigures {
 }
 
 export interface BudgetsFigures {
-  policies: {
-    policyId: string;
-    scope: { kind: string; id?: string };
-    metric: string;
-    window: string;
-    periodKey: string;
-    spent: number;
-    reserved: number;
-    limit: number;
-    softLimit?: number;
-    utilization: number;
-    status: PolicyStatus;
-    enabled: boolean;
-  }[];
+  /** Each policy's current window, as the ledger reports it (its alerts are in `recentAlerts`). */
+  policies: Omit<WindowReport, 'alerts'>[];
   /** Policies beyond the first `maxBudgetPolicies` are left out. */
   truncated: boolean;
   /** Alerts of the current windows, newest first. */
