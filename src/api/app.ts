@@ -95,7 +95,8 @@ export const palyraApp = fp(
     });
     await app.register(authPlugin, { tokens: options.tokens, failedAuth: config.server.failedAuth });
     registerTenantRateLimit(app, config);
-    await app.register(auditPlugin, { ledger: options.ledger, tokens: options.tokens });
+    // After auth: it names callers through the auth plugin's token lookup.
+    await app.register(auditPlugin, { ledger: options.ledger });
 
     await app.register(swagger, {
       openapi: {

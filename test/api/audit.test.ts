@@ -268,7 +268,6 @@ describe('audit writes that fail', () => {
     const tokens = [{ name: 'ops', token, role: 'admin' as const, tenants: ['*'] }];
     await app.register(authPlugin, { tokens, failedAuth: { threshold: 10, windowMs: 60_000, maxDelayMs: 60_000 } });
     await app.register(auditPlugin, {
-      tokens,
       ledger: {
         recordAudit: () => Promise.reject(new Error('ledger is read-only')),
       },

@@ -1,9 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { Counter } from 'prom-client';
-import type { AuthTokenConfig } from '../../config';
 import type { AuditRecord, LedgerRepository } from '../../ledger';
-import { sha256Hex, type Principal } from './auth';
 
 /**
  * A privileged route's audit rule, set in its `config.audit`. Every function reads the request as
@@ -33,8 +31,6 @@ declare module 'fastify' {
 
 export interface AuditOptions {
   ledger: Pick<LedgerRepository, 'recordAudit'>;
-  /** To name the caller of a request refused before authentication finished (a role too low, a rate limit). */
-  tokens: AuthTokenConfig[];
 }
 
 /** Longest id, tenant or action an audit entry keeps from a request (ids the API accepts are ≤ 128). */
@@ -105,14 +101,6 @@ export function actionOf(
  */
 export const auditPlugin = fp(
   async function audit(app: FastifyInstance, options: AuditOptions) {
-    const byHash = new Map<string, Pick<Principal, 'tokenName' | 'role' | 'tenants'>>();
-    for (const token of options.tokens) {
-      byHash.set(token.sha256 ?? sha256Hex(token.token as string), {
-        tokenName: token.name,
-        role: token.role,
-        tenants: token.tenants,
-      });
-    }
     const writeFailures = new Counter({
       name: 'palyra_audit_write_failures_total',
       help: 'Audit entries that could not be written (the request itself was answered)',
@@ -120,12 +108,6 @@ export const auditPlugin = fp(
     });
     const errorCodes = new WeakMap<FastifyRequest, string>();
     const inFlight = new Set<Promise<void>>();
-
-    const caller = (request: FastifyRequest) => {
-      if (request.principal) return request.principal;
-      const match = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '');
-      return match ? byHash.get(sha256Hex(match[1] as string)) : undefined;
-    };
 
     app.addHook('onSend', async (request: FastifyRequest, reply: FastifyReply, payload: unknown) => {
       if (request.routeOptions.config.audit && reply.statusCode >= 400) {
@@ -141,7 +123,7 @@ export const auditPlugin = fp(
       const write = (async () => {
         let action = typeof rule.action === 'string' ? rule.action : undefined;
         try {
-          const who = caller(request);
+          const who = app.tokenHolderOf(request);
           if (!who) return;
           action ??= (rule.action as (request: FastifyRequest) => string)(request);
           const succeeded = reply.statusCode >= 200 && reply.statusCode < 300;

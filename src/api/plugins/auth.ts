@@ -29,6 +29,13 @@ declare module 'fastify' {
   interface FastifyRequest {
     principal: Principal | null;
   }
+  interface FastifyInstance {
+    /**
+     * Whose valid token a request carries, whether or not the route let it through (a role too
+     * low, a rate limit before authentication): how the audit log names who was refused.
+     */
+    tokenHolderOf(request: FastifyRequest): Principal | undefined;
+  }
 }
 
 export function sha256Hex(text: string): string {
@@ -108,6 +115,11 @@ export const authPlugin = fp(
       return new PalyraError('unauthorized', message);
     };
 
+    const holderOf = (request: FastifyRequest): Principal | undefined => {
+      const match = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '');
+      return match ? byHash.get(sha256Hex(match[1] as string)) : undefined;
+    };
+    app.decorate('tokenHolderOf', (request: FastifyRequest) => request.principal ?? holderOf(request));
     app.decorateRequest('principal', null);
     app.addHook('onRequest', async (request: FastifyRequest) => {
       const rule = accessRule(request);
@@ -121,10 +133,10 @@ export const authPlugin = fp(
           { retryAfterSeconds },
         );
       }
-      const header = request.headers.authorization;
-      const match = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
-      if (!match) throw failed(request, 'missing_token', 'missing bearer token: send `Authorization: Bearer <token>`');
-      const principal = byHash.get(sha256Hex(match[1] as string));
+      if (!request.headers.authorization) {
+        throw failed(request, 'missing_token', 'missing bearer token: send `Authorization: Bearer <token>`');
+      }
+      const principal = holderOf(request);
       if (!principal) throw failed(request, 'invalid_token', 'invalid bearer token');
       if (!roleAtLeast(principal.role, rule.role)) {
         throw new PalyraError(
