@@ -121,14 +121,25 @@ module.exports = tseslint.config(
   },
   {
     // The console is a browser app (console/tsconfig.json has the DOM types): it reaches the server only over
-    // HTTP, so it imports nothing from src/.
+    // HTTP. It shares the pure vocabulary of src/domain (bundled) and reads the answers' shapes from the API's schemas
+    // and the contracts as types only, so no server code reaches the bundle.
     files: ['console/**/*.ts', 'console/**/*.tsx'],
     rules: {
       '@typescript-eslint/no-restricted-imports': [
         'error',
         {
           paths: nodeBuiltins.map((name) => ({ name, message: 'The console runs in the browser: no Node built-ins.' })),
-          patterns: [{ group: ['**/src/**'], message: 'The console talks to the server over HTTP only (console/src/api).' }],
+          patterns: [
+            {
+              regex: '(^|/)src/(?!domain(/|$)|temporal/contracts(/|$)|api/(.+/)?schemas$)',
+              message: 'The console talks to the server over HTTP only (console/src/api); of src/ it may import src/domain.',
+            },
+            {
+              regex: '(^|/)src/(temporal/contracts(/|$)|api/(.+/)?schemas$)',
+              allowTypeImports: true,
+              message: 'The console imports the contracts and the API schemas as types only (import type).',
+            },
+          ],
         },
       ],
     },

@@ -1,321 +1,56 @@
 /**
- * The API's answers as the console reads them, mirroring the zod schemas under src/api/<resource>/schemas.ts.
- * Written out rather than imported: the console is built for the browser and must not pull server code in.
+ * The API's answers as the console reads them. The vocabularies come from src/domain (pure, bundled by Vite, each
+ * imported from its own file so no domain index drags in more than it names); the answer shapes are the zod schemas'
+ * own types under src/api/<resource>/schemas.ts, imported as types only: no server code reaches the bundle.
  */
-export const runStates = ['queued', 'awaiting_approval', 'running', 'succeeded', 'failed', 'cancelled', 'denied'] as const;
-export type RunState = (typeof runStates)[number];
-export const terminalRunStates: readonly RunState[] = ['succeeded', 'failed', 'cancelled', 'denied'];
+import type { z } from 'zod';
+import type { auditListSchema } from '../../../src/api/audit/schemas';
+import type { policySchema, spendQuerySchema, spendSchema, usageSchema } from '../../../src/api/budgets/schemas';
+import type { diagnosticsSchema } from '../../../src/api/diagnostics/schemas';
+import type { IncidentView } from '../../../src/api/incidents/schemas';
+import type { modelPriceSchema, priceListSchema } from '../../../src/api/pricing/schemas';
+import type { RunList, RunView } from '../../../src/api/runs/schemas';
+import type { Session } from '../../../src/api/session/schemas';
+import type { TaskView } from '../../../src/api/tasks/schemas';
 
-export const taskClasses = [
-  'primary_interactive',
-  'background_automation',
-  'auxiliary_summary',
-  'auxiliary_extraction',
-  'auxiliary_classification',
-  'auxiliary_vision',
-] as const;
-export type TaskClass = (typeof taskClasses)[number];
+export { scopeKinds, budgetMetrics, budgetWindows, budgetActions } from '../../../src/domain/budget/policy';
+export { taskClasses, type TaskClass } from '../../../src/domain/routing/task-class';
+export { runStates, terminalRunStates, type RunState } from '../../../src/domain/run-state';
+export {
+  detectorNames,
+  incidentStates,
+  severities,
+  type IncidentAction,
+  type IncidentState,
+  type Severity,
+} from '../../../src/domain/self-healing/types';
+export { taskStates, type TaskOperatorAction as TaskAction, type TaskState } from '../../../src/domain/tasks/task-state';
+export type { IncidentList } from '../../../src/api/incidents/schemas';
+export type { RunList, StartRunResponse } from '../../../src/api/runs/schemas';
+export type { Session } from '../../../src/api/session/schemas';
 
-export const taskStates = [
-  'queued',
-  'paused',
-  'running',
-  'cancel_requested',
-  'succeeded',
-  'failed',
-  'cancelled',
-  'expired',
-] as const;
-export type TaskState = (typeof taskStates)[number];
-export type TaskAction = 'pause' | 'resume' | 'retry' | 'cancel';
-
-export const severities = ['low', 'medium', 'high', 'critical'] as const;
-export type Severity = (typeof severities)[number];
-export const incidentStates = ['open', 'awaiting_approval', 'remediating', 'resolved', 'failed'] as const;
-export type IncidentState = (typeof incidentStates)[number];
-export const detectorNames = [
-  'stalled_stream',
-  'retry_storm',
-  'no_pollers',
-  'workflow_task_failing',
-  'orphaned_reservation',
-  'approval_waiting',
-  'run_overdue',
-  'stuck_cancellation',
-  'spend_spike',
-] as const;
-export type IncidentAction = 'approve' | 'reject' | 'retry' | 'resolve';
-
-export const scopeKinds = ['global', 'tenant', 'principal', 'model'] as const;
-export const budgetMetrics = ['cost', 'tokens'] as const;
-export const budgetWindows = ['day', 'week', 'month', 'total'] as const;
-export const budgetActions = ['block', 'approval_required', 'downgrade'] as const;
-
-export const roles = ['service', 'operator', 'sre', 'admin'] as const;
-export type Role = (typeof roles)[number];
-
-export interface Session {
-  name: string;
-  role: Role;
-  tenants: string[] | null;
-  allTenants: boolean;
-  can: {
-    startRun: boolean;
-    cancelRun: boolean;
-    decideApproval: boolean;
-    controlTask: boolean;
-    decideIncident: boolean;
-    resumeTenant: boolean;
-    readBudgets: boolean;
-    editBudget: boolean;
-    editPricing: boolean;
-    readDiagnostics: boolean;
-    runDoctorPreview: boolean;
-    applyDoctor: boolean;
-    readAudit: boolean;
-  };
-}
 export type Capability = keyof Session['can'];
 
-export interface TemporalLink {
-  workflowId: string;
-  runId: string | null;
-  uiUrl: string | null;
-}
+export type Run = RunView;
+export type RunListItem = RunList['items'][number];
+export type Task = TaskView;
+export type Incident = IncidentView;
 
-export interface ModelChoice {
-  requested: string | null;
-  selected: string;
-}
-
-export interface Task {
-  taskId: string;
-  runId: string;
-  kind: 'summary' | 'extraction' | 'classification' | 'delegated_run';
-  state: TaskState;
-  attempt: number;
-  maxAttempts: number;
-  priority: number;
-  sequence: number;
-  notBefore?: string;
-  expiresAt?: string;
-  timeoutMs?: number;
-  budgetTokens?: number;
-  model: ModelChoice;
-  costMicroUsd: number;
-  result?: string;
-  error?: { code: string; message: string };
-  dispatches: number;
-  createdAt: string;
-  startedAt?: string;
-  finishedAt?: string;
-  temporal: TemporalLink;
-}
-
-export interface RoutingCandidate {
-  modelId: string;
-  providerId: string;
-  tier: string;
-  eligible: boolean;
-  excludedBecause?: string;
-  plannedOutputTokens: number;
-  estimatedCostMicroUsd?: number;
-}
-
-export interface RoutingDecision {
-  decisionId?: string;
-  taskClass: TaskClass;
-  mode: string;
-  modeSource: 'config' | 'request';
-  requestedModel: string | null;
-  defaultModel: string;
-  recommendedModel: string | null;
-  selectedModel: string;
-  action: string;
-  reasonCodes: string[];
-  explanations: string[];
-  candidates: RoutingCandidate[];
-  complexity: {
-    score: number;
-    suggestedTier: string;
-    sizeTokens: number;
-    sizePoints: number;
-    jsonMode: boolean;
-    hasVision: boolean;
-  };
-}
-
-export interface RunAdmission {
-  status: 'admitted' | 'denied' | 'awaiting_approval';
-  reservationId: string;
-  modelId: string;
-  estimate: {
-    inputTokens: number;
-    maxOutputTokens: number;
-    expectedMicroUsd: number;
-    upperMicroUsd: number;
-    source: string;
-    precision: 'exact' | 'estimated';
-    catalogVersion: string;
-  };
-  maxOutputTokens: number;
-  clamped: boolean;
-  reservedMicroUsd: number;
-  refusal?: {
-    policyId: string;
-    window: string;
-    periodKey: string;
-    metric: string;
-    action: string;
-    spent: number;
-    reserved: number;
-    limit: number;
-    requested: number;
-    message: string;
-  };
-}
-
-export interface Run {
-  runId: string;
-  tenantId: string;
-  principalId: string;
-  state: RunState;
-  model: ModelChoice;
-  usage: { inputTokens: number; outputTokens: number; estimated: boolean } | null;
-  costMicroUsd: number;
-  routing?: RoutingDecision;
-  chargedAttempts?: { attempt: number; inputTokens: number; outputTokens: number; failure: string }[];
-  admission?: RunAdmission;
-  approval?: { decision: 'approve' | 'deny'; note?: string; decidedBy: string; decidedAt: string };
-  output?: string;
-  error?: { code: string; message: string };
-  backgroundTasks: Task[];
-  backgroundTasksCostMicroUsd?: number;
-  createdAt: string;
-  startedAt?: string;
-  finishedAt?: string;
-  temporal: TemporalLink;
-}
-
-export interface RunListItem extends Omit<Run, 'output'> {
-  backgroundTaskCounts: { total: number; byState: Record<TaskState, number>; costMicroUsd: number };
-}
-export interface RunList {
-  items: RunListItem[];
-  nextCursor: string | null;
-}
-
-export interface StartRunResponse {
-  runId: string;
-  state: RunState;
-  model: ModelChoice;
-  maxOutputTokens: number;
-  admission?: RunAdmission;
-  backgroundTasks: Task[];
-  temporal: TemporalLink;
-}
-
-export interface Incident {
-  incidentId: string;
-  detector: string;
-  dedupeKey: string;
-  severity: Severity;
-  state: IncidentState;
-  summary: string;
-  subject: { kind: string; id: string };
-  tenantId?: string;
-  evidence: Record<string, unknown>;
-  remediation?: {
-    id: string;
-    label: string;
-    risk: 'low' | 'medium' | 'high';
-    blastRadius: string;
-    requiresApproval: boolean;
-    autoExecutable: boolean;
-    fixesProblem: boolean;
-    target: Record<string, string | number>;
-  };
-  attempts: { remediationId: string; status: 'succeeded' | 'failed' | 'skipped'; detail: string; by: string; at: string }[];
-  history: { at: string; kind: string; detail: string; by?: string }[];
-  observations: number;
-  createdAt: string;
-  updatedAt: string;
-  resolvedAt?: string;
-  resolution?: string;
-  temporal: TemporalLink;
-}
-export interface IncidentList {
-  items: Incident[];
-  nextCursor: string | null;
-}
-
-export interface BudgetPolicy {
-  policyId: string;
-  scope: { kind: (typeof scopeKinds)[number]; id?: string };
-  metric: (typeof budgetMetrics)[number];
-  window: (typeof budgetWindows)[number];
-  softLimit?: number;
-  hardLimit: number;
-  action: (typeof budgetActions)[number];
-  enabled: boolean;
-  source: 'api' | 'config';
-  generation: number;
-  createdAt: string;
-  updatedAt: string;
-}
+export type BudgetPolicy = z.infer<typeof policySchema>;
 export type BudgetPolicyBody = Omit<BudgetPolicy, 'policyId' | 'source' | 'generation' | 'createdAt' | 'updatedAt'>;
+export type BudgetUsage = z.infer<typeof usageSchema>;
+export type PolicyWindow = BudgetUsage['policies'][number];
 
-export interface BudgetAlert {
-  threshold: 'pct80' | 'pct95' | 'soft' | 'hard';
-  committed: number;
-  limit: number;
-  createdAt: string;
-}
-export interface PolicyWindow {
-  policyId: string;
-  scope: { kind: string; id?: string };
-  metric: 'cost' | 'tokens';
-  window: string;
-  periodKey: string;
-  spent: number;
-  reserved: number;
-  limit: number;
-  softLimit?: number;
-  utilization: number;
-  status: 'ok' | 'soft_limit' | 'hard_limit';
-  enabled: boolean;
-  alerts: BudgetAlert[];
-}
-export interface BudgetUsage {
-  at: string;
-  policies: PolicyWindow[];
-}
+export type SpendGroupBy = z.infer<typeof spendQuerySchema>['groupBy'];
+export type SpendBucket = z.infer<typeof spendQuerySchema>['bucket'];
+export type SpendReport = z.infer<typeof spendSchema>;
 
-export type SpendGroupBy = 'tenant' | 'model' | 'policy';
-export type SpendBucket = 'hour' | 'day';
-export interface SpendReport {
-  groupBy: SpendGroupBy;
-  bucket: SpendBucket;
-  since: string;
-  until: string;
-  series: { key: string; totalMicroUsd: number; points: { start: string; costMicroUsd: number; tokens: number }[] }[];
-}
+export type ModelPrice = z.infer<typeof modelPriceSchema>;
+export type PriceList = z.infer<typeof priceListSchema>;
 
-export interface ModelPrice {
-  modelId: string;
-  provider: string | null;
-  inputMicroUsdPerMTok: number | null;
-  outputMicroUsdPerMTok: number | null;
-  inputPerMTokUsd: number | null;
-  outputPerMTokUsd: number | null;
-  source: 'config' | 'override' | 'catalog' | null;
-  catalogVersion: string;
-}
-export interface PriceList {
-  catalogVersion: string;
-  items: ModelPrice[];
-}
+export type AuditList = z.infer<typeof auditListSchema>;
 
+/** What the diagnostics page reads of every section, whatever its figures. */
 export type SectionStatus = 'ok' | 'degraded' | 'blocking' | 'unavailable';
 export interface DiagnosticsSection {
   status: SectionStatus;
@@ -325,6 +60,8 @@ export interface DiagnosticsSection {
   error?: string;
   [figure: string]: unknown;
 }
+export type Diagnostics = z.infer<typeof diagnosticsSchema>;
+/** The order the page shows the sections in. */
 export const diagnosticsSectionNames = [
   'temporal',
   'taskQueues',
@@ -336,15 +73,10 @@ export const diagnosticsSectionNames = [
   'supervisor',
   'process',
   'config',
-] as const;
-export interface Diagnostics {
-  contractVersion: 1;
-  generatedAt: string;
-  status: 'ok' | 'degraded' | 'blocking';
-  durationMs: number;
-  sections: Record<(typeof diagnosticsSectionNames)[number], DiagnosticsSection>;
-}
+] as const satisfies readonly (keyof Diagnostics['sections'])[];
 
+// The doctor's answer stays written out: src/api/doctor/schemas.ts reaches the tokenizer, whose CommonJS-only
+// subpaths the console's bundler resolution cannot type.
 export type DoctorMode = 'diagnostics' | 'repair_preview' | 'repair_apply';
 export interface DoctorRepairStep {
   repair: string;
@@ -388,24 +120,7 @@ export interface DoctorJob {
   error: string | null;
 }
 
-export interface AuditEntry {
-  id: string;
-  at: string;
-  actor: string;
-  role: string;
-  tenantId: string | null;
-  action: string;
-  target: string | null;
-  outcome: 'succeeded' | 'refused';
-  status: number;
-  errorCode: string | null;
-  detail: Record<string, unknown> | null;
-  requestId: string;
-}
-export interface AuditList {
-  items: AuditEntry[];
-  nextCursor: string | null;
-}
+/** The actions the audit page offers as a filter (the API takes any dotted name). */
 export const auditActions = [
   'run.approve',
   'run.deny',

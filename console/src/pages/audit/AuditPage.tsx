@@ -2,8 +2,10 @@ import { useState } from 'react';
 import { endpoints } from '../../api/endpoints';
 import { auditActions } from '../../api/types';
 import { Chip } from '../../components/Chip';
+import { asWritten, ChoiceField } from '../../components/ChoiceField';
 import { DataView } from '../../components/DataView';
 import { Freshness, PageTitle } from '../../components/Layout';
+import { Pager } from '../../components/Pager';
 import { dateTime, fromLocalInput } from '../../format';
 import { useResource } from '../../hooks/useResource';
 import { useTitle } from '../../hooks/useTitle';
@@ -33,17 +35,15 @@ function Filters({ actor, action }: { actor: string; action: string }) {
         Who (token name)
         <input name="actor" value={draft.actor} onChange={(e) => setDraft({ ...draft, actor: e.target.value })} />
       </label>
-      <label className="field">
-        Action
-        <select name="action" value={draft.action} onChange={(e) => setDraft({ ...draft, action: e.target.value })}>
-          <option value="">any</option>
-          {auditActions.map((name) => (
-            <option key={name} value={name}>
-              {name}
-            </option>
-          ))}
-        </select>
-      </label>
+      <ChoiceField
+        label="Action"
+        name="action"
+        value={draft.action}
+        choices={auditActions}
+        onChange={(e) => setDraft({ ...draft, action: e.target.value })}
+        any
+        show={asWritten}
+      />
       <label className="field">
         Since
         <input
@@ -138,22 +138,7 @@ export function AuditPage() {
           </div>
         )}
       </DataView>
-      <div className="pager">
-        {params.cursor ? (
-          <button type="button" className="button" onClick={() => setQuery({ cursor: undefined }, { push: true })}>
-            First page
-          </button>
-        ) : null}
-        {audit.data?.nextCursor ? (
-          <button
-            type="button"
-            className="button"
-            onClick={() => setQuery({ cursor: audit.data?.nextCursor ?? undefined }, { push: true })}
-          >
-            Next page
-          </button>
-        ) : null}
-      </div>
+      <Pager cursor={params.cursor} nextCursor={audit.data?.nextCursor} />
     </>
   );
 }

@@ -9,7 +9,7 @@ import {
   type BudgetPolicy,
   type BudgetPolicyBody,
 } from '../../api/types';
-import { words } from '../../format';
+import { asWritten, ChoiceField } from '../../components/ChoiceField';
 
 /** Cost limits are typed in dollars and stored in micro-USD; token limits are tokens. */
 const toInput = (value: number | undefined, metric: string) =>
@@ -85,40 +85,34 @@ export function PolicyForm({ policy, onDone, onCancel }: { policy: BudgetPolicy 
           Policy id
           <input name="policyId" required readOnly={policy !== undefined} value={form.policyId} onChange={set('policyId')} />
         </label>
-        <label className="field">
-          Scope
-          <select name="scopeKind" value={form.scopeKind} onChange={set('scopeKind')}>
-            {scopeKinds.map((kind) => (
-              <option key={kind} value={kind}>
-                {kind}
-              </option>
-            ))}
-          </select>
-        </label>
+        <ChoiceField
+          label="Scope"
+          name="scopeKind"
+          value={form.scopeKind}
+          choices={scopeKinds}
+          onChange={set('scopeKind')}
+          show={asWritten}
+        />
         <label className="field">
           Scope id (tenant, tenant/principal or model)
           <input name="scopeId" value={form.scopeId} disabled={form.scopeKind === 'global'} onChange={set('scopeId')} />
         </label>
-        <label className="field">
-          Metric
-          <select name="metric" value={form.metric} onChange={set('metric')}>
-            {budgetMetrics.map((metric) => (
-              <option key={metric} value={metric}>
-                {metric}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label className="field">
-          Window
-          <select name="window" value={form.window} onChange={set('window')}>
-            {budgetWindows.map((window) => (
-              <option key={window} value={window}>
-                {window}
-              </option>
-            ))}
-          </select>
-        </label>
+        <ChoiceField
+          label="Metric"
+          name="metric"
+          value={form.metric}
+          choices={budgetMetrics}
+          onChange={set('metric')}
+          show={asWritten}
+        />
+        <ChoiceField
+          label="Window"
+          name="window"
+          value={form.window}
+          choices={budgetWindows}
+          onChange={set('window')}
+          show={asWritten}
+        />
         <label className="field">
           Hard limit ({unit})
           <input name="hardLimit" required inputMode="decimal" value={form.hardLimit} onChange={set('hardLimit')} />
@@ -127,16 +121,13 @@ export function PolicyForm({ policy, onDone, onCancel }: { policy: BudgetPolicy 
           Soft limit ({unit}, optional)
           <input name="softLimit" inputMode="decimal" value={form.softLimit} onChange={set('softLimit')} />
         </label>
-        <label className="field">
-          Action at the hard limit
-          <select name="action" value={form.action} onChange={set('action')}>
-            {budgetActions.map((action) => (
-              <option key={action} value={action}>
-                {words(action)}
-              </option>
-            ))}
-          </select>
-        </label>
+        <ChoiceField
+          label="Action at the hard limit"
+          name="action"
+          value={form.action}
+          choices={budgetActions}
+          onChange={set('action')}
+        />
         <label className="field checkbox">
           <input
             type="checkbox"

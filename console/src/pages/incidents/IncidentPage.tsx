@@ -5,6 +5,7 @@ import { ConfirmAction } from '../../components/ConfirmAction';
 import { DataView, Empty } from '../../components/DataView';
 import { JsonView } from '../../components/JsonView';
 import { Freshness, PageTitle } from '../../components/Layout';
+import { TemporalLink } from '../../components/TemporalLink';
 import { dateTime, words } from '../../format';
 import { useResource } from '../../hooks/useResource';
 import { useTitle } from '../../hooks/useTitle';
@@ -115,13 +116,7 @@ export function IncidentPage({ incidentId }: { incidentId: string }) {
                 ) : null}
                 <dt>Workflow</dt>
                 <dd>
-                  {data.temporal.uiUrl ? (
-                    <a href={data.temporal.uiUrl} target="_blank" rel="noopener noreferrer">
-                      {data.temporal.workflowId} in the Temporal UI
-                    </a>
-                  ) : (
-                    <code>{data.temporal.workflowId}</code>
-                  )}
+                  <TemporalLink link={data.temporal} />
                 </dd>
               </dl>
             </section>

@@ -1,8 +1,10 @@
 import { endpoints } from '../../api/endpoints';
 import { detectorNames, incidentStates, severities } from '../../api/types';
 import { Chip } from '../../components/Chip';
+import { ChoiceField } from '../../components/ChoiceField';
 import { DataView } from '../../components/DataView';
 import { Freshness, PageTitle } from '../../components/Layout';
+import { Pager } from '../../components/Pager';
 import { ago, dateTime, words } from '../../format';
 import { useResource } from '../../hooks/useResource';
 import { useTitle } from '../../hooks/useTitle';
@@ -33,21 +35,15 @@ export function IncidentsPage() {
       </PageTitle>
       <form className="filters" aria-label="Filter incidents" onSubmit={(e) => e.preventDefault()}>
         {filters.map((filter) => (
-          <label key={filter.key} className="field">
-            {filter.label}
-            <select
-              name={filter.key}
-              value={params[filter.key] ?? ''}
-              onChange={(e) => setQuery({ [filter.key]: e.target.value || undefined, cursor: undefined }, { push: true })}
-            >
-              <option value="">any</option>
-              {filter.values.map((value) => (
-                <option key={value} value={value}>
-                  {words(value)}
-                </option>
-              ))}
-            </select>
-          </label>
+          <ChoiceField
+            key={filter.key}
+            label={filter.label}
+            name={filter.key}
+            value={params[filter.key] ?? ''}
+            choices={filter.values}
+            onChange={(e) => setQuery({ [filter.key]: e.target.value || undefined, cursor: undefined }, { push: true })}
+            any
+          />
         ))}
       </form>
       <DataView
@@ -95,22 +91,7 @@ export function IncidentsPage() {
           </div>
         )}
       </DataView>
-      <div className="pager">
-        {params.cursor ? (
-          <button type="button" className="button" onClick={() => setQuery({ cursor: undefined }, { push: true })}>
-            First page
-          </button>
-        ) : null}
-        {incidents.data?.nextCursor ? (
-          <button
-            type="button"
-            className="button"
-            onClick={() => setQuery({ cursor: incidents.data?.nextCursor ?? undefined }, { push: true })}
-          >
-            Next page
-          </button>
-        ) : null}
-      </div>
+      <Pager cursor={params.cursor} nextCursor={incidents.data?.nextCursor} />
     </>
   );
 }

@@ -4,22 +4,14 @@ import { Chip } from '../../components/Chip';
 import { ConfirmAction } from '../../components/ConfirmAction';
 import { DataView } from '../../components/DataView';
 import { Freshness, PageTitle } from '../../components/Layout';
+import { FailureNotice, Lifetime, ModelChoice } from '../../components/RunFacts';
+import { TemporalLink } from '../../components/TemporalLink';
 import { count, dateTime, usd, words } from '../../format';
 import { useResource } from '../../hooks/useResource';
 import { useTitle } from '../../hooks/useTitle';
 import { Link } from '../../router';
 import { useCan } from '../../session';
 import { TasksTable } from '../tasks/TasksTable';
-
-function TemporalLink({ link }: { link: Run['temporal'] }) {
-  return link.uiUrl ? (
-    <a href={link.uiUrl} target="_blank" rel="noopener noreferrer">
-      {link.workflowId} in the Temporal UI
-    </a>
-  ) : (
-    <code>{link.workflowId}</code>
-  );
-}
 
 function Routing({ run }: { run: Run }) {
   const routing = run.routing;
@@ -229,12 +221,11 @@ export function RunPage({ runId }: { runId: string }) {
                 </dd>
                 <dt>Model</dt>
                 <dd>
-                  {data.model.selected}
-                  {data.model.requested ? ` (requested ${data.model.requested})` : ''}
+                  <ModelChoice model={data.model} />
                 </dd>
                 <dt>Created / started / finished</dt>
                 <dd>
-                  {dateTime(data.createdAt)} / {dateTime(data.startedAt)} / {dateTime(data.finishedAt)}
+                  <Lifetime times={data} />
                 </dd>
                 <dt>Workflow</dt>
                 <dd>
@@ -251,11 +242,7 @@ export function RunPage({ runId }: { runId: string }) {
                   </>
                 ) : null}
               </dl>
-              {data.error ? (
-                <p className="notice notice-error">
-                  <code>{data.error.code}</code> {data.error.message}
-                </p>
-              ) : null}
+              <FailureNotice error={data.error} />
             </section>
             <section className="card" aria-labelledby="run-routing">
               <h2 id="run-routing">Routing</h2>

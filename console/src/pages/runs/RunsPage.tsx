@@ -1,9 +1,11 @@
 import { useState } from 'react';
 import { endpoints, type RunFilters } from '../../api/endpoints';
 import { runStates, taskClasses, type RunList } from '../../api/types';
+import { ChoiceField } from '../../components/ChoiceField';
 import { Chip } from '../../components/Chip';
 import { DataView } from '../../components/DataView';
 import { Freshness, PageTitle } from '../../components/Layout';
+import { Pager } from '../../components/Pager';
 import { ago, dateTime, fromLocalInput, shortId, usd, words } from '../../format';
 import { useResource } from '../../hooks/useResource';
 import { useTitle } from '../../hooks/useTitle';
@@ -51,32 +53,19 @@ function FilterForm({ applied }: { applied: Partial<Record<FilterKey, string>> }
         Tenant
         <input name="tenantId" value={draft.tenantId ?? ''} onChange={set('tenantId')} />
       </label>
-      <label className="field">
-        State
-        <select name="state" value={draft.state ?? ''} onChange={set('state')}>
-          <option value="">any</option>
-          {runStates.map((state) => (
-            <option key={state} value={state}>
-              {words(state)}
-            </option>
-          ))}
-        </select>
-      </label>
+      <ChoiceField label="State" name="state" value={draft.state ?? ''} choices={runStates} onChange={set('state')} any />
       <label className="field">
         Model
         <input name="model" value={draft.model ?? ''} onChange={set('model')} />
       </label>
-      <label className="field">
-        Task class
-        <select name="taskClass" value={draft.taskClass ?? ''} onChange={set('taskClass')}>
-          <option value="">any</option>
-          {taskClasses.map((taskClass) => (
-            <option key={taskClass} value={taskClass}>
-              {words(taskClass)}
-            </option>
-          ))}
-        </select>
-      </label>
+      <ChoiceField
+        label="Task class"
+        name="taskClass"
+        value={draft.taskClass ?? ''}
+        choices={taskClasses}
+        onChange={set('taskClass')}
+        any
+      />
       <label className="field">
         Since
         <input name="since" type="datetime-local" value={draft.since ?? ''} onChange={set('since')} />
@@ -179,22 +168,7 @@ export function RunsPage() {
         >
           {(list) => <RunsTable list={list} />}
         </DataView>
-        <div className="pager">
-          {cursor ? (
-            <button type="button" className="button" onClick={() => setQuery({ cursor: undefined }, { push: true })}>
-              First page
-            </button>
-          ) : null}
-          {runs.data?.nextCursor ? (
-            <button
-              type="button"
-              className="button"
-              onClick={() => setQuery({ cursor: runs.data?.nextCursor ?? undefined }, { push: true })}
-            >
-              Next page
-            </button>
-          ) : null}
-        </div>
+        <Pager cursor={cursor} nextCursor={runs.data?.nextCursor} />
       </section>
     </>
   );

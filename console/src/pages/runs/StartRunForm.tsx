@@ -2,7 +2,7 @@ import { useState } from 'react';
 import { ApiError } from '../../api/client';
 import { endpoints, type StartRunBody } from '../../api/endpoints';
 import { taskClasses } from '../../api/types';
-import { words } from '../../format';
+import { ChoiceField } from '../../components/ChoiceField';
 import { navigate } from '../../router';
 
 /**
@@ -25,6 +25,12 @@ export function StartRunForm() {
   const [error, setError] = useState<string>();
   const set = (key: keyof typeof form) => (event: { target: { value: string } }) =>
     setForm({ ...form, [key]: event.target.value });
+  const countField = (key: 'outputTokens' | 'chunkDelayMs' | 'tasks' | 'taskChunkDelayMs', label: string, max: number) => (
+    <label className="field">
+      {label}
+      <input name={key} type="number" min={0} max={max} value={form[key]} onChange={set(key)} />
+    </label>
+  );
 
   const submit = async () => {
     setBusy(true);
@@ -82,53 +88,17 @@ export function StartRunForm() {
             Model (empty: routing decides)
             <input name="model" value={form.model} onChange={set('model')} />
           </label>
-          <label className="field">
-            Task class
-            <select name="taskClass" value={form.taskClass} onChange={set('taskClass')}>
-              {taskClasses.map((taskClass) => (
-                <option key={taskClass} value={taskClass}>
-                  {words(taskClass)}
-                </option>
-              ))}
-            </select>
-          </label>
-          <label className="field">
-            Output tokens
-            <input
-              name="outputTokens"
-              type="number"
-              min={0}
-              max={100000}
-              value={form.outputTokens}
-              onChange={set('outputTokens')}
-            />
-          </label>
-          <label className="field">
-            Delay per token (ms)
-            <input
-              name="chunkDelayMs"
-              type="number"
-              min={0}
-              max={60000}
-              value={form.chunkDelayMs}
-              onChange={set('chunkDelayMs')}
-            />
-          </label>
-          <label className="field">
-            Summary tasks (one at a time)
-            <input name="tasks" type="number" min={0} max={20} value={form.tasks} onChange={set('tasks')} />
-          </label>
-          <label className="field">
-            Task delay per token (ms)
-            <input
-              name="taskChunkDelayMs"
-              type="number"
-              min={0}
-              max={60000}
-              value={form.taskChunkDelayMs}
-              onChange={set('taskChunkDelayMs')}
-            />
-          </label>
+          <ChoiceField
+            label="Task class"
+            name="taskClass"
+            value={form.taskClass}
+            choices={taskClasses}
+            onChange={set('taskClass')}
+          />
+          {countField('outputTokens', 'Output tokens', 100000)}
+          {countField('chunkDelayMs', 'Delay per token (ms)', 60000)}
+          {countField('tasks', 'Summary tasks (one at a time)', 20)}
+          {countField('taskChunkDelayMs', 'Task delay per token (ms)', 60000)}
           <label className="field wide">
             Prompt
             <textarea name="prompt" required rows={2} value={form.prompt} onChange={set('prompt')} />

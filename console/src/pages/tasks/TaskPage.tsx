@@ -2,6 +2,8 @@ import { endpoints } from '../../api/endpoints';
 import { Chip } from '../../components/Chip';
 import { DataView } from '../../components/DataView';
 import { Freshness, PageTitle } from '../../components/Layout';
+import { FailureNotice, Lifetime, ModelChoice } from '../../components/RunFacts';
+import { TemporalLink } from '../../components/TemporalLink';
 import { dateTime, usd, words } from '../../format';
 import { useResource } from '../../hooks/useResource';
 import { useTitle } from '../../hooks/useTitle';
@@ -43,8 +45,7 @@ export function TaskPage({ taskId }: { taskId: string }) {
                 </dd>
                 <dt>Model</dt>
                 <dd>
-                  {data.model.selected}
-                  {data.model.requested ? ` (requested ${data.model.requested})` : ''}
+                  <ModelChoice model={data.model} />
                 </dd>
                 <dt>Cost</dt>
                 <dd>{usd(data.costMicroUsd)}</dd>
@@ -54,24 +55,14 @@ export function TaskPage({ taskId }: { taskId: string }) {
                 </dd>
                 <dt>Created / started / finished</dt>
                 <dd>
-                  {dateTime(data.createdAt)} / {dateTime(data.startedAt)} / {dateTime(data.finishedAt)}
+                  <Lifetime times={data} />
                 </dd>
                 <dt>Workflow</dt>
                 <dd>
-                  {data.temporal.uiUrl ? (
-                    <a href={data.temporal.uiUrl} target="_blank" rel="noopener noreferrer">
-                      {data.temporal.workflowId} in the Temporal UI
-                    </a>
-                  ) : (
-                    <code>{data.temporal.workflowId}</code>
-                  )}
+                  <TemporalLink link={data.temporal} />
                 </dd>
               </dl>
-              {data.error ? (
-                <p className="notice notice-error">
-                  <code>{data.error.code}</code> {data.error.message}
-                </p>
-              ) : null}
+              <FailureNotice error={data.error} />
               {data.result ? <pre className="output">{data.result}</pre> : null}
             </section>
           </>
