@@ -1,5 +1,9 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
+import { recoveryRunsDir, type RecoveryManifest } from '../../src/doctor';
 import { bearer, openTestStack, testTokens, type TestStack } from '../support/app';
 
 /**
@@ -8,11 +12,15 @@ import { bearer, openTestStack, testTokens, type TestStack } from '../support/ap
  */
 let stack: TestStack;
 let app: FastifyInstance;
+const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'palyra-doctor-jobs-'));
 beforeAll(async () => {
-  stack = await openTestStack();
+  stack = await openTestStack({ dataDir });
   app = stack.app;
 });
-afterAll(() => stack?.close());
+afterAll(async () => {
+  await stack?.close();
+  fs.rmSync(dataDir, { recursive: true, force: true });
+});
 
 const start = (payload: Record<string, unknown>, token = testTokens.operator) =>
   app.inject({ method: 'POST', url: '/console/v1/doctor/jobs', headers: bearer(token), payload });
@@ -54,5 +62,68 @@ describe('doctor jobs', () => {
       headers: bearer(testTokens.operator),
     });
     expect(unknown.statusCode).toBe(404);
+  });
+
+  it('previews a rollback of a recovery run for an operator, and undoes it only for an admin', async () => {
+    // A recovery run as repair_apply writes it: one hold expired, which cannot be undone.
+    const runId = '2026-12-01T08-00-00-000Z-abc123';
+    const manifestPath = path.join(recoveryRunsDir(stack.config), runId, 'manifest.json');
+    const manifest: RecoveryManifest = {
+      schemaVersion: 1,
+      runId,
+      startedAt: '2026-12-01T08:00:00.000Z',
+      finishedAt: '2026-12-01T08:00:01.000Z',
+      planHash: '0123456789abcdef',
+      steps: [
+        {
+          step: {
+            repair: 'expire_holds',
+            title: 'expire holds past their expiry',
+            touches: 'reservation run-1',
+            blastRadius: 'one hold',
+            risky: false,
+            target: { reservationIds: ['run-1'] },
+          },
+          change: 'modified',
+          detail: 'expired 1 hold(s)',
+          before: { pending: ['run-1'] },
+          after: { expired: ['run-1'] },
+          notUndoable: 'an expired hold is closed in the ledger for good',
+        },
+      ],
+      rollbacks: [],
+    };
+    fs.mkdirSync(path.dirname(manifestPath), { recursive: true });
+    fs.writeFileSync(manifestPath, JSON.stringify(manifest));
+
+    const preview = await finished((await start({ mode: 'rollback_preview', runId })).json().jobId);
+    expect(preview).toMatchObject({
+      state: 'succeeded',
+      recoveryRunId: runId,
+      report: {
+        mode: 'rollback_preview',
+        rollback: {
+          runId,
+          steps: [{ repair: 'expire_holds', outcome: 'not_undoable', detail: expect.stringContaining('for good') }],
+        },
+      },
+    });
+    expect(JSON.parse(fs.readFileSync(manifestPath, 'utf8')).rollbacks).toEqual([]); // a preview writes nothing
+
+    const refused = await start({ mode: 'rollback_apply', runId });
+    expect(refused.statusCode).toBe(403);
+    expect(refused.json().error.message).toContain('rollback_apply needs admin');
+    const applied = await finished((await start({ mode: 'rollback_apply', runId }, testTokens.admin)).json().jobId);
+    expect(applied).toMatchObject({ state: 'succeeded', report: { mode: 'rollback_apply', rollback: { runId } } });
+    expect(JSON.parse(fs.readFileSync(manifestPath, 'utf8')).rollbacks).toEqual([
+      expect.objectContaining({ force: false, steps: [expect.objectContaining({ outcome: 'not_undoable' })] }),
+    ]);
+
+    // A run that does not exist fails the job naming it; a run id that is a path, or none, is a 400.
+    const unknown = await finished((await start({ mode: 'rollback_preview', runId: 'no-such-run' })).json().jobId);
+    expect(unknown).toMatchObject({ state: 'failed', error: expect.stringContaining('no recovery run no-such-run') });
+    expect((await start({ mode: 'rollback_preview', runId: '../../etc' })).statusCode).toBe(400);
+    expect((await start({ mode: 'rollback_preview' })).statusCode).toBe(400);
+    expect((await start({ mode: 'diagnostics', runId })).statusCode).toBe(400);
   });
 });

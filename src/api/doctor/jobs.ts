@@ -3,7 +3,7 @@ import type { PalyraConfig } from '../../config';
 import { openDoctorEnvironment, runDoctor, type DoctorReport } from '../../doctor';
 import { PalyraError } from '../../domain/errors';
 import type { Principal } from '../plugins/auth';
-import type { DoctorJob, DoctorJobRequest } from './schemas';
+import { doctorJobModesForAdmins, type DoctorJob, type DoctorJobRequest } from './schemas';
 
 /** Jobs kept for reading back; older ones are forgotten (the recovery runs stay on disk). */
 export const doctorJobsKept = 50;
@@ -21,15 +21,16 @@ export function createDoctorJobs({ config }: { config: PalyraConfig }) {
   let running: Promise<unknown> = Promise.resolve();
 
   function start(principal: Principal, request: DoctorJobRequest): DoctorJob {
-    if (request.mode === 'repair_apply' && principal.role !== 'admin') {
+    if ((doctorJobModesForAdmins as readonly string[]).includes(request.mode) && principal.role !== 'admin') {
       throw new PalyraError(
         'forbidden',
-        `token '${principal.tokenName}' (${principal.role}) may not apply repairs; repair_apply needs admin`,
+        `token '${principal.tokenName}' (${principal.role}) may not change the installation; ${request.mode} needs admin`,
       );
     }
     const job: DoctorJob = {
       jobId: randomUUID(),
       mode: request.mode,
+      recoveryRunId: 'runId' in request ? request.runId : null,
       state: 'queued',
       requestedBy: principal.tokenName,
       createdAt: new Date().toISOString(),
@@ -49,10 +50,7 @@ export function createDoctorJobs({ config }: { config: PalyraConfig }) {
     job.startedAt = new Date().toISOString();
     const env = openDoctorEnvironment(config);
     try {
-      const report: DoctorReport = await runDoctor(env, {
-        mode: request.mode,
-        ...(request.planHash !== undefined && request.mode === 'repair_apply' ? { planHash: request.planHash } : {}),
-      });
+      const report: DoctorReport = await runDoctor(env, request);
       job.report = report;
       job.state = 'succeeded';
     } catch (error) {

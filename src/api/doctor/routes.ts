@@ -11,13 +11,15 @@ export const doctorRoutes: FastifyPluginAsyncZod<{ jobs: DoctorJobs }> = async (
     {
       config: {
         auth: { role: 'operator', allTenants: true },
-        audit: { action: 'doctor.job.start', detail: bodyFacts('mode', 'planHash') },
+        audit: { action: 'doctor.job.start', detail: bodyFacts('mode', 'planHash', 'runId') },
       },
       schema: {
         summary: 'Start a doctor job',
         description:
           '`diagnostics` (checks only) and `repair_preview` (the plan and its hash) change nothing; `repair_apply` (admin) ' +
           'applies the plan (only if it still has `planHash`, when given) and writes a recovery run under the data dir. ' +
+          '`rollback_preview` says what undoing a recovery run (`runId`) would do; `rollback_apply` (admin) undoes it, last ' +
+          'step first, refusing a step whose target has changed since (as `palyra doctor --rollback-run` without --force). ' +
           'Answers 202 with the job; read it back with GET until it has finished. One job runs at a time.',
         tags: ['doctor'],
         security: [{ bearer: [] }],

@@ -48,22 +48,41 @@ export const doctorReportSchema = z
   })
   .meta({ id: 'DoctorReport', description: 'What `palyra doctor` reports, as `palyra doctor --json` prints it.' });
 
-export const doctorJobRequestSchema = z
-  .object({
-    mode: z.enum(['diagnostics', 'repair_preview', 'repair_apply']),
-    planHash: z
-      .string()
-      .regex(/^[0-9a-f]{16}$/)
-      .optional()
-      .describe('repair_apply: apply only if the plan still has this hash'),
-  })
-  .strict();
+/** Jobs that need an admin: they change the installation. */
+export const doctorJobModesForAdmins = ['repair_apply', 'rollback_apply'] as const;
+const doctorJobModes = ['diagnostics', 'repair_preview', 'repair_apply', 'rollback_preview', 'rollback_apply'] as const;
+
+/** A recovery run's id, as `repair_apply` names it (a directory under the data dir: no path separators). */
+const recoveryRunIdSchema = z
+  .string()
+  .min(1)
+  .max(100)
+  .regex(/^[\w.-]+$/, 'a recovery run id: letters, digits, `_`, `.` and `-` only')
+  .describe("the recovery run to undo: a repair_apply job's `report.recovery.runId`");
+
+export const doctorJobRequestSchema = z.discriminatedUnion('mode', [
+  z.object({ mode: z.literal('diagnostics') }).strict(),
+  z.object({ mode: z.literal('repair_preview') }).strict(),
+  z
+    .object({
+      mode: z.literal('repair_apply'),
+      planHash: z
+        .string()
+        .regex(/^[0-9a-f]{16}$/)
+        .optional()
+        .describe('apply only if the plan still has this hash'),
+    })
+    .strict(),
+  z.object({ mode: z.literal('rollback_preview'), runId: recoveryRunIdSchema }).strict(),
+  z.object({ mode: z.literal('rollback_apply'), runId: recoveryRunIdSchema }).strict(),
+]);
 export type DoctorJobRequest = z.infer<typeof doctorJobRequestSchema>;
 
 export const doctorJobSchema = z
   .object({
     jobId: z.uuid(),
-    mode: z.enum(['diagnostics', 'repair_preview', 'repair_apply']),
+    mode: z.enum(doctorJobModes),
+    recoveryRunId: z.string().nullable().describe('the recovery run a rollback job undoes'),
     state: z.enum(['queued', 'running', 'succeeded', 'failed']),
     requestedBy: z.string(),
     createdAt: z.string(),
