@@ -198,6 +198,7 @@ const expectations: Record<string, RouteRule> = {
     tenancy: 'allTenants',
     request: () => ({ url: '/console/v1/doctor/jobs', payload: invalidDoctorJob }),
   },
+  'GET /console/v1/doctor/jobs': { access: 'operator', tenancy: 'allTenants' },
   'GET /console/v1/doctor/jobs/:jobId': {
     access: 'operator',
     tenancy: 'allTenants',

@@ -125,5 +125,13 @@ describe('doctor jobs', () => {
     expect((await start({ mode: 'rollback_preview', runId: '../../etc' })).statusCode).toBe(400);
     expect((await start({ mode: 'rollback_preview' })).statusCode).toBe(400);
     expect((await start({ mode: 'diagnostics', runId })).statusCode).toBe(400);
+
+    // The jobs are listed newest first: the failed preview of the unknown run leads.
+    const listed = await app.inject({ method: 'GET', url: '/console/v1/doctor/jobs', headers: bearer(testTokens.operator) });
+    expect(listed.statusCode).toBe(200);
+    expect(listed.json().items[0]).toMatchObject({ jobId: unknown.jobId, state: 'failed' });
+    expect(listed.json().items.map((job: { jobId: string }) => job.jobId)).toEqual(
+      expect.arrayContaining([preview.jobId, applied.jobId]),
+    );
   });
 });

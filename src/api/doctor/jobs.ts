@@ -69,10 +69,15 @@ export function createDoctorJobs({ config }: { config: PalyraConfig }) {
     return job;
   }
 
+  /** The jobs this process keeps, newest first. */
+  function list(): DoctorJob[] {
+    return [...jobs.values()].reverse();
+  }
+
   /** Waits for the jobs started so far (tests, shutdown). */
   function idle(): Promise<unknown> {
     return running;
   }
 
-  return { start, get, idle };
+  return { start, get, list, idle };
 }

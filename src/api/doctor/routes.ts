@@ -2,8 +2,8 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { errorResponses } from '../errors';
 import { bodyFacts } from '../plugins/audit';
 import { principalOf } from '../plugins/auth';
-import type { DoctorJobs } from './jobs';
-import { doctorJobParamsSchema, doctorJobRequestSchema, doctorJobSchema } from './schemas';
+import { doctorJobsKept, type DoctorJobs } from './jobs';
+import { doctorJobListSchema, doctorJobParamsSchema, doctorJobRequestSchema, doctorJobSchema } from './schemas';
 
 export const doctorRoutes: FastifyPluginAsyncZod<{ jobs: DoctorJobs }> = async (app, { jobs }) => {
   app.post(
@@ -28,6 +28,21 @@ export const doctorRoutes: FastifyPluginAsyncZod<{ jobs: DoctorJobs }> = async (
       },
     },
     async (request, reply) => reply.code(202).send(jobs.start(principalOf(request), request.body)),
+  );
+
+  app.get(
+    '/console/v1/doctor/jobs',
+    {
+      config: { auth: { role: 'operator', allTenants: true } },
+      schema: {
+        summary: 'List doctor jobs',
+        description: `The jobs this API process keeps (in memory, the last ${doctorJobsKept}), newest first.`,
+        tags: ['doctor'],
+        security: [{ bearer: [] }],
+        response: { 200: doctorJobListSchema, ...errorResponses(401, 403, 429, 500) },
+      },
+    },
+    async () => ({ items: jobs.list() }),
   );
 
   app.get(

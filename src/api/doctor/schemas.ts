@@ -95,3 +95,5 @@ export const doctorJobSchema = z
 export type DoctorJob = z.infer<typeof doctorJobSchema>;
 
 export const doctorJobParamsSchema = z.object({ jobId: z.uuid() });
+
+export const doctorJobListSchema = z.object({ items: z.array(doctorJobSchema) }).meta({ id: 'DoctorJobList' });
