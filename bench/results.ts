@@ -1,5 +1,7 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import prettier from 'prettier';
 
 export function writeResults(name: string, data: unknown): string {
   const dir = path.join(__dirname, 'results');
@@ -29,4 +31,44 @@ export function reportMeasures(name: string, rows: [string, string][], notes: st
       '',
     ].join('\n'),
   );
+}
+
+/** What a figure was taken on, for BENCHMARKS.md. */
+export function machineDescription(): string {
+  const cpus = os.cpus();
+  const memoryGiB = (os.totalmem() / 1024 ** 3).toFixed(1);
+  return `${cpus.length} cores (${cpus[0]?.model.trim() ?? 'unknown CPU'}), ${memoryGiB} GiB RAM, ${os.type()} ${os.release()}, Node ${process.version}`;
+}
+
+export const benchmarksFile = path.join(__dirname, '..', 'BENCHMARKS.md');
+
+/**
+ * Rewrites one benchmark's section of BENCHMARKS.md (between its `<!-- bench:<name> -->` markers),
+ * or appends it, leaving the other benchmarks' sections as they were: each bench keeps its own
+ * figures current. Returns the file's path.
+ */
+export async function updateBenchmarksSection(name: string, markdown: string): Promise<string> {
+  const begin = `<!-- bench:${name} -->`;
+  const end = `<!-- /bench:${name} -->`;
+  const section = `${begin}\n${markdown.trim()}\n${end}`;
+  const current = fs.existsSync(benchmarksFile) ? fs.readFileSync(benchmarksFile, 'utf8') : '# Benchmarks\n';
+  const from = current.indexOf(begin);
+  const to = current.indexOf(end);
+  const next =
+    from >= 0 && to > from
+      ? `${current.slice(0, from)}${section}${current.slice(to + end.length)}`
+      : `${current.trimEnd()}\n\n${section}\n`;
+  // Formatted as the repository's own markdown is, so `npm run lint` passes on what a bench wrote.
+  const options = (await prettier.resolveConfig(benchmarksFile)) ?? {};
+  fs.writeFileSync(benchmarksFile, await prettier.format(next, { ...options, filepath: benchmarksFile }));
+  return benchmarksFile;
+}
+
+/** A markdown table from a header row and data rows. */
+export function markdownTable(header: string[], rows: string[][]): string {
+  return [
+    `| ${header.join(' | ')} |`,
+    `| ${header.map(() => '---').join(' | ')} |`,
+    ...rows.map((row) => `| ${row.join(' | ')} |`),
+  ].join('\n');
 }

@@ -22,7 +22,22 @@ export interface PalyraWorkerOptions {
   shutdownGraceTimeMs?: number;
   /** Activity slots (the SDK's default otherwise); benchmarks and tests set few so a backlog forms. */
   maxConcurrentActivityTaskExecutions?: number;
+  /** Workflow-task, local-activity and cache settings over Palyra's own, for benchmarks that compare them. */
+  tuning?: WorkerTuning;
 }
+
+/** The worker settings `npm run bench -- runs --variants` compares. */
+export type WorkerTuning = Pick<
+  WorkerOptions,
+  | 'maxConcurrentWorkflowTaskExecutions'
+  | 'maxConcurrentLocalActivityExecutions'
+  | 'maxConcurrentWorkflowTaskPolls'
+  | 'nonStickyToStickyPollRatio'
+  | 'maxCachedWorkflows'
+  | 'stickyQueueScheduleToStartTimeout'
+  | 'workflowThreadPoolSize'
+  | 'reuseV8Context'
+>;
 
 export const workflowsPath = require.resolve('../workflows');
 
@@ -75,6 +90,7 @@ export async function createPalyraWorker(
       ...(options.maxConcurrentActivityTaskExecutions
         ? { maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions }
         : {}),
+      ...options.tuning,
     });
     return { worker, connection };
   } catch (error) {
