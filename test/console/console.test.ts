@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { Client, Connection } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
@@ -7,6 +8,7 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { consoleBuildDir } from '../../src/api/console/routes';
 import { buildServer } from '../../src/api/server';
 import type { PalyraConfig } from '../../src/config';
+import { recoveryRunsDir, type RecoveryManifest } from '../../src/doctor';
 import { launchChromium } from '../support/browser';
 import { approvalWaitingFinding, openIncident } from '../support/incident-findings';
 import { openTestLedger, type TestLedger } from '../support/ledger';
@@ -43,6 +45,8 @@ let ledger: TestLedger;
 let runWorker: { stop(): Promise<void> };
 let supervisorWorker: { stop(): Promise<void> };
 const pageErrors: string[] = [];
+// A data dir of its own: the doctor's recovery runs are written and rolled back under it.
+const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'palyra-console-'));
 
 beforeAll(async () => {
   // The app is built by `npm install` (prepare); build it here when a checkout has not been installed since.
@@ -54,6 +58,7 @@ beforeAll(async () => {
   ledger = await openTestLedger('sqlite');
   // The tokens are in the config too, so the diagnostics page can show them redacted.
   config = testConfig({
+    dataDir,
     server: { port: 1 },
     auth: {
       tokens: [
@@ -86,6 +91,7 @@ afterAll(async () => {
   await app?.close();
   await connection?.close();
   await ledger?.close();
+  fs.rmSync(dataDir, { recursive: true, force: true });
 });
 
 afterEach(() => {
@@ -152,6 +158,47 @@ async function startRunFromConsole(
 
 async function waitForRunState(page: Page, state: string, timeout = 45_000): Promise<void> {
   await page.locator(`.run[data-state="${state}"]`).waitFor({ timeout });
+}
+
+/** A recovery run as `repair_apply` writes it: one hold expired, which cannot be undone. Answers its manifest's path. */
+function writeRecoveryRun(runId: string): string {
+  const manifestPath = path.join(recoveryRunsDir(config), runId, 'manifest.json');
+  const manifest: RecoveryManifest = {
+    schemaVersion: 1,
+    runId,
+    startedAt: '2026-12-01T08:00:00.000Z',
+    finishedAt: '2026-12-01T08:00:01.000Z',
+    planHash: '0123456789abcdef',
+    steps: [
+      {
+        step: {
+          repair: 'expire_holds',
+          title: 'expire holds past their expiry',
+          touches: 'reservation run-1',
+          blastRadius: 'one hold',
+          risky: false,
+          target: { reservationIds: ['run-1'] },
+        },
+        change: 'modified',
+        detail: 'expired 1 hold(s)',
+        before: { pending: ['run-1'] },
+        after: { expired: ['run-1'] },
+        notUndoable: 'an expired hold is closed in the ledger for good',
+      },
+    ],
+    rollbacks: [],
+  };
+  fs.mkdirSync(path.dirname(manifestPath), { recursive: true });
+  fs.writeFileSync(manifestPath, JSON.stringify(manifest));
+  return manifestPath;
+}
+
+async function previewRollbackFromConsole(page: Page, runId: string): Promise<void> {
+  await page.getByRole('link', { name: 'Doctor', exact: true }).click();
+  const form = page.getByRole('form', { name: 'Roll back a recovery run' });
+  await form.getByLabel('Recovery run id').fill(runId);
+  await form.getByRole('button', { name: 'Preview rollback' }).click();
+  await page.locator('.doctor-job[data-mode="rollback_preview"][data-state="succeeded"]').waitFor({ timeout: 30_000 });
 }
 
 async function createPolicyFromConsole(
@@ -416,6 +463,70 @@ describe('operations console (Chromium, real stack)', () => {
       await shoot(page, 'diagnostics');
     } finally {
       await page.close();
+    }
+  }, 90_000);
+
+  it('previews a recovery run’s rollback for an operator and applies it for an admin; the overview names a failed job', async () => {
+    const runId = '2026-12-01T08-00-00-000Z-console';
+    const manifestPath = writeRecoveryRun(runId);
+    const rollbacks = () => (JSON.parse(fs.readFileSync(manifestPath, 'utf8')) as RecoveryManifest).rollbacks;
+    const operator = await newPage();
+    const admin = await newPage();
+    try {
+      // An operator previews: each step with its outcome and why; nothing is written, and nothing offers to apply.
+      await signIn(operator, tokens.operator);
+      await previewRollbackFromConsole(operator, runId);
+      const previewed = operator.locator('.doctor-job[data-mode="rollback_preview"]');
+      await previewed.getByRole('heading', { name: `Rollback preview of recovery run ${runId}` }).waitFor();
+      const previewedSteps = previewed.locator('tr[data-outcome]');
+      expect(await previewedSteps.count()).toBe(1);
+      expect(await previewedSteps.innerText()).toMatch(
+        /^expire_holds\s+not undoable\s+an expired hold is closed in the ledger for good$/,
+      );
+      expect(await operator.getByRole('button', { name: /^Apply/ }).count()).toBe(0);
+      expect(rollbacks()).toEqual([]);
+      await operator
+        .locator('table.doctor-jobs tr[data-mode="rollback_preview"][data-state="succeeded"]', { hasText: 'ops-operator' })
+        .waitFor();
+
+      // An admin applies it after the preview, confirming; the outcome shows and the manifest records the rollback.
+      await signIn(admin);
+      await previewRollbackFromConsole(admin, runId);
+      await admin.getByRole('button', { name: 'Apply this rollback' }).click();
+      await confirm(admin, 'Apply rollback');
+      const applied = admin.locator('.doctor-job[data-mode="rollback_apply"][data-state="succeeded"]');
+      await applied.waitFor({ timeout: 30_000 });
+      await applied.getByRole('heading', { name: `Rollback of recovery run ${runId}` }).waitFor();
+      expect(await applied.locator('tr[data-outcome]').innerText()).toMatch(/^expire_holds\s+not undoable\s+.*for good$/);
+      expect(await applied.innerText()).toContain('recorded in the recovery run’s manifest');
+      expect(rollbacks()).toEqual([
+        expect.objectContaining({ force: false, steps: [expect.objectContaining({ outcome: 'not_undoable' })] }),
+      ]);
+      await admin
+        .locator('table.doctor-jobs tr[data-mode="rollback_apply"][data-state="succeeded"]', { hasText: 'ops-admin' })
+        .waitFor();
+      await shoot(admin, 'doctor-rollback');
+
+      // A run that is not there: the job fails naming it, and every token's overview shows it as the last failed job.
+      const form = admin.getByRole('form', { name: 'Roll back a recovery run' });
+      await form.getByLabel('Recovery run id').fill('no-such-run');
+      await admin.getByRole('button', { name: 'Apply rollback', exact: true }).click();
+      await confirm(admin, 'Apply rollback');
+      await admin
+        .locator('.doctor-job[data-mode="rollback_apply"][data-state="failed"]')
+        .getByText(/no recovery run no-such-run/)
+        .waitFor({
+          timeout: 30_000,
+        });
+      await operator.getByRole('link', { name: 'Overview', exact: true }).click();
+      await operator
+        .getByRole('link', { name: /^Last failed doctor job: rollback apply by ops-admin .*no recovery run no-such-run/ })
+        .click();
+      await operator.locator('.doctor-job[data-mode="rollback_apply"][data-state="failed"]').waitFor();
+      expect(await operator.locator('table.doctor-jobs tr[aria-current="true"]').getAttribute('data-state')).toBe('failed');
+    } finally {
+      await operator.close();
+      await admin.close();
     }
   }, 90_000);
 

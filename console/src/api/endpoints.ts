@@ -6,7 +6,7 @@ import type {
   BudgetUsage,
   Diagnostics,
   DoctorJob,
-  DoctorMode,
+  DoctorJobRequest,
   Incident,
   IncidentAction,
   IncidentList,
@@ -83,8 +83,8 @@ export const endpoints = {
     api.put<ModelPrice>(`/v1/pricing/overrides/${id(modelId)}`, body),
 
   diagnostics: () => api.get<Diagnostics>('/console/v1/diagnostics'),
-  startDoctorJob: (mode: DoctorMode, planHash?: string) =>
-    api.post<DoctorJob>('/console/v1/doctor/jobs', { mode, ...(planHash ? { planHash } : {}) }),
+  startDoctorJob: (request: DoctorJobRequest) => api.post<DoctorJob>('/console/v1/doctor/jobs', request),
+  listDoctorJobs: () => api.get<{ items: DoctorJob[] }>('/console/v1/doctor/jobs'),
   getDoctorJob: (jobId: string) => api.get<DoctorJob>(`/console/v1/doctor/jobs/${id(jobId)}`),
 
   listAudit: (query: { actor?: string; action?: string; since?: string; until?: string; limit?: number; cursor?: string }) =>

@@ -77,7 +77,11 @@ export const diagnosticsSectionNames = [
 
 // The doctor's answer stays written out: src/api/doctor/schemas.ts reaches the tokenizer, whose CommonJS-only
 // subpaths the console's bundler resolution cannot type.
-export type DoctorMode = 'diagnostics' | 'repair_preview' | 'repair_apply';
+export type DoctorMode = 'diagnostics' | 'repair_preview' | 'repair_apply' | 'rollback_preview' | 'rollback_apply';
+export type DoctorJobRequest =
+  | { mode: 'diagnostics' | 'repair_preview' }
+  | { mode: 'repair_apply'; planHash?: string }
+  | { mode: 'rollback_preview' | 'rollback_apply'; runId: string };
 export interface DoctorRepairStep {
   repair: string;
   title: string;
@@ -86,9 +90,10 @@ export interface DoctorRepairStep {
   risky: boolean;
   target: Record<string, unknown>;
 }
+export type RollbackOutcome = 'undone' | 'not_undoable' | 'no_change' | 'refused' | 'failed';
 export interface DoctorReport {
   schemaVersion: 1;
-  mode: string;
+  mode: DoctorMode;
   status: 'ok' | 'warn' | 'fail';
   exitCode: 0 | 1;
   checks: {
@@ -106,19 +111,25 @@ export interface DoctorReport {
     steps: { step: DoctorRepairStep; change: string; detail: string; before: unknown; after: unknown; notUndoable?: string }[];
     refused?: string;
   };
-  rollback?: { runId: string; steps: { repair: string; outcome: string; detail: string }[] };
+  /** A rollback's steps, last repair first. */
+  rollback?: { runId: string; steps: { repair: string; outcome: RollbackOutcome; detail: string }[] };
 }
 export interface DoctorJob {
   jobId: string;
   mode: DoctorMode;
+  /** The recovery run a rollback job undoes. */
+  recoveryRunId: string | null;
   state: 'queued' | 'running' | 'succeeded' | 'failed';
   requestedBy: string;
   createdAt: string;
   startedAt: string | null;
   finishedAt: string | null;
   report: DoctorReport | null;
+  /** Why the job could not run at all (a failing check is in the report). */
   error: string | null;
 }
+/** A recovery run's id as the API accepts it (a directory under the data dir). */
+export const recoveryRunIdPattern = /^[\w.-]{1,100}$/;
 
 /** The actions the audit page offers as a filter (the API takes any dotted name). */
 export const auditActions = [

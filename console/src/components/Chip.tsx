@@ -8,6 +8,8 @@ const tones: Record<string, 'good' | 'warn' | 'bad' | 'info' | 'muted'> = {
   pass: 'good',
   created: 'good',
   modified: 'info',
+  undone: 'good',
+  not_undoable: 'warn',
   running: 'info',
   queued: 'muted',
   paused: 'muted',

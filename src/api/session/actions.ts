@@ -17,8 +17,9 @@ export const consoleActions = {
   editPricing: { route: 'PUT /v1/pricing/overrides/:modelId' },
   readDiagnostics: { route: 'GET /console/v1/diagnostics' },
   runDoctorPreview: { route: 'POST /console/v1/doctor/jobs' },
-  // One route starts every doctor job; `repair_apply` is refused below admin by the job service
-  // (src/api/doctor/jobs.ts), a rule of the request body that the route's config cannot state.
+  // One route starts every doctor job; `repair_apply` and `rollback_apply` are refused below admin
+  // by the job service (`doctorJobModesForAdmins`), a rule of the request body that the route's
+  // config cannot state.
   applyDoctor: { route: 'POST /console/v1/doctor/jobs', alsoNeeds: 'admin' },
   readAudit: { route: 'GET /v1/audit' },
 } as const satisfies Record<string, { route: string; alsoNeeds?: Role }>;

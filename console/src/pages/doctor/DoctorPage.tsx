@@ -1,7 +1,7 @@
-import { useState } from 'react';
+import { useEffect, useState } from 'react';
 import { ApiError } from '../../api/client';
 import { endpoints } from '../../api/endpoints';
-import type { DoctorJob, DoctorMode, DoctorReport } from '../../api/types';
+import type { DoctorJob, DoctorJobRequest, DoctorReport } from '../../api/types';
 import { Chip } from '../../components/Chip';
 import { ConfirmAction } from '../../components/ConfirmAction';
 import { DataView, Empty } from '../../components/DataView';
@@ -12,7 +12,13 @@ import { useResource } from '../../hooks/useResource';
 import { useTitle } from '../../hooks/useTitle';
 import { setQuery, useLocation } from '../../router';
 import { useCan } from '../../session';
-import { lastDoctorJobs, rememberJob } from './jobHistory';
+import { DoctorJobList } from './DoctorJobList';
+import { RollbackActions, RollbackForm, RollbackReport, rollbackCommands, type StartRollback } from './Rollback';
+
+interface RollbackStarters {
+  onPreview?: StartRollback | undefined;
+  onApply?: StartRollback | undefined;
+}
 
 function Checks({ report }: { report: DoctorReport }) {
   const passed = report.checks.filter((check) => check.status === 'ok').length;
@@ -99,7 +105,7 @@ function Plan({ report, onApply }: { report: DoctorReport; onApply?: (hash: stri
   );
 }
 
-function Manifest({ report }: { report: DoctorReport }) {
+function Manifest({ report, rollback }: { report: DoctorReport; rollback: RollbackStarters }) {
   const recovery = report.recovery;
   if (!recovery) return null;
   return (
@@ -142,19 +148,39 @@ function Manifest({ report }: { report: DoctorReport }) {
         </table>
       </div>
       <h3>Rollback</h3>
-      <p>
-        The API has no rollback job yet, so a rollback is previewed and applied with the CLI on the API's host, last step first:
-      </p>
-      <pre className="output">
-        {`palyra doctor --rollback-run ${recovery.runId} --dry-run   # preview\npalyra doctor --rollback-run ${recovery.runId}             # apply`}
-      </pre>
+      {recovery.runId && recovery.steps.length > 0 && !recovery.refused ? (
+        <>
+          <p>Undoes this run&apos;s changes, last step first; the preview says what each step would do and changes nothing.</p>
+          <RollbackActions runId={recovery.runId} {...rollback} />
+          <details className="sub">
+            <summary>From the command line on the API&apos;s host</summary>
+            <pre className="output">{rollbackCommands(recovery.runId)}</pre>
+          </details>
+        </>
+      ) : (
+        <p className="sub">Nothing was changed, so there is nothing to roll back.</p>
+      )}
     </section>
   );
 }
 
-function JobView({ jobId, onApply }: { jobId: string; onApply?: (hash: string) => Promise<unknown> }) {
+function JobView({
+  jobId,
+  onApply,
+  rollback,
+  onFinished,
+}: {
+  jobId: string;
+  onApply?: ((hash: string) => Promise<unknown>) | undefined;
+  rollback: RollbackStarters;
+  /** Called once the job has finished (a stable function: it is an effect's dependency). */
+  onFinished(): Promise<unknown>;
+}) {
   const job = useResource(() => endpoints.getDoctorJob(jobId), jobId, { intervalMs: 1_000 });
   const finished = job.data?.state === 'succeeded' || job.data?.state === 'failed';
+  useEffect(() => {
+    if (finished) void onFinished();
+  }, [finished, onFinished]);
   return (
     <DataView resource={job} what="the doctor job">
       {(data: DoctorJob) => (
@@ -167,39 +193,59 @@ function JobView({ jobId, onApply }: { jobId: string; onApply?: (hash: string) =
               Started by {data.requestedBy} {ago(data.createdAt)};{' '}
               {finished ? `finished ${dateTime(data.finishedAt)}` : 'still running…'}
             </p>
+            {data.recoveryRunId ? (
+              <p className="sub">
+                Recovery run <code>{data.recoveryRunId}</code>
+              </p>
+            ) : null}
             {data.error ? <p className="notice notice-error">{data.error}</p> : null}
-            {data.report ? <Checks report={data.report} /> : finished ? null : <p role="status">Running checks…</p>}
+            {data.report && !data.report.rollback ? <Checks report={data.report} /> : null}
+            {data.report || finished ? null : (
+              <p role="status">{data.recoveryRunId ? 'Reading the recovery run…' : 'Running checks…'}</p>
+            )}
           </section>
           {data.report ? <Plan report={data.report} {...(onApply ? { onApply } : {})} /> : null}
-          {data.report ? <Manifest report={data.report} /> : null}
+          {data.report ? <Manifest report={data.report} rollback={rollback} /> : null}
+          {data.report ? <RollbackReport report={data.report} onApply={rollback.onApply} /> : null}
         </div>
       )}
     </DataView>
   );
 }
 
-/** Doctor from the console: diagnostics and a repair preview change nothing; applying the previewed plan needs admin. */
+/**
+ * Doctor from the console: diagnostics, a repair preview and a rollback preview change nothing; applying a previewed
+ * plan or a rollback needs admin.
+ */
 export function DoctorPage() {
   useTitle('Doctor');
   const canPreview = useCan('runDoctorPreview');
+  // One capability for both: `repair_apply` and `rollback_apply` are the doctor job modes refused below admin.
   const canApply = useCan('applyDoctor');
   const { query } = useLocation();
   const jobId = query.get('job') ?? undefined;
   const [error, setError] = useState<string>();
-  const history = useResource(lastDoctorJobs, `history-${jobId ?? ''}`, { intervalMs: 10_000 });
+  const jobs = useResource(() => endpoints.listDoctorJobs(), 'doctor-jobs', { intervalMs: 5_000, enabled: canPreview });
+  const refreshJobs = jobs.refresh;
 
-  const start = async (mode: DoctorMode, planHash?: string) => {
+  const start = async (request: DoctorJobRequest) => {
     setError(undefined);
     try {
-      const job = await endpoints.startDoctorJob(mode, planHash);
-      rememberJob(job.jobId);
+      const job = await endpoints.startDoctorJob(request);
       setQuery({ job: job.jobId }, { push: true });
+      void refreshJobs();
     } catch (caught) {
       const message = caught instanceof ApiError ? `${caught.code}: ${caught.message}` : String(caught);
       setError(message);
       throw caught;
     }
   };
+  const rollback: RollbackStarters = canPreview
+    ? {
+        onPreview: (runId) => start({ mode: 'rollback_preview', runId }),
+        ...(canApply ? { onApply: (runId: string) => start({ mode: 'rollback_apply', runId }) } : {}),
+      }
+    : {};
 
   return (
     <>
@@ -209,11 +255,11 @@ export function DoctorPage() {
           <button
             type="button"
             className="button button-primary"
-            onClick={() => void start('diagnostics').catch(() => undefined)}
+            onClick={() => void start({ mode: 'diagnostics' }).catch(() => undefined)}
           >
             Run diagnostics
           </button>
-          <button type="button" className="button" onClick={() => void start('repair_preview').catch(() => undefined)}>
+          <button type="button" className="button" onClick={() => void start({ mode: 'repair_preview' }).catch(() => undefined)}>
             Preview repairs
           </button>
         </div>
@@ -226,32 +272,18 @@ export function DoctorPage() {
         </p>
       ) : null}
       {jobId ? (
-        <JobView key={jobId} jobId={jobId} {...(canApply ? { onApply: (hash: string) => start('repair_apply', hash) } : {})} />
+        <JobView
+          key={jobId}
+          jobId={jobId}
+          onApply={canApply ? (hash: string) => start({ mode: 'repair_apply', planHash: hash }) : undefined}
+          rollback={rollback}
+          onFinished={refreshJobs}
+        />
       ) : (
-        <Empty>Start diagnostics or a repair preview; the report shows here.</Empty>
+        <Empty>Start diagnostics, a repair preview or a rollback preview; the report shows here.</Empty>
       )}
-      <section aria-labelledby="doctor-history">
-        <h2 id="doctor-history">Jobs started from this browser</h2>
-        <DataView
-          resource={history}
-          what="doctor jobs"
-          isEmpty={(jobs) => jobs.length === 0}
-          empty="No doctor jobs the server still remembers."
-        >
-          {(jobs) => (
-            <ul className="job-list">
-              {jobs.map((job) => (
-                <li key={job.jobId}>
-                  <button type="button" className="link-button" onClick={() => setQuery({ job: job.jobId }, { push: true })}>
-                    {words(job.mode)} {ago(job.createdAt)}
-                  </button>{' '}
-                  <Chip value={job.state} /> {job.report ? <Chip value={job.report.status} /> : null}
-                </li>
-              ))}
-            </ul>
-          )}
-        </DataView>
-      </section>
+      {rollback.onPreview ? <RollbackForm onPreview={rollback.onPreview} onApply={rollback.onApply} /> : null}
+      {canPreview ? <DoctorJobList jobs={jobs} {...(jobId ? { currentJobId: jobId } : {})} /> : null}
     </>
   );
 }

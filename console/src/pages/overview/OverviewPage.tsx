@@ -17,7 +17,6 @@ import { useResource } from '../../hooks/useResource';
 import { useTitle } from '../../hooks/useTitle';
 import { Link } from '../../router';
 import { useCan } from '../../session';
-import { lastDoctorJobs } from '../doctor/jobHistory';
 import { PolicyWindows } from '../budgets/PolicyWindows';
 
 const unresolved = incidentStates.filter((state) => state !== 'resolved');
@@ -41,7 +40,8 @@ function Attention() {
   });
   const incidents = useResource(openIncidents, 'attention-incidents', { intervalMs: 10_000 });
   const usage = useResource(() => endpoints.usage(), 'attention-usage', { intervalMs: 10_000 });
-  const doctor = useResource(() => lastDoctorJobs(), 'attention-doctor', { intervalMs: 30_000, enabled: canDiagnose });
+  const canDoctor = useCan('runDoctorPreview');
+  const doctor = useResource(() => endpoints.listDoctorJobs(), 'attention-doctor', { intervalMs: 30_000, enabled: canDoctor });
 
   const items: { key: string; tone: string; text: string; to: string }[] = [];
   for (const name of diagnosticsSectionNames) {
@@ -75,22 +75,24 @@ function Attention() {
       });
     }
   }
-  const failedDoctor = doctor.data?.find((job) => job.state === 'failed' || job.report?.status === 'fail');
+  // Newest first: the first failed one is the last to have failed, whoever started it.
+  const failedDoctor = doctor.data?.items.find((job) => job.state === 'failed' || job.report?.status === 'fail');
   if (failedDoctor) {
     items.push({
       key: `doctor-${failedDoctor.jobId}`,
       tone: 'fail',
-      text: `Last failed doctor job: ${words(failedDoctor.mode)} ${ago(failedDoctor.finishedAt)}${failedDoctor.error ? `: ${failedDoctor.error}` : ''}`,
+      text: `Last failed doctor job: ${words(failedDoctor.mode)} by ${failedDoctor.requestedBy} ${ago(failedDoctor.finishedAt)}${failedDoctor.error ? `: ${failedDoctor.error}` : ''}`,
       to: `/doctor?job=${failedDoctor.jobId}`,
     });
   }
-  const loading = incidents.loading || usage.loading || (canDiagnose && diagnostics.loading);
+  const loading = incidents.loading || usage.loading || (canDiagnose && diagnostics.loading) || (canDoctor && doctor.loading);
   return (
     <section className="card attention" aria-labelledby="attention">
       <h2 id="attention">Needs attention</h2>
       {incidents.error ? <ErrorView error={incidents.error} what="incidents" /> : null}
       {usage.error ? <ErrorView error={usage.error} what="budget usage" /> : null}
       {diagnostics.error ? <ErrorView error={diagnostics.error} what="diagnostics" /> : null}
+      {doctor.error ? <ErrorView error={doctor.error} what="doctor jobs" /> : null}
       {loading && items.length === 0 ? (
         <Loading what="what needs attention" />
       ) : items.length === 0 ? (
