@@ -3,8 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
-import { recoveryRunsDir, type RecoveryManifest } from '../../src/doctor';
 import { bearer, openTestStack, testTokens, type TestStack } from '../support/app';
+import { writeRecoveryRun } from '../support/doctor';
 
 /**
  * Doctor jobs from the console: started by POST, read back by id, with the report `palyra doctor
@@ -67,34 +67,7 @@ describe('doctor jobs', () => {
   it('previews a rollback of a recovery run for an operator, and undoes it only for an admin', async () => {
     // A recovery run as repair_apply writes it: one hold expired, which cannot be undone.
     const runId = '2026-12-01T08-00-00-000Z-abc123';
-    const manifestPath = path.join(recoveryRunsDir(stack.config), runId, 'manifest.json');
-    const manifest: RecoveryManifest = {
-      schemaVersion: 1,
-      runId,
-      startedAt: '2026-12-01T08:00:00.000Z',
-      finishedAt: '2026-12-01T08:00:01.000Z',
-      planHash: '0123456789abcdef',
-      steps: [
-        {
-          step: {
-            repair: 'expire_holds',
-            title: 'expire holds past their expiry',
-            touches: 'reservation run-1',
-            blastRadius: 'one hold',
-            risky: false,
-            target: { reservationIds: ['run-1'] },
-          },
-          change: 'modified',
-          detail: 'expired 1 hold(s)',
-          before: { pending: ['run-1'] },
-          after: { expired: ['run-1'] },
-          notUndoable: 'an expired hold is closed in the ledger for good',
-        },
-      ],
-      rollbacks: [],
-    };
-    fs.mkdirSync(path.dirname(manifestPath), { recursive: true });
-    fs.writeFileSync(manifestPath, JSON.stringify(manifest));
+    const manifestPath = writeRecoveryRun(stack.config, runId);
 
     const preview = await finished((await start({ mode: 'rollback_preview', runId })).json().jobId);
     expect(preview).toMatchObject({

@@ -8,8 +8,9 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { consoleBuildDir } from '../../src/api/console/routes';
 import { buildServer } from '../../src/api/server';
 import type { PalyraConfig } from '../../src/config';
-import { recoveryRunsDir, type RecoveryManifest } from '../../src/doctor';
+import type { RecoveryManifest } from '../../src/doctor';
 import { launchChromium } from '../support/browser';
+import { writeRecoveryRun } from '../support/doctor';
 import { approvalWaitingFinding, openIncident } from '../support/incident-findings';
 import { openTestLedger, type TestLedger } from '../support/ledger';
 import {
@@ -158,39 +159,6 @@ async function startRunFromConsole(
 
 async function waitForRunState(page: Page, state: string, timeout = 45_000): Promise<void> {
   await page.locator(`.run[data-state="${state}"]`).waitFor({ timeout });
-}
-
-/** A recovery run as `repair_apply` writes it: one hold expired, which cannot be undone. Answers its manifest's path. */
-function writeRecoveryRun(runId: string): string {
-  const manifestPath = path.join(recoveryRunsDir(config), runId, 'manifest.json');
-  const manifest: RecoveryManifest = {
-    schemaVersion: 1,
-    runId,
-    startedAt: '2026-12-01T08:00:00.000Z',
-    finishedAt: '2026-12-01T08:00:01.000Z',
-    planHash: '0123456789abcdef',
-    steps: [
-      {
-        step: {
-          repair: 'expire_holds',
-          title: 'expire holds past their expiry',
-          touches: 'reservation run-1',
-          blastRadius: 'one hold',
-          risky: false,
-          target: { reservationIds: ['run-1'] },
-        },
-        change: 'modified',
-        detail: 'expired 1 hold(s)',
-        before: { pending: ['run-1'] },
-        after: { expired: ['run-1'] },
-        notUndoable: 'an expired hold is closed in the ledger for good',
-      },
-    ],
-    rollbacks: [],
-  };
-  fs.mkdirSync(path.dirname(manifestPath), { recursive: true });
-  fs.writeFileSync(manifestPath, JSON.stringify(manifest));
-  return manifestPath;
 }
 
 async function previewRollbackFromConsole(page: Page, runId: string): Promise<void> {
@@ -468,7 +436,7 @@ describe('operations console (Chromium, real stack)', () => {
 
   it('previews a recovery run’s rollback for an operator and applies it for an admin; the overview names a failed job', async () => {
     const runId = '2026-12-01T08-00-00-000Z-console';
-    const manifestPath = writeRecoveryRun(runId);
+    const manifestPath = writeRecoveryRun(config, runId);
     const rollbacks = () => (JSON.parse(fs.readFileSync(manifestPath, 'utf8')) as RecoveryManifest).rollbacks;
     const operator = await newPage();
     const admin = await newPage();
