@@ -15,7 +15,9 @@ export function jsonFromScriptProcess<T>(script: string, args: string[]): Promis
     let err = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));
     child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-    child.on('exit', (code) =>
+    // 'close', not 'exit': only 'close' comes after the child's output has been read to its end (on a
+    // loaded machine 'exit' can come first, with the JSON still in the pipe).
+    child.on('close', (code) =>
       code === 0 ? resolve(JSON.parse(out.trim()) as T) : reject(new Error(`${script} failed (${code}): ${err}`)),
     );
   });
