@@ -287,6 +287,12 @@ export const configSchema = z
          * across tenants for up to `admissionQueueMs`, then answer 503 with Retry-After (nothing started).
          */
         maxAdmissionsInFlight: z.number().int().min(1).max(10_000).default(64),
+        /**
+         * Of those, the most one tenant holds at once, so a burst from one tenant leaves slots free for
+         * the others; a tenant at it waits in its own queue even with slots free. Unset: half of
+         * `maxAdmissionsInFlight`, rounded up. Equal to it: no tenant is held back.
+         */
+        maxAdmissionsInFlightPerTenant: z.number().int().min(1).max(10_000).optional(),
         admissionQueueMs: z.number().int().min(0).max(60_000).default(5_000),
         /** A run parked by an `approval_required` budget ends `denied` if nobody decides within this. */
         approvalTimeoutMs: z
@@ -296,6 +302,16 @@ export const configSchema = z
           .default(24 * 3_600_000),
       })
       .strict()
+      .superRefine((runs, ctx) => {
+        const perTenant = runs.maxAdmissionsInFlightPerTenant;
+        if (perTenant !== undefined && perTenant > runs.maxAdmissionsInFlight) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['maxAdmissionsInFlightPerTenant'],
+            message: `must be at most runs.maxAdmissionsInFlight (${runs.maxAdmissionsInFlight})`,
+          });
+        }
+      })
       .prefault({}),
     /** Background tasks (docs/architecture.md, Background tasks): the defaults a run's tasks are scheduled with. */
     tasks: z

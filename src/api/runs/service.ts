@@ -82,6 +82,7 @@ export function createRunService({
   cursors,
   admissionGate = createAdmissionGate({
     maxInFlight: config.runs.maxAdmissionsInFlight,
+    maxInFlightPerTenant: config.runs.maxAdmissionsInFlightPerTenant,
     maxWaitMs: config.runs.admissionQueueMs,
   }),
   admissionCalls,
