@@ -16,7 +16,7 @@ export interface BenchDatabase {
 export async function createBenchDatabase(name: string): Promise<BenchDatabase> {
   const adminUrl = process.env[testEnv.postgresUrl] || defaultPostgresUrl;
   const database = `palyra_bench_${name}_${process.pid}_${Date.now()}`.replace(/[^a-z0-9_]/g, '_');
-  const admin = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 3_000 });
+  const admin = adminClient(adminUrl);
   await admin.connect();
   try {
     await admin.query(`create database ${database}`);
@@ -28,7 +28,7 @@ export async function createBenchDatabase(name: string): Promise<BenchDatabase> 
   return {
     url: url.toString(),
     async drop() {
-      const dropper = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 3_000 });
+      const dropper = adminClient(adminUrl);
       await dropper.connect();
       try {
         await dropper.query(`drop database if exists ${database} with (force)`);
@@ -37,4 +37,15 @@ export async function createBenchDatabase(name: string): Promise<BenchDatabase> 
       }
     },
   };
+}
+
+/**
+ * A client of the server's admin database. A connection lost under it (a server restart, its
+ * backend terminated) also fails the statement under way, which reports it; without a listener the
+ * client's 'error' event would end the benchmark instead.
+ */
+function adminClient(url: string): pg.Client {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3_000 });
+  client.on('error', (error) => process.stderr.write(`bench: PostgreSQL admin connection lost: ${error.message}\n`));
+  return client;
 }

@@ -40,6 +40,10 @@ it('refuses past the bound with 503 overloaded and Retry-After, starting nothing
   expect(refused.headers['retry-after']).toBe('1');
   expect(refused.json().error).toMatchObject({ code: 'overloaded', details: { started: false } });
   expect(refused.json().error.message).toContain('nothing was started');
+  // Each tenant holds at most one of the two slots (its share): acme's second request is the one
+  // refused, and the answer names the share, while globex was admitted beside acme's first.
+  expect(refused.json().error.message).toContain('tenant acme has its share of this API process');
+  expect(refused.json().error.message).toContain('runs.maxAdmissionsInFlightPerTenant: 1');
   const runId = refused.json().error.details.runId as string;
   await expect(stack.client.workflow.getHandle(runWorkflowId(runId)).describe()).rejects.toBeInstanceOf(WorkflowNotFoundError);
   expect(await stack.ledger.repo.getReservation(`run-${runId}`)).toBeUndefined();

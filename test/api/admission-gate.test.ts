@@ -188,8 +188,12 @@ describe('admission gate', () => {
     const log: string[] = [];
     const first = gate.run('acme', slow(log, 'long', 200));
     const refused = gate.run('acme', slow(log, 'late'));
+    const refusedOther = gate.run('globex', slow(log, 'other'));
     await expect(refused).rejects.toBeInstanceOf(AdmissionQueueFullError);
     await expect(refused).rejects.toMatchObject({ retryAfterSeconds: 1 });
+    // The refusal says what held it back: acme its own share, globex the process's every slot.
+    await expect(refused).rejects.toMatchObject({ bound: { kind: 'tenant', maxInFlightPerTenant: 1 } });
+    await expect(refusedOther).rejects.toMatchObject({ bound: { kind: 'process', maxInFlight: 1 } });
     await first;
     expect(log).toEqual(['start long']);
     expect(gate.load()).toEqual({ inFlight: 0, waiting: 0, tenants: {} });
@@ -201,7 +205,7 @@ describe('admission gate', () => {
     const first = heldAdmission(gate, 'acme', log, 'a1');
     const refused = heldAdmission(gate, 'acme', log, 'a2');
     expect(refused.started).toBe(false);
-    await expect(refused.done).rejects.toBeInstanceOf(AdmissionQueueFullError);
+    await expect(refused.done).rejects.toMatchObject({ bound: { kind: 'tenant', maxInFlightPerTenant: 1 } });
     expect(gate.load()).toEqual({ inFlight: 1, waiting: 0, tenants: { acme: { inFlight: 1, waiting: 0 } } });
     const other = heldAdmission(gate, 'globex', log, 'g1');
     expect(other.started).toBe(true);

@@ -216,13 +216,13 @@ describe('Temporal unreachable', () => {
 /**
  * The real client, except that the call that starts a run throws `error`: after starting the run
  * for real (`afterStart`: the server took the start, its answer was lost) or without sending
- * anything. That call is the update-with-start where the workflow decides admission, the plain
- * start where the API process does.
+ * anything. That call is the update-with-start (`startUpdateWithStart`) where the workflow decides
+ * admission, the plain start where the API process does.
  */
 function clientWhoseStartFails(real: Client, error: () => Error, afterStart: boolean): Client {
   const workflow = new Proxy(real.workflow, {
     get(target, property) {
-      if (property === 'executeUpdateWithStart') {
+      if (property === 'startUpdateWithStart') {
         return async (
           _update: unknown,
           { startWorkflowOperation }: { startWorkflowOperation: WithStartWorkflowOperation<Workflow> },
@@ -245,6 +245,58 @@ function clientWhoseStartFails(real: Client, error: () => Error, afterStart: boo
     get: (target, property) => (property === 'workflow' ? workflow : Reflect.get(target, property, target)),
   });
 }
+
+/** The real client, noting the workflow id of every describe made through it. */
+function clientNotingDescribes(real: Client, described: string[]): Client {
+  const workflow = new Proxy(real.workflow, {
+    get(target, property) {
+      if (property === 'getHandle') {
+        return (...args: Parameters<Client['workflow']['getHandle']>) => {
+          const handle = target.getHandle(...args);
+          return {
+            ...handle,
+            describe: () => {
+              described.push(args[0]);
+              return handle.describe();
+            },
+          };
+        };
+      }
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+  return new Proxy(real, {
+    get: (target, property) => (property === 'workflow' ? workflow : Reflect.get(target, property, target)),
+  });
+}
+
+describe('a run the workflow admits at once (a separate API process)', () => {
+  it('links to the execution its update-with-start started, without describing it afterwards', async () => {
+    const described: string[] = [];
+    const { app, config } = await buildTestApp({
+      client: clientNotingDescribes(client, described),
+      connection,
+      ledger: ledger.repo,
+      admission: 'workflow',
+    });
+    const worker = await startTestWorker(config, ledger.repo);
+    try {
+      const started = await postRun(app, { ...runBody, simulation });
+      expect(started.statusCode).toBe(202);
+      const { runId, temporal } = started.json();
+      expect(started.json().admission).toMatchObject({ status: 'admitted', reservationId: runReservationId(runId) });
+      expect(described).toEqual([]);
+      const description = await client.workflow.getHandle(runWorkflowId(runId)).describe();
+      expect(temporal).toMatchObject({ workflowId: runWorkflowId(runId), runId: description.runId });
+      await waitForRunEnd(app, runId);
+      await expectBooksClosed(ledger);
+    } finally {
+      await app.close();
+      await worker.stop();
+    }
+  });
+});
 
 describe.each(['workflow', 'in_process'] as const)(
   'errors forced through the client (admission decided: %s)',

@@ -28,6 +28,8 @@ export class AdmissionQueueFullError extends Error {
   constructor(
     readonly waitedMs: number,
     readonly retryAfterSeconds: number,
+    /** What held the request back when its wait ran out: every slot taken, or its tenant's share. */
+    readonly bound: { kind: 'process'; maxInFlight: number } | { kind: 'tenant'; maxInFlightPerTenant: number },
   ) {
     super(`too many runs are being admitted; waited ${waitedMs} ms for a slot`);
   }
@@ -125,7 +127,11 @@ export function createAdmissionGate(settings: AdmissionGateSettings, now: () => 
             refuse,
             timer: setTimeout(() => {
               withdraw(tenantId, waiter);
-              refuse(new AdmissionQueueFullError(now() - queuedAt, Math.max(1, Math.ceil(settings.maxWaitMs / 1000))));
+              const bound =
+                heldBy(tenantId) >= maxPerTenant
+                  ? { kind: 'tenant' as const, maxInFlightPerTenant: maxPerTenant }
+                  : { kind: 'process' as const, maxInFlight: settings.maxInFlight };
+              refuse(new AdmissionQueueFullError(now() - queuedAt, Math.max(1, Math.ceil(settings.maxWaitMs / 1000)), bound));
             }, settings.maxWaitMs),
           };
           const queue = queues.get(tenantId);

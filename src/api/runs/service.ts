@@ -46,7 +46,7 @@ import type { CursorCodec } from './cursor';
 import { assertSameRequest, idempotentRunId, requestDigest, requestDigestMemoKey } from './idempotency';
 import { resolveModelChoice } from './model-choice';
 import type { ListRunsQuery, RunApprovalBody, RunList, RunView, StartRunBody, StartRunResponse } from './schemas';
-import { createInProcessAdmission, type AdmissionCalls } from './in-process-admission';
+import { createInProcessAdmission, type AdmissionCalls, type AdmissionInput } from './in-process-admission';
 import { assertStartedDespite } from './start-check';
 import { runListQuery } from './visibility-query';
 
@@ -114,8 +114,26 @@ export function createRunService({
     // The same idempotency key from the same tenant names the same run: its id is derived from them.
     const digest = requestDigest(body);
     const runId = body.idempotencyKey ? idempotentRunId(body.tenantId, body.idempotencyKey) : randomUUID();
+    // What admission reads of the run: the same for a repeat, which reads the recorded decision with it.
+    const admissionInput: AdmissionInput = {
+      runId,
+      tenantId: body.tenantId,
+      principalId: body.principalId,
+      messages: body.messages,
+      model: choice,
+      maxOutputTokens: body.maxOutputTokens ?? modelMaxOutputTokens,
+      requestedMaxOutputTokens: body.maxOutputTokens ?? null,
+      taskClass: body.taskClass,
+      routingMode: body.routingMode ?? null,
+      jsonMode: body.jsonMode,
+      timing: {
+        heartbeatTimeoutMs: config.runs.heartbeatTimeoutMs,
+        providerTimeoutMs: config.runs.providerTimeoutMs,
+        approvalTimeoutMs: config.runs.approvalTimeoutMs,
+      },
+    };
     if (body.idempotencyKey) {
-      const existing = await existingRun(principal, runId, digest);
+      const existing = await existingRun(principal, admissionInput, digest);
       if (existing) return existing;
     }
     // A paused tenant starts no new run; a repeat of one started before the pause still gets its answer.
@@ -125,23 +143,9 @@ export function createRunService({
     const createdAt = now();
     const backgroundTasks = resolveTaskSpecs(config, body.backgroundTasks ?? [], createdAt, 'body.backgroundTasks');
     const input: RunWorkflowInput = {
-      runId,
-      tenantId: body.tenantId,
-      principalId: body.principalId,
+      ...admissionInput,
       createdAt: createdAt.toISOString(),
-      messages: body.messages,
-      model: choice,
-      maxOutputTokens: body.maxOutputTokens ?? modelMaxOutputTokens,
-      requestedMaxOutputTokens: body.maxOutputTokens ?? null,
-      taskClass: body.taskClass,
-      routingMode: body.routingMode ?? null,
-      jsonMode: body.jsonMode,
       simulation: body.simulation,
-      timing: {
-        heartbeatTimeoutMs: config.runs.heartbeatTimeoutMs,
-        providerTimeoutMs: config.runs.providerTimeoutMs,
-        approvalTimeoutMs: config.runs.approvalTimeoutMs,
-      },
       backgroundTasks,
       taskPolicy: {
         maxConcurrentChildren: body.maxConcurrentChildren ?? config.tasks.maxConcurrentChildren,
@@ -209,24 +213,34 @@ export function createRunService({
           },
           () => undefined,
         );
-        admission = await client.connection.withDeadline(deadline, () =>
-          client.workflow.executeUpdateWithStart(runAdmissionUpdate, { startWorkflowOperation: startOperation }),
-        );
+        admission = await client.connection.withDeadline(deadline, async () => {
+          // Not executeUpdateWithStart, which gives only the update's result: this handle also names
+          // the execution the update reached (the one this call started), which the answer links to.
+          const update = await client.workflow.startUpdateWithStart(runAdmissionUpdate, {
+            startWorkflowOperation: startOperation,
+            waitForStage: 'ACCEPTED',
+          });
+          executionRunId = update.workflowRunId;
+          return update.result();
+        });
       });
     } catch (error) {
       if (error instanceof AdmissionQueueFullError) {
         // Refused before the call: nothing started, nothing held.
         throw new PalyraError(
           'overloaded',
-          `this API process is admitting ${config.runs.maxAdmissionsInFlight} runs already and none freed up in ` +
-            `${error.waitedMs} ms; nothing was started, retry in ${error.retryAfterSeconds} s`,
+          (error.bound.kind === 'tenant'
+            ? `tenant ${body.tenantId} has its share of this API process's admissions in flight already ` +
+              `(runs.maxAdmissionsInFlightPerTenant: ${error.bound.maxInFlightPerTenant})`
+            : `this API process is admitting ${error.bound.maxInFlight} runs already (runs.maxAdmissionsInFlight)`) +
+            ` and none freed up in ${error.waitedMs} ms; nothing was started, retry in ${error.retryAfterSeconds} s`,
           { runId, started: false, retryAfterSeconds: error.retryAfterSeconds },
         );
       }
       if (error instanceof WorkflowUpdateFailedError) throw notAdmittedError(runId, error);
       if (error instanceof WorkflowExecutionAlreadyStartedError && body.idempotencyKey) {
         // Another request with this key started it a moment ago.
-        const existing = await existingRun(principal, runId, digest);
+        const existing = await existingRun(principal, input, digest);
         if (existing) return existing;
       }
       // No decision in time (no worker free, a loaded or unreachable server, the call cut by its
@@ -236,8 +250,9 @@ export function createRunService({
       // accepted the update, which a loaded server can answer that way.
       if (!(error instanceof WorkflowExecutionAlreadyStartedError)) await assertStartedDespite(error, check());
     }
-    // An update-with-start handle does not expose the execution's run id; the link needs it. The run
-    // exists by now, so a server too busy to describe it costs only the link's run id, not the answer.
+    // Only a start whose answer was lost or cut short (an error above) leaves the execution's run id
+    // unknown; the link needs it. The run exists by now, so a server too busy to describe it costs
+    // only the link's run id, not the answer.
     if (executionRunId === undefined) {
       executionRunId = await withDeadline(() => client.workflow.getHandle(workflowId).describe()).then(
         (description) => description.runId,
@@ -330,7 +345,12 @@ export function createRunService({
    * The run an idempotency key already started, answered like a new start (the same run, nothing
    * booked again); 409 when the key was used with different parameters. Undefined if there is none.
    */
-  async function existingRun(principal: Principal, runId: string, digest: string): Promise<StartRunResponse | undefined> {
+  async function existingRun(
+    principal: Principal,
+    admissionInput: AdmissionInput,
+    digest: string,
+  ): Promise<StartRunResponse | undefined> {
+    const { runId } = admissionInput;
     const workflowId = runWorkflowId(runId);
     const description = await withDeadline(() => client.workflow.getHandle(workflowId).describe()).catch((error: unknown) => {
       if (error instanceof WorkflowNotFoundError) return undefined;
@@ -339,18 +359,37 @@ export function createRunService({
     if (!description) return undefined;
     assertSameRequest(description.memo, digest, runId);
     const document = await get(principal, runId);
-    if (document.admission?.status === 'denied' && document.admission.refusal) {
-      throw deniedRunError(document.admission.refusal, runId, document.temporal);
+    // Until a worker picks the run up, neither its memo nor its (unanswered) query holds the
+    // decision this process took when it started the run: that decision is read back instead.
+    const recorded = document.state === 'queued' && !document.admission ? await recordedAdmission(admissionInput) : undefined;
+    const admission = document.admission ?? recorded;
+    if (admission?.status === 'denied' && admission.refusal) {
+      throw deniedRunError(admission.refusal, runId, document.temporal);
     }
     return {
       runId,
-      state: document.state,
-      model: document.model,
-      maxOutputTokens: document.admission?.maxOutputTokens ?? 0,
-      ...(document.admission ? { admission: document.admission } : {}),
+      state: recorded?.status === 'awaiting_approval' ? 'awaiting_approval' : document.state,
+      model: recorded ? { requested: document.model.requested, selected: recorded.modelId } : document.model,
+      maxOutputTokens: admission?.maxOutputTokens ?? 0,
+      ...(admission ? { admission } : {}),
       backgroundTasks: document.backgroundTasks,
       temporal: document.temporal,
     };
+  }
+
+  /**
+   * The budget decision this process took when it started the run, asked for again: routing and
+   * the ledger are keyed by the run id and answer a repeat with what they recorded, so nothing is
+   * booked twice. (Had the first request taken none, its ledger failing or its start's answer lost,
+   * this takes the run's one decision, which the workflow's own first steps then get back.)
+   * Undefined where the workflow decides admission or the ledger does not answer; a decision that
+   * there can be none (no route, no price) is the error the first answer was.
+   */
+  async function recordedAdmission(admissionInput: AdmissionInput): Promise<RunAdmission | undefined> {
+    if (!inProcessAdmission) return undefined;
+    const decided = await inProcessAdmission.decide(admissionInput);
+    if (decided && 'refusal' in decided) throw runNotAdmittedError(admissionInput.runId, decided.refusal);
+    return decided?.admission;
   }
 
   /**
