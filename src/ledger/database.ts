@@ -12,6 +12,11 @@ export interface LedgerConnection {
   dialect: LedgerDialect;
   /** Where it points, with any password removed (safe to log and show in diagnostics). */
   description: string;
+  /**
+   * SQLite only: the database handle under `db`, for the ledger's synchronous transactions
+   * (sqlite-transactions.ts). Everything else goes through `db`.
+   */
+  sqlite?: SQLite.Database;
   close(): Promise<void>;
 }
 
@@ -44,7 +49,7 @@ export function openSqlite(file: string): LedgerConnection {
   database.pragma('busy_timeout = 5000');
   database.pragma('synchronous = NORMAL');
   const db = new Kysely<LedgerDatabase>({ dialect: new SqliteDialect({ database }) });
-  return { db, dialect: 'sqlite', description: `sqlite:${file}`, close: () => db.destroy() };
+  return { db, dialect: 'sqlite', description: `sqlite:${file}`, sqlite: database, close: () => db.destroy() };
 }
 
 /**
@@ -60,6 +65,12 @@ export const postgresSessionLimits = {
 
 export function openPostgres(url: string, poolSize: number): LedgerConnection {
   const pool = new pg.Pool({ connectionString: url, max: poolSize, ...postgresSessionLimits });
+  // A connection that breaks while idle in the pool (a server restart, its backend terminated, the
+  // idle-in-transaction limit) is dropped by the pool and replaced on the next query; without a
+  // listener its 'error' event would end the whole process instead.
+  pool.on('error', (error) =>
+    process.stderr.write(`ledger: an idle PostgreSQL connection failed and was dropped: ${error.message}\n`),
+  );
   const db = new Kysely<LedgerDatabase>({ dialect: new PostgresDialect({ pool }) });
   return { db, dialect: 'postgres', description: redactUrl(url), close: () => db.destroy() };
 }

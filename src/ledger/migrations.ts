@@ -294,18 +294,109 @@ const migrations: Record<string, Migration> = {
       // period key), and as one statement it commits or rolls back whole. SQLite runs in-process
       // and needs none.
       if (!isPostgres(db)) return;
-      // Alerts for the thresholds a window crossed: each threshold comes with the least committed
-      // amount that reaches it, computed by the caller from the domain's own rule.
-      await sql`
-        create function palyra_record_crossings(win jsonb, before bigint, after bigint, at text) returns void language sql as $fn$
+      for (const definition of Object.values(singleStatementFunctionsOf0008)) await definition.execute(db);
+    },
+    async down(db) {
+      if (!isPostgres(db)) return;
+      await sql`drop function palyra_reserve_in_full(jsonb)`.execute(db);
+      await sql`drop function palyra_settle_within_hold(jsonb)`.execute(db);
+      await sql`drop function palyra_record_crossings(jsonb, bigint, bigint, text)`.execute(db);
+    },
+  },
+  '0009_cheaper_single_statements': {
+    async up(db) {
+      // The same functions doing the same writes in the same order for less server time per call,
+      // and the settle's read as a function too (see singleStatementFunctionsOf0009).
+      if (!isPostgres(db)) return;
+      for (const definition of Object.values(singleStatementFunctionsOf0009)) await definition.execute(db);
+    },
+    async down(db) {
+      if (!isPostgres(db)) return;
+      await sql`drop function palyra_read_for_settle(text)`.execute(db);
+      // `create or replace` also drops the settings 0009 attached (plan_cache_mode).
+      for (const definition of Object.values(singleStatementFunctionsOf0008)) await definition.execute(db);
+    },
+  },
+  '0010_policy_versions': {
+    async up(db) {
+      // A counter that every change to budget_policies bumps, by trigger, whoever makes it (the
+      // API, the config sync, the doctor, a hand-written statement), in the change's own
+      // transaction. A process keeps the policies it read for its reserves and reads them again
+      // only when the counter moved (windows.ts, sqlite-transactions.ts).
+      await db.schema
+        .createTable('ledger_versions')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('version', 'bigint', (c) => c.notNull().defaultTo(0))
+        .execute();
+      await sql`insert into ledger_versions (name, version) values ('budget_policies', 0)`.execute(db);
+      if (isPostgres(db)) {
+        await sql`
+          create function palyra_bump_policies_version() returns trigger language plpgsql as $fn$
+          begin
+            update ledger_versions set version = version + 1 where name = 'budget_policies';
+            return null;
+          end
+          $fn$`.execute(db);
+        await sql`
+          create trigger budget_policies_version after insert or update or delete or truncate on budget_policies
+          for each statement execute function palyra_bump_policies_version()`.execute(db);
+        // The single-statement reserve with the policies the caller kept: 'stale', with nothing
+        // written, when they changed since it read them (it reads them again and calls again).
+        await sql`
+          create function palyra_reserve_with_policies(request jsonb) returns jsonb
+            language plpgsql set plan_cache_mode = force_generic_plan as $fn$
+          begin
+            if (request->>'policies_version')::bigint is distinct from
+                (select v.version from ledger_versions v where v.name = 'budget_policies') then
+              return jsonb_build_object('status', 'stale');
+            end if;
+            return palyra_reserve_in_full(request);
+          end
+          $fn$`.execute(db);
+        return;
+      }
+      for (const event of ['insert', 'update', 'delete']) {
+        await sql
+          .raw(
+            `create trigger budget_policies_version_${event} after ${event} on budget_policies
+             begin update ledger_versions set version = version + 1 where name = 'budget_policies'; end`,
+          )
+          .execute(db);
+      }
+    },
+    async down(db) {
+      if (isPostgres(db)) {
+        await sql`drop function palyra_reserve_with_policies(jsonb)`.execute(db);
+        await sql`drop trigger budget_policies_version on budget_policies`.execute(db);
+        await sql`drop function palyra_bump_policies_version()`.execute(db);
+      } else {
+        for (const event of ['insert', 'update', 'delete']) {
+          await sql.raw(`drop trigger budget_policies_version_${event}`).execute(db);
+        }
+      }
+      await db.schema.dropTable('ledger_versions').execute();
+    },
+  },
+};
+
+/**
+ * PostgreSQL's single-statement reserve and settle as migration 0008 created them, kept whole so
+ * that 0009's down puts back exactly these. The bodies keep 0008's text to the byte (indentation
+ * too), so a function put back stores the same source as one 0008 created.
+ */
+const singleStatementFunctionsOf0008 = {
+  // Alerts for the thresholds a window crossed: each threshold comes with the least committed
+  // amount that reaches it, computed by the caller from the domain's own rule.
+  recordCrossings: sql`
+        create or replace function palyra_record_crossings(win jsonb, before bigint, after bigint, at text) returns void language sql as $fn$
           insert into budget_alerts (policy_id, period_key, threshold, committed, limit_value, created_at)
           select win->>'policy_id', win->>'period_key', threshold, after, (win->>'hard_limit')::bigint, at
           from jsonb_to_recordset(coalesce(win->'alerts', '[]'::jsonb)) as a(threshold text, reached_from bigint)
           where before < reached_from and reached_from <= after
           on conflict (policy_id, period_key, threshold) do nothing
-        $fn$`.execute(db);
-      await sql`
-        create function palyra_reserve_in_full(request jsonb) returns jsonb language plpgsql as $fn$
+        $fn$`,
+  reserveInFull: sql`
+        create or replace function palyra_reserve_in_full(request jsonb) returns jsonb language plpgsql as $fn$
         declare
           stored text;
           win jsonb;
@@ -347,9 +438,9 @@ const migrations: Record<string, Migration> = {
           end loop;
           return jsonb_build_object('status', 'admitted');
         end
-        $fn$`.execute(db);
-      await sql`
-        create function palyra_settle_within_hold(request jsonb) returns boolean language plpgsql as $fn$
+        $fn$`,
+  settleWithinHold: sql`
+        create or replace function palyra_settle_within_hold(request jsonb) returns boolean language plpgsql as $fn$
         declare
           claimed text;
           hold record;
@@ -379,15 +470,147 @@ const migrations: Record<string, Migration> = {
           end loop;
           return true;
         end
-        $fn$`.execute(db);
-    },
-    async down(db) {
-      if (!isPostgres(db)) return;
-      await sql`drop function palyra_reserve_in_full(jsonb)`.execute(db);
-      await sql`drop function palyra_settle_within_hold(jsonb)`.execute(db);
-      await sql`drop function palyra_record_crossings(jsonb, bigint, bigint, text)`.execute(db);
-    },
-  },
+        $fn$`,
+};
+
+/**
+ * Migration 0009's versions: the same statements in the same order (windows locked and booked in
+ * the caller's order, the conditional booking, PL001 when the room went, the compare-and-set
+ * claim), for less server time per call, as measured on PostgreSQL 15:
+ * - palyra_record_crossings is plpgsql: as a LANGUAGE sql function it was parsed and planned on
+ *   every call (PG 15 caches no plans for those), about a third of a settle. It now looks at the
+ *   thresholds in plpgsql and runs its INSERT only for one that was crossed, which is rare.
+ * - Request fields are read once into variables, and windows are walked by index (expressions
+ *   plpgsql evaluates without a query) instead of a query over jsonb_array_elements.
+ * - `plan_cache_mode = force_generic_plan`: every statement here looks rows up by key, where the
+ *   generic plan is the plan; without it each new session plans every statement afresh for its
+ *   first five calls, which a pool whose connections come and go pays again and again.
+ * - palyra_read_for_settle is the settle's read (readForSettle), unchanged but for its plan being
+ *   cached: as a top-level statement its three-table join was planned on each call, a third of its
+ *   server time.
+ */
+const singleStatementFunctionsOf0009 = {
+  recordCrossings: sql`
+  create or replace function palyra_record_crossings(win jsonb, before bigint, after bigint, at text) returns void
+    language plpgsql set plan_cache_mode = force_generic_plan as $fn$
+  declare
+    alerts jsonb := win->'alerts';
+    reached_from bigint;
+  begin
+    for i in 0 .. coalesce(jsonb_array_length(alerts), 0) - 1 loop
+      reached_from := (alerts->i->>'reached_from')::bigint;
+      if before < reached_from and reached_from <= after then
+        insert into budget_alerts (policy_id, period_key, threshold, committed, limit_value, created_at)
+          values (win->>'policy_id', win->>'period_key', alerts->i->>'threshold', after, (win->>'hard_limit')::bigint, at)
+          on conflict (policy_id, period_key, threshold) do nothing;
+      end if;
+    end loop;
+  end
+  $fn$`,
+  reserveInFull: sql`
+  create or replace function palyra_reserve_in_full(request jsonb) returns jsonb
+    language plpgsql set plan_cache_mode = force_generic_plan as $fn$
+  declare
+    reservation jsonb := request->'reservation';
+    windows jsonb := request->'windows';
+    window_count integer := coalesce(jsonb_array_length(request->'windows'), 0);
+    booked_at text := request->>'now';
+    stored text;
+    win jsonb;
+    booked_amount bigint;
+    usage jsonb := '[]'::jsonb;
+    fits boolean := true;
+    found_spent bigint;
+    found_reserved bigint;
+  begin
+    select r.outcome into stored from reservations r where r.reservation_id = reservation->>'reservation_id';
+    if found then
+      return jsonb_build_object('status', 'exists', 'outcome', stored);
+    end if;
+    -- Unlocked look first: a window without room writes (and locks) nothing, and the caller
+    -- decides from what it saw.
+    for i in 0 .. window_count - 1 loop
+      win := windows->i;
+      select w.spent, w.reserved into found_spent, found_reserved from policy_windows w
+        where w.policy_id = win->>'policy_id' and w.period_key = win->>'period_key';
+      usage := usage || jsonb_build_array(jsonb_build_object('spent', coalesce(found_spent, 0), 'reserved', coalesce(found_reserved, 0)));
+      if found_spent is null or found_spent + found_reserved > (win->>'hard_limit')::bigint - (win->>'amount')::bigint then
+        fits := false;
+      end if;
+    end loop;
+    if not fits then
+      return jsonb_build_object('status', 'no_room', 'usage', usage);
+    end if;
+    insert into reservations select * from jsonb_populate_record(null::reservations, reservation);
+    insert into reservation_holds select * from jsonb_populate_recordset(null::reservation_holds, request->'holds');
+    for i in 0 .. window_count - 1 loop
+      win := windows->i;
+      booked_amount := (win->>'amount')::bigint;
+      update policy_windows w set reserved = w.reserved + booked_amount
+        where w.policy_id = win->>'policy_id' and w.period_key = win->>'period_key'
+          and w.spent + w.reserved <= (win->>'hard_limit')::bigint - booked_amount
+        returning w.spent, w.reserved into found_spent, found_reserved;
+      if not found then
+        -- Another reservation took the room since the look above: undo all of this one.
+        raise exception 'window % % has no room left', win->>'policy_id', win->>'period_key' using errcode = 'PL001';
+      end if;
+      perform palyra_record_crossings(win, found_spent + found_reserved - booked_amount, found_spent + found_reserved, booked_at);
+    end loop;
+    return jsonb_build_object('status', 'admitted');
+  end
+  $fn$`,
+  settleWithinHold: sql`
+  create or replace function palyra_settle_within_hold(request jsonb) returns boolean
+    language plpgsql set plan_cache_mode = force_generic_plan as $fn$
+  declare
+    reservation_key text := request->>'reservation_id';
+    settled_at text := request->>'now';
+    usage_cost bigint := (request->>'cost')::bigint;
+    usage_tokens bigint := (request->>'tokens')::bigint;
+    windows jsonb := request->'windows';
+    claimed text;
+    hold record;
+    actual bigint;
+    booked_spent bigint;
+    booked_reserved bigint;
+  begin
+    update reservations r
+      set state = 'settled', resolved_at = settled_at, settled_micro_usd = usage_cost, settled_tokens = usage_tokens,
+        resolution = request->>'resolution'
+      where r.reservation_id = reservation_key and r.state = 'pending' and r.expires_at > settled_at
+        and r.amount_micro_usd >= usage_cost and r.tokens >= usage_tokens
+      returning r.run_id into claimed;
+    if not found then
+      return false;
+    end if;
+    for hold in select h.policy_id, h.period_key, h.metric, h.amount from reservation_holds h
+        where h.reservation_id = reservation_key order by h.policy_id collate "C", h.period_key collate "C" loop
+      actual := case when hold.metric = 'cost' then usage_cost else usage_tokens end;
+      insert into usage_records (reservation_id, policy_id, period_key, run_id, metric, amount, created_at)
+        values (reservation_key, hold.policy_id, hold.period_key, claimed, hold.metric, actual, settled_at);
+      update policy_windows w set reserved = w.reserved - hold.amount, spent = w.spent + actual
+        where w.policy_id = hold.policy_id and w.period_key = hold.period_key
+        returning w.spent, w.reserved into booked_spent, booked_reserved;
+      perform palyra_record_crossings(windows->hold.policy_id, booked_spent + booked_reserved - actual + hold.amount,
+        booked_spent + booked_reserved, settled_at);
+    end loop;
+    return true;
+  end
+  $fn$`,
+  readForSettle: sql`
+  create or replace function palyra_read_for_settle(reservation_key text)
+    returns table (state text, expires_at text, amount_micro_usd bigint, tokens bigint, input_micro_usd_per_mtok bigint,
+      output_micro_usd_per_mtok bigint, policy_id text, period_key text, policy jsonb)
+    language plpgsql stable set plan_cache_mode = force_generic_plan as $fn$
+  begin
+    return query select r.state, r.expires_at, r.amount_micro_usd, r.tokens, r.input_micro_usd_per_mtok,
+        r.output_micro_usd_per_mtok, h.policy_id, h.period_key, to_jsonb(p)
+      from reservations r
+      left join reservation_holds h on h.reservation_id = r.reservation_id
+      left join budget_policies p on p.policy_id = h.policy_id
+      where r.reservation_id = reservation_key;
+  end
+  $fn$`,
 };
 
 /** Migrations see only the connection; its adapter says which database it is. */
@@ -429,6 +652,17 @@ export async function appliedLedgerMigrations(db: Kysely<unknown>, dialect: 'sql
 /** Whether a migration can be undone (it has a `down`). */
 export function isReversibleMigration(name: string): boolean {
   return migrations[name]?.down !== undefined;
+}
+
+/**
+ * One migration's own up and down, to run without the bookkeeping: tests check that a down puts
+ * back what came before it even when later migrations are applied (undoing those on PostgreSQL
+ * would drop tables under other test files' catalog reads).
+ */
+export function ledgerMigration(name: string): Migration {
+  const migration = migrations[name];
+  if (!migration) throw new Error(`no ledger migration ${name}`);
+  return migration;
 }
 
 /** Undoes the last applied migration (it must have a `down`); answers its name. */

@@ -1,3 +1,4 @@
+import type SQLite from 'better-sqlite3';
 import type { Kysely } from 'kysely';
 import type { LedgerDialect } from '../database';
 import type { LedgerDatabase } from '../schema';
@@ -8,6 +9,8 @@ export type Db = Kysely<LedgerDatabase>;
 export interface LedgerContext {
   db: Db;
   dialect: LedgerDialect;
+  /** SQLite only: the handle under `db`, for the synchronous reserve and settle. */
+  sqlite?: SQLite.Database;
   clock: () => Date;
   /** Called between the statements of the reservation writes; tests throw here to inject crashes. */
   checkpoint: (point: string) => void | Promise<void>;

@@ -85,8 +85,8 @@ export function createLedgerRepository({
   clock = () => new Date(),
   checkpoint = () => undefined,
 }: LedgerRepositoryOptions) {
-  const { db, dialect } = connection;
-  const context: LedgerContext = { db, dialect, clock, checkpoint, ...createWriteTransaction(db, dialect) };
+  const { db, dialect, sqlite } = connection;
+  const context: LedgerContext = { db, dialect, sqlite, clock, checkpoint, ...createWriteTransaction(db, dialect) };
   const policies = createPolicies(context);
   const windows = createWindows(context);
 

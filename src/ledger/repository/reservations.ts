@@ -1,8 +1,7 @@
-import type { Insertable, Selectable } from 'kysely';
+import type { Selectable } from 'kysely';
 import {
   budgetRefusal,
   decideAdmission,
-  generationOfKey,
   type AdmissionDecision,
   type BudgetPolicy,
   type BudgetRefusal,
@@ -14,7 +13,9 @@ import type { LedgerDatabase } from '../schema';
 import type { Db, LedgerContext } from './context';
 import { LedgerConflictError, LedgerNotFoundError } from './errors';
 import { toPolicy, type StoredPolicy } from './policies';
+import { admissionOutcome, policyOfHold, pricesOf, reservationRow } from './reservation-rows';
 import { createSingleStatementWrites } from './single-statement';
+import { createSqliteTransactions } from './sqlite-transactions';
 import { isUniqueViolation } from './transaction';
 import { byWindow, compareWindows, recordCrossings, windowId, type Crossing, type Usage, type Windows } from './windows';
 
@@ -105,11 +106,36 @@ export interface ReservationView {
 
 type ReservationRow = Selectable<LedgerDatabase['reservations']>;
 
+/** How often the single-statement reserve reads changed policies again before taking the locked path. */
+const maxStaleAttempts = 3;
+/** Far more than the holds one process has open at once (admissions in flight, runs streaming). */
+const maxPricesKept = 10_000;
+
 export function createReservations(
-  { db, dialect, clock, checkpoint, writeTransaction }: LedgerContext,
-  { windowsFor, lockWindows }: Pick<Windows, 'windowsFor' | 'lockWindows'>,
+  { db, dialect, sqlite, clock, checkpoint, writeTransaction }: LedgerContext,
+  {
+    windowsFor,
+    windowsOfKeptPolicies,
+    forgetKeptPolicies,
+    lockWindows,
+  }: Pick<Windows, 'windowsFor' | 'windowsOfKeptPolicies' | 'forgetKeptPolicies' | 'lockWindows'>,
 ) {
   const singleStatement = createSingleStatementWrites({ db });
+  const sqliteTransactions = sqlite && createSqliteTransactions({ db, clock, checkpoint }, sqlite);
+
+  /**
+   * The prices of the holds this process made on PostgreSQL and has not settled yet (a
+   * reservation's prices never change), so that their settle is one statement with no read before
+   * it. In `palyra dev` the run's admission and its settle share this process. Bounded: the oldest
+   * is forgotten first, and a settle that finds nothing here reads the reservation.
+   */
+  const pricesOfHoldsMadeHere = new Map<string, ModelPrice>();
+  function rememberPrices(request: ReserveRequest): void {
+    if (pricesOfHoldsMadeHere.size >= maxPricesKept) {
+      pricesOfHoldsMadeHere.delete(pricesOfHoldsMadeHere.keys().next().value as string);
+    }
+    pricesOfHoldsMadeHere.set(request.reservationId, request.price);
+  }
 
   /**
    * Checks every applicable policy window and books the hold in one transaction. A repeated call
@@ -117,8 +143,9 @@ export function createReservations(
    */
   async function reserve(request: ReserveRequest): Promise<ReserveOutcome> {
     try {
-      // SQLite runs the admission path directly: BEGIN IMMEDIATE already serialises writers, so a
-      // separate attempt in full would only add a transaction to every refusal.
+      // SQLite decides in one synchronous transaction (BEGIN IMMEDIATE already serialises writers,
+      // so it needs no separate attempt in full); PostgreSQL tries one statement first.
+      if (!request.approvalOverride && sqliteTransactions) return await sqliteTransactions.reserve(request);
       if (!request.approvalOverride && dialect === 'postgres') {
         const outcome = await reserveInOneStatement(request);
         if (outcome) return outcome;
@@ -134,15 +161,27 @@ export function createReservations(
   }
 
   /**
-   * The common case on PostgreSQL, one statement after reading the policies: the reservation, its
-   * holds and a conditional booking of every window (`spent + reserved ≤ hardLimit − amount`),
-   * all or nothing. When some window has no room, the usage that statement saw decides: a refusal
-   * is stored as it stands (it changes no window, so it needs no window lock), while a clamp, or
-   * room that came or went meanwhile, is left to the locked admission path (undefined).
+   * The common case on PostgreSQL, one statement: the reservation, its holds and a conditional
+   * booking of every window (`spent + reserved ≤ hardLimit − amount`), all or nothing, decided by
+   * the policies this process kept (the statement refuses to book by policies that changed since:
+   * they are read again, and it is called again). When some window has no room, the usage that
+   * statement saw decides: a refusal is stored as it stands (it changes no window, so it needs no
+   * window lock), while a clamp, or room that came or went meanwhile, is left to the locked
+   * admission path (undefined).
    */
   async function reserveInOneStatement(request: ReserveRequest): Promise<ReserveOutcome | undefined> {
+    for (let attempt = 1; attempt <= maxStaleAttempts; attempt++) {
+      const outcome = await reserveByKeptPolicies(request);
+      if (outcome !== 'stale') return outcome;
+      forgetKeptPolicies();
+    }
+    // Policies changing faster than a reserve can read them: the locked path reads them in its transaction.
+    return undefined;
+  }
+
+  async function reserveByKeptPolicies(request: ReserveRequest): Promise<ReserveOutcome | undefined | 'stale'> {
     const now = clock();
-    const keys = await windowsFor(db, request.scope, now);
+    const { keys, policiesVersion } = await windowsOfKeptPolicies(request.scope, now);
     const amounts = {
       cost: costMicroUsd(request.price, { inputTokens: request.inputTokens, outputTokens: request.maxOutputTokens }),
       tokens: request.inputTokens + request.maxOutputTokens,
@@ -159,8 +198,17 @@ export function createReservations(
     };
     const windows = [...keys].sort(byWindow).map((key) => ({ ...key, amount: amounts[key.policy.metric] }));
     await checkpoint('reserve:single-statement');
-    const result = await singleStatement.reserveInFull({ reservation: reservationRow(request, now, admitted), windows, now });
-    if (result.status === 'admitted') return admitted;
+    const result = await singleStatement.reserveInFull({
+      reservation: reservationRow(request, now, admitted),
+      windows,
+      now,
+      policiesVersion,
+    });
+    if (result.status === 'stale') return 'stale';
+    if (result.status === 'admitted') {
+      rememberPrices(request);
+      return admitted;
+    }
     if (result.status === 'exists') return JSON.parse(result.outcome) as ReserveOutcome;
     if (result.status === 'raced') return undefined;
 
@@ -206,18 +254,7 @@ export function createReservations(
           approvalOverride: request.approvalOverride !== undefined,
         },
       );
-      const outcome: ReserveOutcome = decision.admitted
-        ? {
-            status: 'admitted',
-            reservationId: request.reservationId,
-            amountMicroUsd: decision.costMicroUsd,
-            tokens: decision.tokens,
-            maxOutputTokens: decision.maxOutputTokens,
-            clamped: decision.clamped,
-            catalogVersion: request.catalogVersion,
-            overriddenPolicyIds: decision.overriddenPolicyIds,
-          }
-        : { status: 'refused', reservationId: request.reservationId, refusal: decision.refusal };
+      const outcome = admissionOutcome(request, decision);
 
       await insertReservation(trx, request, now, outcome);
       await checkpoint('reserve:reservation-inserted');
@@ -263,11 +300,12 @@ export function createReservations(
    * overage entry `settled_after_expiry` (its hold went back when it expired, so nothing is released).
    */
   async function settle(request: SettleRequest): Promise<ResolutionOutcome> {
-    if (dialect === 'postgres') {
-      const settled = await settleInOneStatement(request);
-      if (settled) return settled;
-    }
-    return settleUnderLock(request);
+    const settled = sqliteTransactions
+      ? await sqliteTransactions.settleWithinHold(request)
+      : dialect === 'postgres'
+        ? await settleInOneStatement(request)
+        : undefined;
+    return settled ?? settleUnderLock(request);
   }
 
   /**
@@ -279,6 +317,32 @@ export function createReservations(
    */
   async function settleInOneStatement(request: SettleRequest): Promise<ResolutionOutcome | undefined> {
     const now = clock();
+    const heldHere = pricesOfHoldsMadeHere.get(request.reservationId);
+    if (heldHere) {
+      pricesOfHoldsMadeHere.delete(request.reservationId);
+      const cost = costMicroUsd(heldHere, request.actual);
+      const tokens = request.actual.inputTokens + request.actual.outputTokens;
+      const outcome: ResolutionOutcome = {
+        status: 'settled',
+        reservationId: request.reservationId,
+        costMicroUsd: cost,
+        tokens,
+        overage: false,
+      };
+      await checkpoint('settle:single-statement');
+      // The statement itself checks what the read below would: pending, unexpired, within its hold.
+      // No alerts: within its hold a settle only lowers each window's committed amount (its usage
+      // replaces a hold at least as large), so it crosses no threshold.
+      const settled = await singleStatement.settleWithinHold({
+        reservationId: request.reservationId,
+        cost,
+        tokens,
+        resolution: JSON.stringify(outcome),
+        now,
+        windows: [],
+      });
+      return settled ? outcome : undefined;
+    }
     const found = await singleStatement.readForSettle(request.reservationId);
     if (!found || found.reservation.state !== 'pending' || found.reservation.expires_at <= now.toISOString()) return undefined;
     const cost = costMicroUsd(pricesOf(found.reservation), request.actual);
@@ -616,32 +680,6 @@ async function insertReservation(trx: Db, request: ReserveRequest, now: Date, ou
     .execute();
 }
 
-function reservationRow(request: ReserveRequest, now: Date, outcome: ReserveOutcome): Insertable<LedgerDatabase['reservations']> {
-  const admitted = outcome.status === 'admitted' ? outcome : null;
-  return {
-    reservation_id: request.reservationId,
-    run_id: request.runId,
-    state: admitted ? 'pending' : 'refused',
-    tenant_id: request.scope.tenantId,
-    principal_id: request.scope.principalId,
-    model_id: request.scope.modelId,
-    input_tokens: request.inputTokens,
-    max_output_tokens: admitted ? admitted.maxOutputTokens : request.maxOutputTokens,
-    amount_micro_usd: admitted ? admitted.amountMicroUsd : 0,
-    tokens: admitted ? admitted.tokens : 0,
-    input_micro_usd_per_mtok: request.price.inputMicroUsdPerMTok,
-    output_micro_usd_per_mtok: request.price.outputMicroUsdPerMTok,
-    catalog_version: request.catalogVersion,
-    expires_at: request.expiresAt.toISOString(),
-    created_at: now.toISOString(),
-    resolved_at: admitted ? null : now.toISOString(),
-    settled_micro_usd: null,
-    settled_tokens: null,
-    outcome: JSON.stringify(outcome),
-    resolution: null,
-  };
-}
-
 /** An UPDATE of one window row; the caller says what it sets (and any condition on the row). */
 function updateWindow(trx: Db, policyId: string, periodKey: string) {
   return trx.updateTable('policy_windows').where('policy_id', '=', policyId).where('period_key', '=', periodKey);
@@ -658,14 +696,6 @@ async function loadReservation(trx: Db, reservationId: string): Promise<Reservat
   const row = await trx.selectFrom('reservations').selectAll().where('reservation_id', '=', reservationId).executeTakeFirst();
   if (!row) throw new LedgerNotFoundError(`reservation ${reservationId} does not exist`);
   return row;
-}
-
-/** The prices a reservation was made at: its settle and top-ups are priced with them, never the current ones. */
-function pricesOf(reservation: Pick<ReservationRow, 'input_micro_usd_per_mtok' | 'output_micro_usd_per_mtok'>): ModelPrice {
-  return {
-    inputMicroUsdPerMTok: reservation.input_micro_usd_per_mtok,
-    outputMicroUsdPerMTok: reservation.output_micro_usd_per_mtok,
-  };
 }
 
 /** A reservation's holds in the global window order, so every path locks windows the same way. */
@@ -686,15 +716,6 @@ async function policiesOf(trx: Db, holds: { policy_id: string }[]): Promise<Map<
     )
     .execute();
   return new Map(rows.map((row) => [row.policy_id, toPolicy(row)]));
-}
-
-/**
- * The policy a hold's window belongs to, or undefined when the policy was deleted or has since
- * changed unit or scope (a newer generation): such a window takes no new limit and no alerts.
- */
-function policyOfHold(policies: Map<string, StoredPolicy>, hold: { policy_id: string; period_key: string }) {
-  const policy = policies.get(hold.policy_id);
-  return policy && policy.generation === generationOfKey(hold.period_key) ? policy : undefined;
 }
 
 async function overriddenPolicies(trx: Db, reservationId: string): Promise<Set<string>> {

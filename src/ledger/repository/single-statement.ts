@@ -8,9 +8,10 @@ import type { PolicyWindow, Usage } from './windows';
 
 /**
  * PostgreSQL's common reserve and settle, each one statement: a call of a function that migration
- * 0008 creates. One statement is one transaction, so it commits or rolls back whole, and holds the
- * contended window rows only while it runs and commits. The rare cases (a window without room, an
- * overage, a late or repeated settle) go back to the locked paths in reservations.ts.
+ * 0008 creates and 0009 makes cheaper. One statement is one transaction, so it commits or rolls
+ * back whole, and holds the contended window rows only while it runs and commits. The rare cases
+ * (a window without room, an overage, a late or repeated settle) go back to the locked paths in
+ * reservations.ts.
  */
 
 /** A window the reservation books into, in the global lock order. */
@@ -25,7 +26,9 @@ export type InFullResult =
   /** Some window has no room for the whole request; nothing was written. `usage` is what each window held, in order. */
   | { status: 'no_room'; usage: Usage[] }
   /** The room went between the function's look and its booking; it rolled back. */
-  | { status: 'raced' };
+  | { status: 'raced' }
+  /** The policies changed since the caller read them (`policiesVersion`); nothing was written. */
+  | { status: 'stale' };
 
 export interface SettleRead {
   reservation: {
@@ -48,6 +51,8 @@ export function createSingleStatementWrites({ db }: Pick<LedgerContext, 'db'>) {
     reservation: Insertable<LedgerDatabase['reservations']>;
     windows: BookedWindow[];
     now: Date;
+    /** The `ledger_versions` counter the windows' policies were read at (migration 0010). */
+    policiesVersion: number;
   }): Promise<InFullResult> {
     const payload = {
       reservation: request.reservation,
@@ -60,10 +65,13 @@ export function createSingleStatementWrites({ db }: Pick<LedgerContext, 'db'>) {
       })),
       windows: request.windows.map((w) => ({ ...windowPayload(w), amount: w.amount })),
       now: request.now.toISOString(),
+      policies_version: request.policiesVersion,
     };
     try {
       const { rows } = await retryingContention(() =>
-        sql<{ result: InFullResult }>`select palyra_reserve_in_full(${JSON.stringify(payload)}::jsonb) as result`.execute(db),
+        sql<{ result: InFullResult }>`select palyra_reserve_with_policies(${JSON.stringify(payload)}::jsonb) as result`.execute(
+          db,
+        ),
       );
       return (rows[0] as { result: InFullResult }).result;
     } catch (error) {
@@ -72,16 +80,15 @@ export function createSingleStatementWrites({ db }: Pick<LedgerContext, 'db'>) {
     }
   }
 
-  /** What a settle needs to price and book: the reservation, its holds and their policies, in one read. */
+  /**
+   * What a settle needs to price and book: the reservation, its holds and their policies, in one
+   * read (the reservation left-joined to its holds and their policies, one row per hold). A function
+   * of migration 0009, so that the join's plan is cached rather than made again on every settle.
+   */
   async function readForSettle(reservationId: string): Promise<SettleRead | undefined> {
     const { rows } = await sql<
       SettleRead['reservation'] & { policy_id: string | null; period_key: string | null; policy: unknown }
-    >`select r.state, r.expires_at, r.amount_micro_usd, r.tokens, r.input_micro_usd_per_mtok,
-        r.output_micro_usd_per_mtok, h.policy_id, h.period_key, to_jsonb(p) as policy
-      from reservations r
-      left join reservation_holds h on h.reservation_id = r.reservation_id
-      left join budget_policies p on p.policy_id = h.policy_id
-      where r.reservation_id = ${reservationId}`.execute(db);
+    >`select * from palyra_read_for_settle(${reservationId})`.execute(db);
     const [first] = rows;
     if (!first) return undefined;
     const holds = rows.flatMap((row) =>
@@ -127,10 +134,32 @@ export function createSingleStatementWrites({ db }: Pick<LedgerContext, 'db'>) {
 }
 
 function windowPayload({ policy, periodKey }: PolicyWindow) {
-  return { policy_id: policy.policyId, period_key: periodKey, hard_limit: policy.hardLimit, alerts: alertBoundaries(policy) };
+  return { policy_id: policy.policyId, period_key: periodKey, hard_limit: policy.hardLimit, alerts: boundariesOf(policy) };
+}
+
+/** alertBoundaries by the policy fields it reads; every reserve and settle asks for them again. */
+const knownBoundaries = new Map<string, AlertBoundary[]>();
+/** Far more distinct limits than an installation has policies; past it the oldest is forgotten. */
+const knownBoundariesLimit = 1_000;
+
+function boundariesOf(policy: Pick<BudgetPolicy, 'hardLimit' | 'softLimit'>): AlertBoundary[] {
+  // `${undefined}` and `${null}` differ, as they do to reachedThresholds.
+  const key = `${policy.hardLimit}/${policy.softLimit}`;
+  let boundaries = knownBoundaries.get(key);
+  if (!boundaries) {
+    boundaries = alertBoundaries(policy);
+    if (knownBoundaries.size >= knownBoundariesLimit) knownBoundaries.delete(knownBoundaries.keys().next().value as string);
+    knownBoundaries.set(key, boundaries);
+  }
+  return boundaries;
 }
 
 const thresholds: AlertThreshold[] = ['pct80', 'pct95', 'soft', 'hard'];
+
+export interface AlertBoundary {
+  threshold: AlertThreshold;
+  reached_from: number;
+}
 
 /**
  * For each threshold the policy can reach, the least committed amount (spent + reserved) that
@@ -139,9 +168,7 @@ const thresholds: AlertThreshold[] = ['pct80', 'pct95', 'soft', 'hard'];
  * `after` crossed exactly the thresholds with before < reachedFrom ≤ after: what recordCrossings
  * records. Found by bisection over the domain's own rule, so the rule stays in one place.
  */
-export function alertBoundaries(
-  policy: Pick<BudgetPolicy, 'hardLimit' | 'softLimit'>,
-): { threshold: AlertThreshold; reached_from: number }[] {
+export function alertBoundaries(policy: Pick<BudgetPolicy, 'hardLimit' | 'softLimit'>): AlertBoundary[] {
   return thresholds.flatMap((threshold) => {
     const reaches = (committed: number) => reachedThresholds(policy, committed).includes(threshold);
     // Committed amounts are never negative; from -1 the span (2^53) halves exactly.

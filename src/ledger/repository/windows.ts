@@ -1,4 +1,4 @@
-import { sql, type ExpressionBuilder } from 'kysely';
+import { sql, type ExpressionBuilder, type Insertable, type Selectable } from 'kysely';
 import { policyApplies, policyWindowKey, reachedThresholds, type BudgetPolicy, type RunScope } from '../../domain/budget';
 import type { LedgerDatabase } from '../schema';
 import type { Db, LedgerContext } from './context';
@@ -33,6 +33,38 @@ export function createWindows({ db, dialect, afterCommit }: LedgerContext) {
       .map((policy) => ({ policy, periodKey: policyWindowKey(policy, now) }));
     await ensureWindows(trx, keys);
     return keys;
+  }
+
+  /**
+   * The policies as this process last read them, with the `ledger_versions` counter they were read
+   * at (one statement, so the two agree). Only for the single-statement reserve on PostgreSQL,
+   * which hands the version to the database and is told 'stale' when the policies moved since.
+   */
+  let keptPolicies: { version: number; policies: StoredPolicy[] } | undefined;
+  async function windowsOfKeptPolicies(
+    scope: RunScope,
+    now: Date,
+  ): Promise<{ keys: PolicyWindow<StoredPolicy>[]; policiesVersion: number }> {
+    // Kept in a local: a concurrent reserve may forget the kept policies while this one awaits.
+    let kept = keptPolicies;
+    if (!kept) {
+      const { rows } = await sql<Selectable<LedgerDatabase['budget_policies']> & { policies_version: number }>`
+        select v.version as policies_version, p.* from ledger_versions v left join budget_policies p on true
+        where v.name = 'budget_policies'`.execute(db);
+      const version = Number(rows[0]?.policies_version ?? 0);
+      kept = { version, policies: rows.filter((row) => row.policy_id !== null).map(toPolicy) };
+      keptPolicies = kept;
+    }
+    const keys = kept.policies
+      .filter((policy) => policyApplies(policy, scope))
+      .map((policy) => ({ policy, periodKey: policyWindowKey(policy, now) }));
+    await ensureWindows(db, keys);
+    return { keys, policiesVersion: kept.version };
+  }
+
+  /** The kept policies are out of date: the next call reads them again. */
+  function forgetKeptPolicies(): void {
+    keptPolicies = undefined;
   }
 
   /** Window rows are never deleted, so each is created at most once per process (then cached). */
@@ -72,27 +104,36 @@ export function createWindows({ db, dialect, afterCommit }: LedgerContext) {
     return (policyId, key) => windows.get(windowId(policyId, key)) ?? { spent: 0, reserved: 0 };
   }
 
-  return { windowsFor, lockWindows, readWindows };
+  return { windowsFor, windowsOfKeptPolicies, forgetKeptPolicies, lockWindows, readWindows };
 }
 
-/** Alerts for thresholds a window crossed in this transaction (before < threshold ≤ after); the primary key keeps one per threshold per window. */
+/**
+ * The alerts for the thresholds each window crossed (before < threshold ≤ after), one row per
+ * threshold per window; whoever stores them keeps the first (the primary key).
+ */
+export function crossingAlerts(crossings: Crossing[], now: Date): Insertable<LedgerDatabase['budget_alerts']>[] {
+  return crossings.flatMap(({ policy, periodKey, before, after }) =>
+    reachedThresholds(policy, after)
+      .filter((threshold) => !reachedThresholds(policy, before).includes(threshold))
+      .map((threshold) => ({
+        policy_id: policy.policyId,
+        period_key: periodKey,
+        threshold,
+        committed: after,
+        limit_value: policy.hardLimit,
+        created_at: now.toISOString(),
+      })),
+  );
+}
+
+/** Records the alerts of the thresholds the windows crossed in this transaction. */
 export async function recordCrossings(trx: Db, crossings: Crossing[], now: Date): Promise<void> {
-  for (const { policy, periodKey: key, before, after } of crossings) {
-    const crossed = reachedThresholds(policy, after).filter((t) => !reachedThresholds(policy, before).includes(t));
-    for (const threshold of crossed) {
-      await trx
-        .insertInto('budget_alerts')
-        .values({
-          policy_id: policy.policyId,
-          period_key: key,
-          threshold,
-          committed: after,
-          limit_value: policy.hardLimit,
-          created_at: now.toISOString(),
-        })
-        .onConflict((oc) => oc.columns(['policy_id', 'period_key', 'threshold']).doNothing())
-        .execute();
-    }
+  for (const alert of crossingAlerts(crossings, now)) {
+    await trx
+      .insertInto('budget_alerts')
+      .values(alert)
+      .onConflict((oc) => oc.columns(['policy_id', 'period_key', 'threshold']).doNothing())
+      .execute();
   }
 }
 

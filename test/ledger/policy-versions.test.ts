@@ -1,0 +1,96 @@
+/**
+ * Reserve keeps the policies it read and reads them again only when `ledger_versions` says they
+ * changed (migration 0010's triggers). These tests change policies every way an installation can,
+ * from another connection (another process) and by hand, and check that the very next reservation
+ * is decided by the policies as they are now.
+ */
+import { sql } from 'kysely';
+import { createLedgerRepository, type LedgerConnection, type LedgerRepository, type ReserveRequest } from '../../src/ledger';
+import { testPolicy as policy, testPrice as price } from './support/fixtures';
+import { ledgerDialects, openTestLedger, type TestLedger } from '../support/ledger';
+
+const now = new Date('2026-11-27T12:00:00Z');
+let sequence = 0;
+
+/** 750 µUSD: 100 input and 50 output tokens. */
+function reservation(overrides: Partial<ReserveRequest> = {}): ReserveRequest {
+  sequence += 1;
+  return {
+    reservationId: `r${sequence}`,
+    runId: `run-${sequence}`,
+    scope: { tenantId: 'acme', principalId: 'acme/svc', modelId: 'sim-standard' },
+    inputTokens: 100,
+    maxOutputTokens: 50,
+    minOutputTokens: 50,
+    price,
+    catalogVersion: 'test',
+    expiresAt: new Date('2026-11-27T13:00:00Z'),
+    ...overrides,
+  };
+}
+
+describe.each(ledgerDialects())('policy changes reach the next reservation on %s', (dialect) => {
+  let ledger: TestLedger;
+  /** Another process: its own connection and repository. */
+  let otherConnection: LedgerConnection;
+  let other: LedgerRepository;
+
+  beforeEach(async () => {
+    ledger = await openTestLedger(dialect, { clock: () => now });
+    otherConnection = ledger.store.connect(2);
+    other = createLedgerRepository({ connection: otherConnection, clock: () => now });
+  });
+  afterEach(async () => {
+    expect(await ledger.invariants(now)).toEqual([]);
+    await otherConnection.close();
+    await ledger.close();
+  });
+
+  const version = async () =>
+    Number(
+      (
+        await ledger.connection.db
+          .selectFrom('ledger_versions')
+          .select('version')
+          .where('name', '=', 'budget_policies')
+          .executeTakeFirstOrThrow()
+      ).version,
+    );
+
+  it('a limit lowered, a policy added, disabled, re-enabled and deleted by another process', async () => {
+    await ledger.repo.putPolicy(policy({ policyId: 'acme-day', hardLimit: 10_000 }));
+    expect(await ledger.repo.reserve(reservation())).toMatchObject({ status: 'admitted' });
+
+    await other.putPolicy(policy({ policyId: 'acme-day', hardLimit: 1_000 })); // 750 spent: no room for 750 more
+    expect(await ledger.repo.reserve(reservation())).toMatchObject({
+      status: 'refused',
+      refusal: { policyId: 'acme-day', limit: 1_000 },
+    });
+
+    await other.putPolicy(policy({ policyId: 'acme-day', hardLimit: 10_000 }));
+    await other.putPolicy(policy({ policyId: 'acme-tight', hardLimit: 700 }));
+    expect(await ledger.repo.reserve(reservation())).toMatchObject({ status: 'refused', refusal: { policyId: 'acme-tight' } });
+
+    await other.putPolicy(policy({ policyId: 'acme-tight', hardLimit: 700, enabled: false }));
+    expect(await ledger.repo.reserve(reservation())).toMatchObject({ status: 'admitted' });
+
+    await other.putPolicy(policy({ policyId: 'acme-tight', hardLimit: 700, enabled: true }));
+    expect(await ledger.repo.reserve(reservation())).toMatchObject({ status: 'refused', refusal: { policyId: 'acme-tight' } });
+
+    expect(await other.deletePolicy('acme-tight')).toBe(true);
+    expect(await ledger.repo.reserve(reservation())).toMatchObject({ status: 'admitted' });
+  });
+
+  it('a policy changed by hand in SQL, outside the repository', async () => {
+    await ledger.repo.putPolicy(policy({ policyId: 'acme-day', hardLimit: 10_000 }));
+    expect(await ledger.repo.reserve(reservation())).toMatchObject({ status: 'admitted' });
+    const before = await version();
+
+    await sql`update budget_policies set hard_limit = 1000 where policy_id = 'acme-day'`.execute(otherConnection.db);
+    expect(await version()).toBeGreaterThan(before);
+    expect(await ledger.repo.reserve(reservation())).toMatchObject({ status: 'refused', refusal: { limit: 1_000 } });
+
+    await sql`delete from budget_policies where policy_id = 'acme-day'`.execute(otherConnection.db);
+    expect(await ledger.repo.reserve(reservation())).toMatchObject({ status: 'admitted' });
+  });
+});
