@@ -328,7 +328,9 @@ const migrations: Record<string, Migration> = {
         .addColumn('name', 'text', (c) => c.primaryKey())
         .addColumn('version', 'bigint', (c) => c.notNull().defaultTo(0))
         .execute();
-      await sql`insert into ledger_versions (name, version) values ('budget_policies', 0)`.execute(db);
+      // Started from the clock, not 0: after this migration is undone and applied again, a process
+      // still holding policies read under the old counter must not find its number again.
+      await sql`insert into ledger_versions (name, version) values ('budget_policies', ${Date.now()})`.execute(db);
       if (isPostgres(db)) {
         await sql`
           create function palyra_bump_policies_version() returns trigger language plpgsql as $fn$

@@ -57,9 +57,9 @@ export interface LedgerDatabase {
      */
     generation: Generated<number>;
   };
-  /** One row per policy × window key (period key, plus `#g<n>` past generation 1): windows are keys, never reset jobs. */
   /** Counters bumped by trigger whenever a table they name changes: `budget_policies` (cached policies). */
   ledger_versions: { name: string; version: Generated<number> };
+  /** One row per policy × window key (period key, plus `#g<n>` past generation 1): windows are keys, never reset jobs. */
   policy_windows: { policy_id: string; period_key: string; spent: Generated<number>; reserved: Generated<number> };
   reservations: {
     reservation_id: string;

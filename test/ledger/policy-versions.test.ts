@@ -94,3 +94,39 @@ describe.each(ledgerDialects())('policy changes reach the next reservation on %s
     expect(await ledger.repo.reserve(reservation())).toMatchObject({ status: 'admitted' });
   });
 });
+
+const describePostgres = ledgerDialects().includes('postgres') ? describe : describe.skip;
+
+describePostgres('policies that change under every single-statement reserve (PostgreSQL)', () => {
+  it('reads them again each time, then decides on the locked path by the policy as it is last', async () => {
+    let changes = 0;
+    const points: string[] = [];
+    let other: LedgerRepository | undefined;
+    // Each single-statement attempt finds the policy changed by another process just before it runs.
+    const ledger = await openTestLedger('postgres', {
+      clock: () => now,
+      checkpoint: async (point) => {
+        points.push(point);
+        if (point !== 'reserve:single-statement' || !other) return;
+        changes += 1;
+        await other.putPolicy(policy({ policyId: 'acme-day', hardLimit: changes === 3 ? 500 : 10_000 - changes }));
+      },
+    });
+    const otherConnection = ledger.store.connect(2);
+    try {
+      await ledger.repo.putPolicy(policy({ policyId: 'acme-day', hardLimit: 10_000 }));
+      other = createLedgerRepository({ connection: otherConnection, clock: () => now });
+      expect(await ledger.repo.reserve(reservation())).toMatchObject({
+        status: 'refused',
+        refusal: { policyId: 'acme-day', limit: 500 },
+      });
+      expect(changes).toBe(3);
+      expect(points.filter((point) => point === 'reserve:single-statement')).toHaveLength(3);
+      expect(points).toContain('reserve:windows-locked');
+      expect(await ledger.invariants(now)).toEqual([]);
+    } finally {
+      await otherConnection.close();
+      await ledger.close();
+    }
+  });
+});

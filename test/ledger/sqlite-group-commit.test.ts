@@ -89,6 +89,35 @@ describe('SQLite group commit', () => {
     expect(await window()).toEqual({ spent: 0, reserved: 6 * 750 });
   });
 
+  it('fails the whole shared commit when SQLite rolls the transaction back under one write (a full disk)', async () => {
+    // A trigger on this connection stands in for an error that ends the whole transaction.
+    const sqlite = ledger.connection.sqlite!;
+    sqlite.exec(`create temp trigger full_disk before insert on reservations when new.reservation_id = 'boom'
+      begin select raise(rollback, 'simulated: database or disk is full'); end`);
+    try {
+      const results = await Promise.allSettled(['a', 'boom', 'c'].map((id) => ledger.repo.reserve(reservation(id))));
+      // Nothing of the batch holds, so none of it may be answered as done, the writes before the failure included.
+      expect(results.map((result) => result.status)).toEqual(['rejected', 'rejected', 'rejected']);
+      expect(String((results[0] as PromiseRejectedResult).reason)).toContain('database or disk is full');
+      expect(await reservationIds()).toEqual([]);
+    } finally {
+      sqlite.exec('drop trigger temp.full_disk');
+    }
+    expect(await ledger.repo.reserve(reservation('a'))).toMatchObject({ status: 'admitted' });
+    expect(await window()).toEqual({ spent: 0, reserved: 750 });
+  });
+
+  it('creates a window again when the write that created it first was rolled back', async () => {
+    let inserted = 0;
+    failOn = (point) => point === 'reserve:reservation-inserted' && ++inserted === 1;
+    const results = await Promise.allSettled(['w0', 'w1'].map((id) => ledger.repo.reserve(reservation(id))));
+    expect(results.map((result) => result.status)).toEqual(['rejected', 'fulfilled']);
+    expect(await window()).toEqual({ spent: 0, reserved: 750 });
+    failOn = undefined;
+    expect(await ledger.repo.reserve(reservation('w0'))).toMatchObject({ status: 'admitted' });
+    expect(await window()).toEqual({ spent: 0, reserved: 1_500 });
+  });
+
   it('fails every write of a commit that cannot start, writing nothing, and works once the lock is free', async () => {
     // Another connection (another process) holds the write lock past the busy timeout.
     const other = openSqlite(ledger.store.location);

@@ -124,10 +124,11 @@ export function createReservations(
   const sqliteTransactions = sqlite && createSqliteTransactions({ db, clock, checkpoint }, sqlite);
 
   /**
-   * The prices of the holds this process made on PostgreSQL and has not settled yet (a
-   * reservation's prices never change), so that their settle is one statement with no read before
-   * it. In `palyra dev` the run's admission and its settle share this process. Bounded: the oldest
-   * is forgotten first, and a settle that finds nothing here reads the reservation.
+   * The prices of the holds this process made on PostgreSQL (a reservation's prices never change),
+   * so that their settle is one statement with no read before it; an entry goes with its settle, or
+   * as the oldest past the bound (a hold released, expired or settled elsewhere stays until then,
+   * harmlessly: the settle statement checks the hold itself). In `palyra dev` the run's admission
+   * and its settle share this process; a settle that finds nothing here reads the reservation.
    */
   const pricesOfHoldsMadeHere = new Map<string, ModelPrice>();
   function rememberPrices(request: ReserveRequest): void {
@@ -163,8 +164,8 @@ export function createReservations(
   /**
    * The common case on PostgreSQL, one statement: the reservation, its holds and a conditional
    * booking of every window (`spent + reserved ≤ hardLimit − amount`), all or nothing, decided by
-   * the policies this process kept (the statement refuses to book by policies that changed since:
-   * they are read again, and it is called again). When some window has no room, the usage that
+   * the policies this process kept (the statement refuses to book by policies that changed before
+   * it ran: they are read again, and it is called again). When some window has no room, the usage that
    * statement saw decides: a refusal is stored as it stands (it changes no window, so it needs no
    * window lock), while a clamp, or room that came or went meanwhile, is left to the locked
    * admission path (undefined).

@@ -102,6 +102,10 @@ export function createSqliteTransactions(
                     // Nested, better-sqlite3 runs it in a savepoint: released, or rolled back to on a throw.
                     return { value: sqlite.transaction(write)() };
                   } catch (error) {
+                    // Some errors (a full disk, an I/O error) make SQLite roll back the whole
+                    // transaction, not just the savepoint: then nothing of this batch holds, and
+                    // the writes after this one must not run outside it, so the batch fails whole.
+                    if (!sqlite.inTransaction) throw error;
                     return { error };
                   }
                 }),

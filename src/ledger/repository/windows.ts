@@ -53,7 +53,8 @@ export function createWindows({ db, dialect, afterCommit }: LedgerContext) {
         where v.name = 'budget_policies'`.execute(db);
       const version = Number(rows[0]?.policies_version ?? 0);
       kept = { version, policies: rows.filter((row) => row.policy_id !== null).map(toPolicy) };
-      keptPolicies = kept;
+      // A slower read that started before a newer one finished must not replace what it kept.
+      if (!keptPolicies || keptPolicies.version <= version) keptPolicies = kept;
     }
     const keys = kept.policies
       .filter((policy) => policyApplies(policy, scope))
