@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import { Kysely, PostgresDialect, SqliteDialect, type SqliteDatabase } from 'kysely';
 import pg from 'pg';
 import type { LedgerDatabase } from './schema';
 
@@ -48,8 +48,39 @@ export function openSqlite(file: string): LedgerConnection {
   database.pragma('journal_mode = WAL');
   database.pragma('busy_timeout = 5000');
   database.pragma('synchronous = NORMAL');
-  const db = new Kysely<LedgerDatabase>({ dialect: new SqliteDialect({ database }) });
+  const db = new Kysely<LedgerDatabase>({ dialect: new SqliteDialect({ database: keepingStatements(database) }) });
   return { db, dialect: 'sqlite', description: `sqlite:${file}`, sqlite: database, close: () => db.destroy() };
+}
+
+/** More distinct statements than the ledger runs; past it the least recently used is dropped. */
+const maxKeptStatements = 500;
+
+/**
+ * The handle as Kysely sees it, keeping the statements it prepares by their text. Kysely prepares
+ * every statement again each time it runs one, and for the ledger's short statements preparing
+ * costs about as much as running. A kept statement is reused only when it is not in the middle of
+ * an iteration (`busy`); Kysely's `all` and `run` finish before they return.
+ */
+function keepingStatements(database: SQLite.Database): SqliteDatabase {
+  const kept = new Map<string, SQLite.Statement>();
+  return {
+    close: () => database.close(),
+    prepare(text) {
+      const statement = kept.get(text);
+      if (statement && !statement.busy) {
+        // Most recently used last, so the first is the one to drop.
+        kept.delete(text);
+        kept.set(text, statement);
+        return statement;
+      }
+      const prepared = database.prepare(text);
+      if (!statement) {
+        if (kept.size >= maxKeptStatements) kept.delete(kept.keys().next().value as string);
+        kept.set(text, prepared);
+      }
+      return prepared;
+    },
+  };
 }
 
 /**
