@@ -6,27 +6,16 @@
  */
 import { sql } from 'kysely';
 import { createLedgerRepository, type LedgerConnection, type LedgerRepository, type ReserveRequest } from '../../src/ledger';
-import { testPolicy as policy, testPrice as price } from './support/fixtures';
+import { testPolicy as policy, testWholeReservation } from './support/fixtures';
 import { ledgerDialects, openTestLedger, type TestLedger } from '../support/ledger';
 
 const now = new Date('2026-11-27T12:00:00Z');
 let sequence = 0;
 
-/** 750 µUSD: 100 input and 50 output tokens. */
-function reservation(overrides: Partial<ReserveRequest> = {}): ReserveRequest {
+/** A fresh reservation id each time: 750 µUSD. */
+function reservation(): ReserveRequest {
   sequence += 1;
-  return {
-    reservationId: `r${sequence}`,
-    runId: `run-${sequence}`,
-    scope: { tenantId: 'acme', principalId: 'acme/svc', modelId: 'sim-standard' },
-    inputTokens: 100,
-    maxOutputTokens: 50,
-    minOutputTokens: 50,
-    price,
-    catalogVersion: 'test',
-    expiresAt: new Date('2026-11-27T13:00:00Z'),
-    ...overrides,
-  };
+  return testWholeReservation(`r${sequence}`);
 }
 
 describe.each(ledgerDialects())('policy changes reach the next reservation on %s', (dialect) => {

@@ -4,26 +4,13 @@
  * lands in few commits, one write failing in the middle of a shared commit, and a commit that
  * cannot start at all.
  */
-import { openSqlite, type ReserveRequest } from '../../src/ledger';
+import { openSqlite } from '../../src/ledger';
 import { openTestLedger, type TestLedger } from '../support/ledger';
-import { testPolicy as policy, testPrice as price } from './support/fixtures';
+import { testPolicy as policy, testWholeReservation } from './support/fixtures';
 
 const now = new Date('2026-11-27T12:00:00Z');
 
-/** 750 µUSD: 100 input and 50 output tokens, never clamped. */
-function reservation(id: string): ReserveRequest {
-  return {
-    reservationId: id,
-    runId: `run-${id}`,
-    scope: { tenantId: 'acme', principalId: 'acme/svc', modelId: 'sim-standard' },
-    inputTokens: 100,
-    maxOutputTokens: 50,
-    minOutputTokens: 50,
-    price,
-    catalogVersion: 'test',
-    expiresAt: new Date('2026-11-27T13:00:00Z'),
-  };
-}
+const reservation = (id: string) => testWholeReservation(id);
 
 describe('SQLite group commit', () => {
   let ledger: TestLedger;

@@ -1,9 +1,9 @@
 import type { Insertable, Selectable } from 'kysely';
 import { generationOfKey, type AdmissionDecision } from '../../domain/budget';
-import type { ModelPrice } from '../../domain/pricing';
+import { costMicroUsd, type ModelPrice } from '../../domain/pricing';
 import type { LedgerDatabase } from '../schema';
 import type { StoredPolicy } from './policies';
-import type { ReserveOutcome, ReserveRequest } from './reservations';
+import type { ReserveOutcome, ReserveRequest, ResolutionOutcome, SettleRequest } from './reservations';
 
 /**
  * What every write path of a reservation (the locked Kysely transactions, PostgreSQL's single
@@ -75,4 +75,21 @@ export function pricesOf(
 export function policyOfHold(policies: Map<string, StoredPolicy>, hold: { policy_id: string; period_key: string }) {
   const policy = policies.get(hold.policy_id);
   return policy && policy.generation === generationOfKey(hold.period_key) ? policy : undefined;
+}
+
+/**
+ * The outcome of a settle booked within its hold, priced with the reservation's own prices; the
+ * caller checks `cost` and `tokens` against the hold (or has the statement check them).
+ */
+export function settledWithinHold(
+  request: SettleRequest,
+  prices: ModelPrice,
+): { outcome: ResolutionOutcome; cost: number; tokens: number } {
+  const cost = costMicroUsd(prices, request.actual);
+  const tokens = request.actual.inputTokens + request.actual.outputTokens;
+  return {
+    outcome: { status: 'settled', reservationId: request.reservationId, costMicroUsd: cost, tokens, overage: false },
+    cost,
+    tokens,
+  };
 }

@@ -13,8 +13,8 @@ import type { LedgerDatabase } from '../schema';
 import type { Db, LedgerContext } from './context';
 import { LedgerConflictError, LedgerNotFoundError } from './errors';
 import { toPolicy, type StoredPolicy } from './policies';
-import { admissionOutcome, policyOfHold, pricesOf, reservationRow } from './reservation-rows';
-import { createSingleStatementWrites } from './single-statement';
+import { admissionOutcome, policyOfHold, pricesOf, reservationRow, settledWithinHold } from './reservation-rows';
+import { createSingleStatementWrites, type SettleRead } from './single-statement';
 import { createSqliteTransactions } from './sqlite-transactions';
 import { isUniqueViolation } from './transaction';
 import { byWindow, compareWindows, recordCrossings, windowId, type Crossing, type Usage, type Windows } from './windows';
@@ -318,46 +318,21 @@ export function createReservations(
    */
   async function settleInOneStatement(request: SettleRequest): Promise<ResolutionOutcome | undefined> {
     const now = clock();
+    // A hold made here needs no read: the statement itself checks what the read is for (pending,
+    // unexpired, within its hold), and its prices are known.
     const heldHere = pricesOfHoldsMadeHere.get(request.reservationId);
-    if (heldHere) {
-      pricesOfHoldsMadeHere.delete(request.reservationId);
-      const cost = costMicroUsd(heldHere, request.actual);
-      const tokens = request.actual.inputTokens + request.actual.outputTokens;
-      const outcome: ResolutionOutcome = {
-        status: 'settled',
-        reservationId: request.reservationId,
-        costMicroUsd: cost,
-        tokens,
-        overage: false,
-      };
-      await checkpoint('settle:single-statement');
-      // The statement itself checks what the read below would: pending, unexpired, within its hold.
-      // No alerts: within its hold a settle only lowers each window's committed amount (its usage
-      // replaces a hold at least as large), so it crosses no threshold.
-      const settled = await singleStatement.settleWithinHold({
-        reservationId: request.reservationId,
-        cost,
-        tokens,
-        resolution: JSON.stringify(outcome),
-        now,
-        windows: [],
-      });
-      return settled ? outcome : undefined;
+    pricesOfHoldsMadeHere.delete(request.reservationId);
+    const found = heldHere ? undefined : await singleStatement.readForSettle(request.reservationId);
+    const reservation = found?.reservation;
+    if (!heldHere && (!reservation || reservation.state !== 'pending' || reservation.expires_at <= now.toISOString())) {
+      return undefined;
     }
-    const found = await singleStatement.readForSettle(request.reservationId);
-    if (!found || found.reservation.state !== 'pending' || found.reservation.expires_at <= now.toISOString()) return undefined;
-    const cost = costMicroUsd(pricesOf(found.reservation), request.actual);
-    const tokens = request.actual.inputTokens + request.actual.outputTokens;
-    if (cost > found.reservation.amount_micro_usd || tokens > found.reservation.tokens) return undefined;
-    const outcome: ResolutionOutcome = {
-      status: 'settled',
-      reservationId: request.reservationId,
-      costMicroUsd: cost,
-      tokens,
-      overage: false,
-    };
-    const windows = found.holds.flatMap((hold) => {
-      const policy = policyOfHold(found.policies, hold);
+    const { outcome, cost, tokens } = settledWithinHold(request, heldHere ?? pricesOf(reservation as SettleRead['reservation']));
+    if (reservation && (cost > reservation.amount_micro_usd || tokens > reservation.tokens)) return undefined;
+    // Alerts are passed for the read path only: within its hold a settle only lowers each window's
+    // committed amount (its usage replaces a hold at least as large), so it crosses no threshold.
+    const windows = (found?.holds ?? []).flatMap((hold) => {
+      const policy = policyOfHold((found as SettleRead).policies, hold);
       return policy ? [{ policy, periodKey: hold.period_key }] : [];
     });
     await checkpoint('settle:single-statement');

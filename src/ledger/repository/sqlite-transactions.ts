@@ -1,11 +1,10 @@
 import type SQLite from 'better-sqlite3';
 import type { Selectable } from 'kysely';
 import { decideAdmission, policyApplies, policyWindowKey, type Hold } from '../../domain/budget';
-import { costMicroUsd } from '../../domain/pricing';
 import type { LedgerDatabase } from '../schema';
 import type { LedgerContext } from './context';
 import { toPolicy, type StoredPolicy } from './policies';
-import { admissionOutcome, policyOfHold, pricesOf, reservationRow } from './reservation-rows';
+import { admissionOutcome, policyOfHold, pricesOf, reservationRow, settledWithinHold } from './reservation-rows';
 import type { ReserveOutcome, ReserveRequest, ResolutionOutcome, SettleRequest } from './reservations';
 import { byWindow, compareWindows, crossingAlerts, windowId, type Crossing, type PolicyWindow } from './windows';
 
@@ -272,17 +271,8 @@ export function createSqliteTransactions(
           >
         | undefined;
       if (!reservation || reservation.state !== 'pending' || reservation.expires_at <= now.toISOString()) return undefined;
-      const cost = costMicroUsd(pricesOf(reservation), request.actual);
-      const tokens = request.actual.inputTokens + request.actual.outputTokens;
+      const { outcome, cost, tokens } = settledWithinHold(request, pricesOf(reservation));
       if (cost > reservation.amount_micro_usd || tokens > reservation.tokens) return undefined;
-
-      const outcome: ResolutionOutcome = {
-        status: 'settled',
-        reservationId: request.reservationId,
-        costMicroUsd: cost,
-        tokens,
-        overage: false,
-      };
       statement(
         `update reservations set state = 'settled', resolved_at = ?, settled_micro_usd = ?, settled_tokens = ?, resolution = ?
          where reservation_id = ? and state = 'pending'`,
