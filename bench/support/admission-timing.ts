@@ -35,7 +35,7 @@ export const admissionPhases = [
   ['answer', 'workflow: task completed → update answer back in the API'],
   ['startCall', 'in the API: workflow start sent → answered'],
   ['gap', 'in the API: between the start and the admission'],
-  ['reply', 'API after the Temporal call (reply; describe on the workflow path)'],
+  ['reply', 'API after the Temporal call (the reply)'],
 ] as const;
 
 export type AdmissionPhase = (typeof admissionPhases)[number][0];
