@@ -84,6 +84,19 @@ export async function checkLedgerInvariants(db: Kysely<LedgerDatabase>, options:
     if (window.spent < 0 || window.reserved < 0) violations.push(`window ${id}: negative amounts`);
   }
 
+  // Each hold is its reservation's whole amount in its metric (a top-up raises all of them alike):
+  // what lets a settle within the reservation's amount book no more than any hold it replaces,
+  // and so cross no alert threshold (the single-statement and SQLite settles record none).
+  for (const hold of holds) {
+    const r = reservationById.get(hold.reservation_id);
+    const whole = r && (hold.metric === 'cost' ? r.amount_micro_usd : r.tokens);
+    if (hold.amount !== whole) {
+      violations.push(
+        `hold ${hold.reservation_id} on ${key(hold.policy_id, hold.period_key)}: ${hold.amount} ${hold.metric} but its reservation holds ${whole ?? 'nothing'}`,
+      );
+    }
+  }
+
   const heldBy = new Map<string, number>();
   holds.forEach((h) => heldBy.set(h.reservation_id, (heldBy.get(h.reservation_id) ?? 0) + 1));
   const recordsBy = new Map<string, number>();
