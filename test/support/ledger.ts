@@ -105,7 +105,7 @@ export async function createTestLedgerStore(
   url.searchParams.set('options', `-c search_path=${schema}`);
   const location = url.toString();
   const first = openPostgres(location, 2);
-  await migrateLedger(first.db as never, first.dialect);
+  await migrateBesideOtherRuns(first);
   await first.close();
   return {
     dialect,
@@ -119,6 +119,24 @@ export async function createTestLedgerStore(
       await cleanup.end();
     },
   };
+}
+
+/**
+ * Kysely's migrator reads the catalog of every schema in the database, and fails when one of them
+ * is dropped in the middle of that read ("schema … does not exist"): another test run against the
+ * same server (a developer's, beside CI) dropping its own schemas as it ends. Migrations run in one
+ * transaction on PostgreSQL, so a failed attempt left nothing behind and is made again.
+ */
+async function migrateBesideOtherRuns(connection: LedgerConnection): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await migrateLedger(connection.db as never, connection.dialect);
+      return;
+    } catch (error) {
+      if (attempt >= 3 || !/schema "[^"]+" does not exist/.test((error as Error).message)) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
+    }
+  }
 }
 
 export interface TestLedger {

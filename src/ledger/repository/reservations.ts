@@ -144,8 +144,9 @@ export function createReservations(
    */
   async function reserve(request: ReserveRequest): Promise<ReserveOutcome> {
     try {
-      // SQLite decides in one synchronous transaction (BEGIN IMMEDIATE already serialises writers,
-      // so it needs no separate attempt in full); PostgreSQL tries one statement first.
+      // SQLite decides synchronously inside a commit it may share with other writes (BEGIN
+      // IMMEDIATE already serialises writers, so it needs no separate attempt in full);
+      // PostgreSQL tries one statement first.
       if (!request.approvalOverride && sqliteTransactions) return await sqliteTransactions.reserve(request);
       if (!request.approvalOverride && dialect === 'postgres') {
         const outcome = await reserveInOneStatement(request);
