@@ -323,19 +323,12 @@ export function createReservations(
     // unexpired, within its hold), and its prices are known.
     const heldHere = pricesOfHoldsMadeHere.get(request.reservationId);
     pricesOfHoldsMadeHere.delete(request.reservationId);
-    const found = heldHere ? undefined : await singleStatement.readForSettle(request.reservationId);
-    const reservation = found?.reservation;
+    const reservation = heldHere ? undefined : await singleStatement.readForSettle(request.reservationId);
     if (!heldHere && (!reservation || reservation.state !== 'pending' || reservation.expires_at <= now.toISOString())) {
       return undefined;
     }
-    const { outcome, cost, tokens } = settledWithinHold(request, heldHere ?? pricesOf(reservation as SettleRead['reservation']));
+    const { outcome, cost, tokens } = settledWithinHold(request, heldHere ?? pricesOf(reservation as SettleRead));
     if (reservation && (cost > reservation.amount_micro_usd || tokens > reservation.tokens)) return undefined;
-    // Alerts are passed for the read path only: within its hold a settle only lowers each window's
-    // committed amount (its usage replaces a hold at least as large), so it crosses no threshold.
-    const windows = (found?.holds ?? []).flatMap((hold) => {
-      const policy = policyOfHold((found as SettleRead).policies, hold);
-      return policy ? [{ policy, periodKey: hold.period_key }] : [];
-    });
     await checkpoint('settle:single-statement');
     const settled = await singleStatement.settleWithinHold({
       reservationId: request.reservationId,
@@ -343,7 +336,6 @@ export function createReservations(
       tokens,
       resolution: JSON.stringify(outcome),
       now,
-      windows,
     });
     return settled ? outcome : undefined;
   }

@@ -2,7 +2,6 @@ import { sql, type Insertable } from 'kysely';
 import { reachedThresholds, type AlertThreshold, type BudgetPolicy } from '../../domain/budget';
 import type { LedgerDatabase } from '../schema';
 import type { LedgerContext } from './context';
-import { toPolicy, type StoredPolicy } from './policies';
 import { retryingContention } from './transaction';
 import type { PolicyWindow, Usage } from './windows';
 
@@ -30,17 +29,14 @@ export type InFullResult =
   /** The policies changed since the caller read them (`policiesVersion`); nothing was written. */
   | { status: 'stale' };
 
+/** What a settle needs of its reservation to price it and to check it fits its hold. */
 export interface SettleRead {
-  reservation: {
-    state: string;
-    expires_at: string;
-    amount_micro_usd: number;
-    tokens: number;
-    input_micro_usd_per_mtok: number;
-    output_micro_usd_per_mtok: number;
-  };
-  holds: { policy_id: string; period_key: string }[];
-  policies: Map<string, StoredPolicy>;
+  state: string;
+  expires_at: string;
+  amount_micro_usd: number;
+  tokens: number;
+  input_micro_usd_per_mtok: number;
+  output_micro_usd_per_mtok: number;
 }
 
 /** The function raises this when a window lost its room after its look (see migration 0008). */
@@ -81,25 +77,13 @@ export function createSingleStatementWrites({ db }: Pick<LedgerContext, 'db'>) {
   }
 
   /**
-   * What a settle needs to price and book: the reservation, its holds and their policies, in one
-   * read (the reservation left-joined to its holds and their policies, one row per hold). A function
-   * of migration 0009, so that the join's plan is cached rather than made again on every settle.
+   * The reservation a settle prices and checks, in one read (migration 0009's function, whose plan
+   * is cached; it also answers the holds and their policies, one row per hold, which no settle
+   * within its hold needs any more: it records no alerts).
    */
   async function readForSettle(reservationId: string): Promise<SettleRead | undefined> {
-    const { rows } = await sql<
-      SettleRead['reservation'] & { policy_id: string | null; period_key: string | null; policy: unknown }
-    >`select * from palyra_read_for_settle(${reservationId})`.execute(db);
-    const [first] = rows;
-    if (!first) return undefined;
-    const holds = rows.flatMap((row) =>
-      row.policy_id && row.period_key ? [{ policy_id: row.policy_id, period_key: row.period_key }] : [],
-    );
-    const policies = new Map(
-      rows.flatMap((row) =>
-        row.policy ? [[row.policy_id as string, toPolicy(row.policy as Parameters<typeof toPolicy>[0])] as const] : [],
-      ),
-    );
-    return { reservation: first, holds, policies };
+    const { rows } = await sql<SettleRead>`select * from palyra_read_for_settle(${reservationId})`.execute(db);
+    return rows[0];
   }
 
   /**
@@ -113,8 +97,6 @@ export function createSingleStatementWrites({ db }: Pick<LedgerContext, 'db'>) {
     tokens: number;
     resolution: string;
     now: Date;
-    /** The windows whose policy still governs them (alerts are recorded for those only). */
-    windows: PolicyWindow[];
   }): Promise<boolean> {
     const payload = {
       reservation_id: request.reservationId,
@@ -122,7 +104,9 @@ export function createSingleStatementWrites({ db }: Pick<LedgerContext, 'db'>) {
       tokens: request.tokens,
       resolution: request.resolution,
       now: request.now.toISOString(),
-      windows: Object.fromEntries(request.windows.map((w) => [w.policy.policyId, windowPayload(w)])),
+      // No alert windows: each hold is its reservation's whole amount in its metric (a ledger
+      // invariant), so a settle within the reservation lowers every window and crosses no threshold.
+      windows: {},
     };
     const { rows } = await retryingContention(() =>
       sql<{ settled: boolean }>`select palyra_settle_within_hold(${JSON.stringify(payload)}::jsonb) as settled`.execute(db),

@@ -4,7 +4,7 @@ import { decideAdmission, policyApplies, policyWindowKey, type Hold } from '../.
 import type { LedgerDatabase } from '../schema';
 import type { LedgerContext } from './context';
 import { toPolicy, type StoredPolicy } from './policies';
-import { admissionOutcome, policyOfHold, pricesOf, reservationRow, settledWithinHold } from './reservation-rows';
+import { admissionOutcome, pricesOf, reservationRow, settledWithinHold } from './reservation-rows';
 import type { ReserveOutcome, ReserveRequest, ResolutionOutcome, SettleRequest } from './reservations';
 import { byWindow, compareWindows, crossingAlerts, windowId, type Crossing, type PolicyWindow } from './windows';
 
@@ -284,25 +284,19 @@ export function createSqliteTransactions(
           LedgerDatabase['reservation_holds']
         >[]
       ).sort((a, b) => compareWindows(a.policy_id, a.period_key, b.policy_id, b.period_key));
-      const current = policies();
-      const crossings: Crossing[] = [];
+      // No alerts: each hold is its reservation's whole amount in its metric (a ledger invariant), so
+      // a settle within the reservation lowers every window it books into and crosses no threshold.
       for (const hold of holds) {
         const actual = hold.metric === 'cost' ? cost : tokens;
         statement(
           `insert into usage_records (reservation_id, policy_id, period_key, run_id, metric, amount, created_at)
            values (?, ?, ?, ?, ?, ?, ?)`,
         ).run(hold.reservation_id, hold.policy_id, hold.period_key, reservation.run_id, hold.metric, actual, now.toISOString());
-        const booked = statement(
-          `update policy_windows set reserved = reserved - ?, spent = spent + ? where policy_id = ? and period_key = ?
-           returning spent, reserved`,
-        ).get(hold.amount, actual, hold.policy_id, hold.period_key) as { spent: number; reserved: number };
-        const policy = policyOfHold(current, hold);
-        const after = booked.spent + booked.reserved;
-        if (policy) crossings.push({ policy, periodKey: hold.period_key, before: after - actual + hold.amount, after });
+        statement(
+          'update policy_windows set reserved = reserved - ?, spent = spent + ? where policy_id = ? and period_key = ?',
+        ).run(hold.amount, actual, hold.policy_id, hold.period_key);
         passCheckpoint(`settle:window-booked:${hold.policy_id}`);
       }
-      recordAlerts(crossings, now);
-      passCheckpoint('settle:alerts-recorded');
       return outcome;
     });
     return value;
