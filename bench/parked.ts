@@ -14,11 +14,10 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { temporal } from '@temporalio/proto';
-import { machineDescription, markdownTable, updateBenchmarksSection, writeResults } from './results';
+import { drive, machineDescription, markdownTable, updateBenchmarksSection, writeResults } from './results';
 import { openBenchServer, openPalyraStack, type PalyraStack } from './support/stack';
 
 const tenant = 'bench-parked';
@@ -33,17 +32,6 @@ function memoryOf(pid: number): { rssMiB: number; peakMiB: number; anonMiB: numb
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
   const kib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
   return { rssMiB: kib('VmRSS') / 1024, peakMiB: kib('VmHWM') / 1024, anonMiB: kib('RssAnon') / 1024 };
-}
-
-async function drive(total: number, lanes: number, job: (i: number) => Promise<void>): Promise<number> {
-  let next = 0;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: lanes }, async () => {
-      while (next < total) await job(next++);
-    }),
-  );
-  return performance.now() - started;
 }
 
 async function waitReady(stack: PalyraStack, timeoutMs: number): Promise<void> {

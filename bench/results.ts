@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import prettier from 'prettier';
 
 export function writeResults(name: string, data: unknown): string {
@@ -71,4 +72,16 @@ export function markdownTable(header: string[], rows: string[][]): string {
     `| ${header.map(() => '---').join(' | ')} |`,
     ...rows.map((row) => `| ${row.join(' | ')} |`),
   ].join('\n');
+}
+
+/** Runs `total` jobs with `lanes` in flight; returns the elapsed milliseconds. */
+export async function drive(total: number, lanes: number, job: (i: number) => Promise<void>): Promise<number> {
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: lanes }, async () => {
+      while (next < total) await job(next++);
+    }),
+  );
+  return performance.now() - started;
 }

@@ -39,7 +39,7 @@ import { parseArgs } from 'node:util';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { PalyraConfigInput } from '../src/config';
 import type { WorkerTuning } from '../src/temporal/worker';
-import { machineDescription, markdownTable, percentile, updateBenchmarksSection, writeResults } from './results';
+import { drive, machineDescription, markdownTable, percentile, updateBenchmarksSection, writeResults } from './results';
 import { admissionPhases, createAdmissionTiming, type HttpStamp, type PhaseBreakdown } from './support/admission-timing';
 import { createBenchDatabase } from './support/postgres';
 import {
@@ -104,18 +104,6 @@ function runBody(tenantId: string, i: number): string {
     maxOutputTokens: 16,
     simulation: { outputTokens: 1, chunkDelayMs: 0 },
   });
-}
-
-/** Runs `total` jobs with `lanes` in flight; returns the elapsed milliseconds. */
-async function drive(total: number, lanes: number, job: (i: number) => Promise<void>): Promise<number> {
-  let next = 0;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: lanes }, async () => {
-      while (next < total) await job(next++);
-    }),
-  );
-  return performance.now() - started;
 }
 
 interface PostAnswer {

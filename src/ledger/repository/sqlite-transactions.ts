@@ -72,11 +72,11 @@ export function createSqliteTransactions(
   const queued: QueuedWrite[] = [];
   let draining = false;
 
-  function inTransaction<T>(write: () => T): Promise<{ value: T }> {
+  function inSharedCommit<T>(write: () => T): Promise<T> {
     return new Promise((resolve, reject) => {
       queued.push({
         write,
-        answer: (outcome) => ('error' in outcome ? reject(outcome.error) : resolve(outcome as { value: T })),
+        answer: (outcome) => ('error' in outcome ? reject(outcome.error) : resolve(outcome.value as T)),
       });
       if (!draining) void drain();
     });
@@ -189,7 +189,7 @@ export function createSqliteTransactions(
    * overrides.
    */
   async function reserve(request: ReserveRequest): Promise<ReserveOutcome> {
-    const { value } = await inTransaction(() => {
+    const { outcome, created } = await inSharedCommit(() => {
       const existing = storedOutcome(request.reservationId);
       if (existing) return { outcome: existing, created: [] };
       const now = clock();
@@ -243,8 +243,8 @@ export function createSqliteTransactions(
       return { outcome, created };
     });
     // Only after commit is a new window row certain to exist for other transactions.
-    value.created.forEach((id) => knownWindows.add(id));
-    return value.outcome;
+    created.forEach((id) => knownWindows.add(id));
+    return outcome;
   }
 
   /**
@@ -253,7 +253,7 @@ export function createSqliteTransactions(
    * nothing written, for every other case: the locked settle decides those.
    */
   async function settleWithinHold(request: SettleRequest): Promise<ResolutionOutcome | undefined> {
-    const { value } = await inTransaction((): ResolutionOutcome | undefined => {
+    return inSharedCommit((): ResolutionOutcome | undefined => {
       const now = clock();
       const reservation = statement(
         `select run_id, state, expires_at, amount_micro_usd, tokens, input_micro_usd_per_mtok, output_micro_usd_per_mtok
@@ -299,7 +299,6 @@ export function createSqliteTransactions(
       }
       return outcome;
     });
-    return value;
   }
 
   return { reserve, settleWithinHold };
